@@ -1,0 +1,159 @@
+"""The ``pfocr`` command: build, update, check and inspect the index, and serve it."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from indexer import __version__, pipeline
+from indexer.report import Report
+from indexer.sources import SourceError
+from indexer.store import IndexError_, IndexStore, read_meta
+
+DEFAULT_INDEX = "index_data"
+REJECTIONS_SHOWN = 20
+
+EXIT_OK = 0
+EXIT_REJECTED = 1  # --strict and some records were rejected
+EXIT_USAGE = 2  # bad arguments or source paths
+EXIT_INDEX = 3  # no index, incompatible index, or another build running
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = _parser()
+    args = parser.parse_args(argv)
+    try:
+        return args.run(args)
+    except SourceError as exc:
+        print(f"pfocr: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except IndexError_ as exc:
+        print(f"pfocr: {exc}", file=sys.stderr)
+        return EXIT_INDEX
+    except KeyboardInterrupt:
+        print("pfocr: interrupted; the index being served was not changed", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="pfocr", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(required=True, metavar="COMMAND")
+
+    def command(name: str, run, help_text: str, *, sources: bool = True, index: bool = True):
+        sub = commands.add_parser(name, help=help_text, description=help_text)
+        sub.set_defaults(run=run)
+        if sources:
+            sub.add_argument("sources", nargs="+", metavar="SRC", help="record files or folders (searched recursively)")
+        if index:
+            sub.add_argument("--index", default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX}/)")
+        return sub
+
+    for name, run, help_text in (
+        ("build", _build, "build a new index from all records and switch to it when complete"),
+        ("update", _update, "add new and changed figures, remove those whose records are gone"),
+    ):
+        sub = command(name, run, help_text)
+        sub.add_argument("--strict", action="store_true", help="fail (exit 1, publish nothing) if any record is rejected")
+        sub.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+        sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    check = command("check", _check, "validate records only; touches no index", index=False)
+    check.add_argument("--strict", action="store_true", help="exit 1 if any record is rejected")
+    check.add_argument("--quiet", action="store_true", help="no progress bar")
+    check.add_argument("--report", type=Path, help="also write the report as JSON to this file")
+    command("stats", _stats, "show what the current index holds", sources=False)
+    serve = command("serve", _serve, "serve the search site and API", sources=False)
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
+    serve.add_argument(
+        "--build-from",
+        metavar="SRC",
+        action="append",
+        help="if there is no index yet, build one from these records first",
+    )
+    return parser
+
+
+def _build(args: argparse.Namespace) -> int:
+    try:
+        report = pipeline.build(
+            args.sources, args.index, workers=args.workers, progress=not args.quiet, strict=args.strict
+        )
+    except pipeline.StrictFailure as exc:
+        return _strict_failed(args.index, exc)
+    return _finish(report, args.strict)
+
+
+def _update(args: argparse.Namespace) -> int:
+    try:
+        report = pipeline.update(args.sources, args.index, progress=not args.quiet, strict=args.strict)
+    except pipeline.StrictFailure as exc:
+        return _strict_failed(args.index, exc)
+    return _finish(report, args.strict)
+
+
+def _check(args: argparse.Namespace) -> int:
+    report = pipeline.check(args.sources, progress=not args.quiet)
+    if args.report:
+        args.report.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+    return _finish(report, args.strict)
+
+
+def _strict_failed(index: str, exc: Exception) -> int:
+    report = json.loads((Path(index) / "report.json").read_text(encoding="utf-8"))
+    _print_rejections(report["rejected"])
+    print(f"pfocr: --strict: {exc}; see {Path(index) / 'report.json'}", file=sys.stderr)
+    return EXIT_REJECTED
+
+
+def _finish(report: Report, strict: bool) -> int:
+    _print_rejections(report.rejected)
+    if report.command != "check" and not report.published:
+        print(f"{report.summary()} (no changes; index unchanged)")
+    else:
+        print(report.summary())
+    if report.rejected and report.index:
+        print(f"rejections written to {Path(report.index) / 'report.json'}")
+    return EXIT_REJECTED if strict and report.rejected else EXIT_OK
+
+
+def _print_rejections(rejected: list[dict]) -> None:
+    for item in rejected[:REJECTIONS_SHOWN]:
+        field = f" [{item['field']}]" if item["field"] else ""
+        print(f"rejected: {item['location']}{field}: {item['problem']}", file=sys.stderr)
+    if len(rejected) > REJECTIONS_SHOWN:
+        print(f"... and {len(rejected) - REJECTIONS_SHOWN} more", file=sys.stderr)
+
+
+def _stats(args: argparse.Namespace) -> int:
+    store = IndexStore(args.index)
+    generation = store.require_current()
+    meta = read_meta(generation)
+    ix = store.open_current()
+    with ix.reader() as reader:
+        meta["segments"] = len(ix._segments())
+        meta["deleted_documents"] = reader.doc_count_all() - reader.doc_count()
+    meta["path"] = str(generation)
+    width = max(len(key) for key in meta)
+    for key, value in meta.items():
+        print(f"{key:<{width}}  {value}")
+    return EXIT_OK
+
+
+def _serve(args: argparse.Namespace) -> int:
+    from server.serving import serve  # the server imports the indexer, never the reverse at import time
+
+    store = IndexStore(args.index)
+    if store.current() is None and args.build_from:
+        print(f"no index in {args.index}: building it from {', '.join(args.build_from)}")
+        _finish(pipeline.build(args.build_from, args.index, progress=True), strict=False)
+    store.require_current()
+    serve(Path(args.index), host=args.host, port=args.port)
+    return EXIT_OK
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,507 @@
+"""Build, update and check the index from record files.
+
+A full build runs in two passes over shards of the input, one worker process per core:
+
+1. *read*: each worker parses and validates its files and spills the clean figures to a
+   temporary file; it returns its rejections, the figids it saw, and the genes' symbol
+   -> Entrez pairs. The main process then settles duplicate figids (the first file in
+   path order wins) and merges the gene knowledge into one lexicon.
+2. *index*: each worker reads its spill back, gives newer-generation figures their Entrez
+   IDs from the lexicon, and writes its own Whoosh segment. The main process commits
+   all segments at once and publishes the new generation (see ``indexer.store``).
+
+Parsing and indexing both run on every core; nothing is parsed twice.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import pickle
+import tempfile
+import time
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+from whoosh import index as whoosh_index
+from whoosh.writing import SegmentWriter
+
+from indexer import __version__, schema
+from indexer.errors import RecordError
+from indexer.lexicon import GeneLexicon
+from indexer.record import Figure, normalize
+from indexer.report import Report
+from indexer.sources import discover, read_records
+from indexer.store import LEXICON_FILE, META_FILE, REPORT_FILE, IndexStore, write_json
+
+WRITER_MEMORY_MB = 256  # per worker; Whoosh spills sorted runs to disk beyond this
+FILES_PER_WORKER_MIN = 500  # below this a pool costs more than it saves
+
+Progress = Callable[[int], None]
+
+
+class StrictFailure(Exception):
+    """--strict was given and some records were rejected: nothing was published."""
+
+
+# -- pass 1: read -----------------------------------------------------------------------
+
+
+@dataclass
+class ShardRead:
+    files_read: int = 0
+    records_read: int = 0
+    rejected: list[RecordError] = field(default_factory=list)
+    # (figid, file rank, position in file, location) of each valid record
+    entries: list[tuple[str, int, int, str]] = field(default_factory=list)
+    entrez_by_symbol: dict[str, str | None] = field(default_factory=dict)
+
+
+def read_shard(files: Sequence[tuple[int, str]], spill: str, progress: Progress | None = None) -> ShardRead:
+    """Parse and validate ``(rank, path)`` files; spill the clean figures to ``spill``."""
+    result = ShardRead()
+    with open(spill, "wb") as out:
+        for rank, path in files:
+            result.files_read += 1
+            for position, raw in enumerate(read_records(Path(path))):
+                if isinstance(raw, RecordError):
+                    result.rejected.append(raw)
+                    continue
+                result.records_read += 1
+                try:
+                    figure = normalize(raw.data, raw.location)
+                except RecordError as error:
+                    result.rejected.append(error)
+                    continue
+                pickle.dump((raw.location, raw.digest, figure), out, pickle.HIGHEST_PROTOCOL)
+                result.entries.append((figure.figid, rank, position, raw.location))
+                for gene in figure.genes:
+                    result.entrez_by_symbol[gene.symbol] = (
+                        result.entrez_by_symbol.get(gene.symbol) or gene.entrez
+                    )
+            if progress:
+                progress(1)
+    return result
+
+
+# -- pass 2: index ----------------------------------------------------------------------
+
+
+@dataclass
+class ShardIndexed:
+    segment: Any
+    documents: int
+    lexicon: GeneLexicon
+
+
+def index_shard(
+    index_dir: str,
+    spill: str,
+    skip: frozenset[str],
+    lexicon: GeneLexicon,
+    progress: Progress | None = None,
+) -> ShardIndexed:
+    """Write the spilled figures (except locations in ``skip``) as one new segment."""
+    ix = whoosh_index.open_dir(index_dir)
+    writer = SegmentWriter(ix, _lk=False, limitmb=WRITER_MEMORY_MB, compound=False)
+    counted = GeneLexicon()
+    documents = 0
+    for location, digest, figure in _read_spill(spill):
+        if location in skip:
+            continue
+        lexicon.resolve_keywords(figure)
+        counted.count(figure)
+        writer.add_document(**schema.document(figure, location, digest))
+        documents += 1
+        if progress and documents % 100 == 0:
+            progress(100)
+    if progress:
+        progress(documents % 100)
+    if documents:
+        segment = writer._finalize_segment()
+    else:
+        writer._close_segment()
+        segment = None
+    writer._tempstorage.destroy()
+    return ShardIndexed(segment, documents, counted)
+
+
+def _read_spill(spill: str) -> Iterable[tuple[str, str, Figure]]:
+    with open(spill, "rb") as handle:
+        while True:
+            try:
+                yield pickle.load(handle)
+            except EOFError:
+                return
+
+
+# -- worker processes -------------------------------------------------------------------
+
+_worker_progress: Any = None
+
+
+def _init_worker(queue: Any) -> None:
+    global _worker_progress
+    _worker_progress = queue
+
+
+def _report_progress(amount: int) -> None:
+    _worker_progress.put(amount)
+
+
+def _read_shard_in_worker(files: Sequence[tuple[int, str]], spill: str) -> ShardRead:
+    return read_shard(files, spill, _report_progress)
+
+
+def _index_shard_in_worker(index_dir: str, spill: str, skip: frozenset[str], lexicon: GeneLexicon) -> ShardIndexed:
+    return index_shard(index_dir, spill, skip, lexicon, _report_progress)
+
+
+class _Runner:
+    """Runs shard jobs in worker processes (or inline for small inputs) with a progress bar."""
+
+    def __init__(self, workers: int, show_progress: bool) -> None:
+        self.workers = workers
+        self.show_progress = show_progress
+        self.pool: ProcessPoolExecutor | None = None
+        if workers > 1:
+            context = multiprocessing.get_context("spawn")
+            self.queue = context.SimpleQueue()
+            self.pool = ProcessPoolExecutor(workers, context, _init_worker, (self.queue,))
+
+    def map(self, label: str, total: int, unit: str, inline: Callable, pooled: Callable, jobs: list[tuple]) -> list:
+        with tqdm(total=total, desc=label, unit=unit, disable=not self.show_progress, smoothing=0.1) as bar:
+            if self.pool is None:
+                return [inline(*job, bar.update) for job in jobs]
+            futures = [self.pool.submit(pooled, *job) for job in jobs]
+            while not all(f.done() for f in futures):
+                self._drain(bar, timeout=0.2)
+            self._drain(bar, timeout=0)
+            return [f.result() for f in futures]
+
+    def _drain(self, bar: tqdm, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        while True:
+            while not self.queue.empty():
+                bar.update(self.queue.get())
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
+
+    def close(self) -> None:
+        if self.pool is not None:
+            self.pool.shutdown(cancel_futures=True)
+
+
+def _shards(files: list[Path], count: int) -> list[list[tuple[int, str]]]:
+    """Split files into ``count`` shards of about equal bytes, keeping each file's rank."""
+    shards: list[list[tuple[int, str]]] = [[] for _ in range(count)]
+    loads = [0] * count
+    sized = sorted(enumerate(files), key=lambda item: -_size(item[1]))
+    for rank, path in sized:
+        lightest = loads.index(min(loads))
+        shards[lightest].append((rank, str(path)))
+        loads[lightest] += _size(path)
+    return [sorted(shard) for shard in shards if shard]
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _worker_count(files: int, workers: int | None) -> int:
+    if workers is not None:
+        return max(1, workers)
+    return max(1, min(os.cpu_count() or 1, files // FILES_PER_WORKER_MIN))
+
+
+# -- reading all sources ----------------------------------------------------------------
+
+
+@dataclass
+class ReadResult:
+    shards: list[ShardRead]
+    spills: list[str]
+    losers: frozenset[str]  # locations of duplicate figids that are not indexed
+    lexicon: GeneLexicon
+
+
+def _read_all(files: list[Path], runner: _Runner, report: Report, temp_dir: str) -> ReadResult:
+    shards = _shards(files, runner.workers)
+    spills = [os.path.join(temp_dir, f"shard{i}.pickle") for i in range(len(shards))]
+    results: list[ShardRead] = runner.map(
+        "reading", len(files), "file", read_shard, _read_shard_in_worker, list(zip(shards, spills, strict=True))
+    )
+    lexicon = GeneLexicon()
+    for shard in results:
+        report.files_read += shard.files_read
+        report.records_read += shard.records_read
+        for error in shard.rejected:
+            report.reject(error)
+        lexicon.learn_pairs(shard.entrez_by_symbol)
+    losers = _settle_duplicates([e for shard in results for e in shard.entries], report)
+    return ReadResult(results, spills, losers, lexicon)
+
+
+def _settle_duplicates(entries: list[tuple[str, int, int, str]], report: Report) -> frozenset[str]:
+    """Keep the first record of each figid in path order; reject the others, naming both."""
+    first: dict[str, tuple[int, int, str]] = {}
+    for figid, rank, position, location in sorted(entries, key=lambda e: (e[1], e[2])):
+        if figid in first:
+            winner = first[figid][2]
+            report.reject(RecordError(location, "figid", f"duplicate figid {figid!r}: already read from {winner}"))
+        else:
+            first[figid] = (rank, position, location)
+    kept = {location for _, _, location in first.values()}
+    return frozenset(location for *_, location in entries if location not in kept)
+
+
+# -- public entry points ----------------------------------------------------------------
+
+
+def check(sources: Sequence[str | os.PathLike[str]], *, workers: int | None = None, progress: bool = False) -> Report:
+    """Validate records without touching any index."""
+    started = time.perf_counter()
+    report = Report("check", [str(s) for s in sources])
+    files = discover(sources)
+    runner = _Runner(_worker_count(len(files), workers), progress)
+    try:
+        with tempfile.TemporaryDirectory(prefix="pfocr-check-") as temp_dir:
+            read = _read_all(files, runner, report, temp_dir)
+            report.figures_indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
+    finally:
+        runner.close()
+    report.seconds = time.perf_counter() - started
+    return report
+
+
+def build(
+    sources: Sequence[str | os.PathLike[str]],
+    index_root: str | os.PathLike[str],
+    *,
+    workers: int | None = None,
+    progress: bool = False,
+    strict: bool = False,
+) -> Report:
+    """Build a new index from all records in ``sources`` and publish it in ``index_root``.
+
+    The index being served is untouched until the new one is complete. With ``strict``,
+    any rejected record abandons the build (raising ``StrictFailure``).
+    """
+    started = time.perf_counter()
+    store = IndexStore(index_root)
+    report = Report("build", [str(s) for s in sources], index=str(store.root))
+    with store.lock():
+        files = discover(sources)
+        partial = store.new_generation()
+        runner = _Runner(_worker_count(len(files), workers), progress)
+        try:
+            ix = whoosh_index.create_in(str(partial), schema.build_schema())
+            with tempfile.TemporaryDirectory(prefix="pfocr-build-", dir=store.root) as temp_dir:
+                read = _read_all(files, runner, report, temp_dir)
+                if strict and report.rejected:
+                    raise StrictFailure(f"{report.figures_rejected} records rejected; nothing was published")
+                jobs = [(str(partial), spill, read.losers, read.lexicon) for spill in read.spills]
+                indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
+                shards = runner.map("indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs)
+            lexicon = read.lexicon
+            for shard in shards:
+                lexicon.merge_counts(shard.lexicon)
+            _commit_segments(ix, [s.segment for s in shards if s.segment is not None])
+            report.figures_indexed = report.documents = sum(s.documents for s in shards)
+            _write_generation_files(partial, report, lexicon, started)
+            store.publish(partial)
+            report.published = True
+        except BaseException:
+            store.discard(partial)
+            raise
+        finally:
+            runner.close()
+            report.seconds = time.perf_counter() - started
+            store.write_report(report.as_dict())
+    return report
+
+
+def _commit_segments(ix: whoosh_index.Index, segments: list[Any]) -> None:
+    """Add finished worker segments to the index in one new TOC generation."""
+    writer = SegmentWriter(ix)
+    try:
+        writer._close_segment()
+        writer._commit_toc(list(writer.segments) + segments)
+    finally:
+        writer._finish()
+
+
+def _write_generation_files(folder: Path, report: Report, lexicon: GeneLexicon, started: float) -> None:
+    report.seconds = time.perf_counter() - started
+    lexicon.save(folder / LEXICON_FILE)
+    write_json(folder / REPORT_FILE, report.as_dict())
+    write_json(
+        folder / META_FILE,
+        {
+            "schema_version": schema.SCHEMA_VERSION,
+            "indexer_version": __version__,
+            "generation": folder.name.removesuffix(".partial"),
+            "built_at": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "command": report.command,
+            "sources": report.sources,
+            "documents": report.documents,
+            "files_read": report.files_read,
+            "figures_rejected": report.figures_rejected,
+            "lexicon_genes": len(lexicon),
+            "lexicon_aliases": len(lexicon.alias_symbols),
+        },
+    )
+
+
+# -- incremental update -----------------------------------------------------------------
+
+
+@dataclass
+class IndexedRecord:
+    docnum: int
+    figid: str
+    digest: str
+
+
+def update(
+    sources: Sequence[str | os.PathLike[str]],
+    index_root: str | os.PathLike[str],
+    *,
+    progress: bool = False,
+    strict: bool = False,
+) -> Report:
+    """Bring the index in line with ``sources``: add new and changed figures, drop gone ones.
+
+    Records are matched by where they were read from and a digest of their text, so
+    unchanged files are not parsed again. The update is written to a new generation
+    (sharing the unchanged segment files by hard links) and published atomically.
+    """
+    started = time.perf_counter()
+    store = IndexStore(index_root)
+    report = Report("update", [str(s) for s in sources], index=str(store.root))
+    with store.lock():
+        current = store.require_current()
+        files = discover(sources)
+        partial = store.new_generation()
+        try:
+            _link_segments(current, partial)
+            ix = whoosh_index.open_dir(str(partial))
+            lexicon = GeneLexicon.load(current / LEXICON_FILE)
+            changed = _apply_changes(ix, files, lexicon, report, progress)
+            if strict and report.rejected:
+                raise StrictFailure(f"{report.figures_rejected} records rejected; nothing was published")
+            report.documents = ix.doc_count()
+            if not changed:  # keep serving the same generation: caches stay valid
+                store.discard(partial)
+                return report
+            _write_generation_files(partial, report, lexicon, started)
+            store.publish(partial)
+            report.published = True
+        except BaseException:
+            store.discard(partial)
+            raise
+        finally:
+            report.seconds = time.perf_counter() - started
+            store.write_report(report.as_dict())
+    return report
+
+
+def _link_segments(source: Path, target: Path) -> None:
+    """Share the current generation's (immutable) Whoosh files with the new one."""
+    for path in source.iterdir():
+        if path.name in (META_FILE, LEXICON_FILE, REPORT_FILE) or path.name.endswith("WRITELOCK"):
+            continue
+        try:
+            os.link(path, target / path.name)
+        except OSError:  # another file system, or links not allowed: copy instead
+            import shutil
+
+            shutil.copy2(path, target / path.name)
+
+
+def _indexed_records(ix: whoosh_index.Index) -> dict[str, IndexedRecord]:
+    """Location -> the document read from it, from the figid/source/digest columns."""
+    with ix.reader() as reader:
+        figids = reader.column_reader(schema.FIGID)
+        locations = reader.column_reader(schema.SOURCE)
+        digests = reader.column_reader(schema.DIGEST)
+        return {
+            locations[docnum]: IndexedRecord(docnum, figids[docnum], digests[docnum].decode("ascii"))
+            for docnum in reader.all_doc_ids()
+        }
+
+
+def _apply_changes(
+    ix: whoosh_index.Index, files: list[Path], lexicon: GeneLexicon, report: Report, progress: bool
+) -> bool:
+    """Apply the differences between ``files`` and the index; return whether there were any."""
+    from indexer.sources import digest_units
+
+    indexed = _indexed_records(ix)
+    seen: set[str] = set()
+    changed_files: list[Path] = []
+    for path in tqdm(files, desc="comparing", unit="file", disable=not progress):
+        units = list(digest_units(path))
+        seen.update(location for location, _ in units)
+        if any(indexed.get(loc) is None or indexed[loc].digest != digest for loc, digest in units):
+            changed_files.append(path)
+    report.files_read = len(files)
+    gone = [record for location, record in indexed.items() if location not in seen]
+    report.figures_removed = len(gone)
+    new_figures = _read_changed(changed_files, indexed, report)
+    replaced = [indexed[location] for location, _, _ in new_figures if location in indexed]
+    report.figures_unchanged = len(indexed) - len(gone) - len(replaced)
+    if not gone and not new_figures:
+        return False
+    with ix.writer(limitmb=WRITER_MEMORY_MB) as writer:
+        with ix.searcher() as searcher:
+            for record in (*gone, *replaced):
+                lexicon.count(Figure.from_dict(searcher.stored_fields(record.docnum)[schema.RECORD]), -1)
+                writer.delete_document(record.docnum)
+        for _, _, figure in new_figures:
+            lexicon.learn(figure.genes)
+        for location, digest, figure in new_figures:
+            lexicon.resolve_keywords(figure)
+            lexicon.count(figure)
+            writer.add_document(**schema.document(figure, location, digest))
+    report.figures_indexed = len(new_figures)
+    return True
+
+
+def _read_changed(
+    files: list[Path], indexed: dict[str, IndexedRecord], report: Report
+) -> list[tuple[str, str, Figure]]:
+    """Parse changed files; return their new or changed figures, duplicates rejected."""
+    kept_figids = {record.figid: location for location, record in indexed.items()}
+    new: list[tuple[str, str, Figure]] = []
+    for path in files:
+        for raw in read_records(path):
+            if isinstance(raw, RecordError):
+                report.reject(raw)
+                continue
+            report.records_read += 1
+            old = indexed.get(raw.location)
+            if old is not None and old.digest == raw.digest:
+                continue
+            try:
+                figure = normalize(raw.data, raw.location)
+            except RecordError as error:
+                report.reject(error)
+                continue
+            owner = kept_figids.get(figure.figid)
+            if owner is not None and owner != raw.location:
+                report.reject(
+                    RecordError(raw.location, "figid", f"duplicate figid {figure.figid!r}: already read from {owner}")
+                )
+                continue
+            kept_figids[figure.figid] = raw.location
+            new.append((raw.location, raw.digest, figure))
+    return new

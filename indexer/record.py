@@ -1,0 +1,317 @@
+"""The PFOCR figure record: its clean model and the rules that turn raw YAML into it.
+
+This module owns the record schema. Two generations of records exist (see
+``sample_data/README.md``); both normalise to one :class:`Figure`. Placeholders
+(``NA``, ``.na.character``, empty strings) always mean "missing".
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+from indexer.errors import RecordError
+
+PLACEHOLDERS = frozenset({"", "na", ".na.character", "n/a", "none", "null", ".na"})
+FIGID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
+PMC_FIGURE_URL = "https://www.ncbi.nlm.nih.gov{figlink}"
+PMC_ARTICLE_URL = "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/"
+PMC_IMAGE_URL = "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/bin/{filename}"
+# Printed gene words carry OCR punctuation: "(Src", "AR*", "Ga12,Gaq".
+ALIAS_SPLIT = re.compile(r"[,;/]+|\s+")
+ALIAS_STRIP = "()[]{}*\"'.:!?<>"
+_FROM_RECORD = object()
+
+
+@dataclass(slots=True)
+class Gene:
+    """One gene of a figure: the resolved HGNC symbol, its Entrez ID and what was printed.
+
+    ``aliases`` are names that stand for this gene alone (the matched symbol, or a
+    printed word that is one name); ``printed`` is the figure's text as OCR read it,
+    which may name several genes at once ("p53,c-Myc,").
+    """
+
+    symbol: str
+    entrez: str | None = None
+    aliases: list[str] = field(default_factory=list)
+    printed: list[str] = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class Term:
+    """A chemical or disease: its name and MeSH identifier where there is one."""
+
+    name: str
+    mesh_id: str | None = None
+
+
+@dataclass(slots=True)
+class Figure:
+    figid: str
+    pmcid: str | None = None
+    number: str | None = None
+    figtype: str | None = None
+    figtitle: str | None = None
+    caption: str | None = None
+    papertitle: str | None = None
+    reftext: str | None = None
+    year: int | None = None
+    doi: str | None = None
+    journal: str | None = None
+    publisher: str | None = None
+    filename: str | None = None
+    figlink: str | None = None
+    organisms: list[str] = field(default_factory=list)
+    organisms_source: str | None = None
+    genes: list[Gene] = field(default_factory=list)
+    gene_keywords: list[str] = field(default_factory=list)
+    chemicals: list[Term] = field(default_factory=list)
+    diseases: list[Term] = field(default_factory=list)
+    annotations: list[str] = field(default_factory=list)
+    keywords: list[str] = field(default_factory=list)
+    pathway_score: float | None = None
+
+    @property
+    def article_url(self) -> str | None:
+        return PMC_ARTICLE_URL.format(pmcid=self.pmcid) if self.pmcid else None
+
+    @property
+    def figure_url(self) -> str | None:
+        return PMC_FIGURE_URL.format(figlink=self.figlink) if self.figlink else None
+
+    @property
+    def image_url(self) -> str | None:
+        if self.pmcid and self.filename:
+            return PMC_IMAGE_URL.format(pmcid=self.pmcid, filename=self.filename)
+        return None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Figure:
+        values = dict(data)
+        values["genes"] = [Gene(**g) for g in values.get("genes", [])]
+        values["chemicals"] = [Term(**t) for t in values.get("chemicals", [])]
+        values["diseases"] = [Term(**t) for t in values.get("diseases", [])]
+        return cls(**values)
+
+
+def is_missing(value: Any) -> bool:
+    return value is None or (isinstance(value, str) and value.strip().casefold() in PLACEHOLDERS)
+
+
+def normalize(raw: Any, location: str) -> Figure:
+    """Validate one raw record and return its clean :class:`Figure`, or raise ``RecordError``."""
+    if not isinstance(raw, Mapping):
+        kind = type(raw).__name__ if raw is not None else "empty"
+        raise RecordError(location, None, f"not a record: expected a mapping of fields, got {kind}")
+    reader = _FieldReader(raw, location)
+    figid = reader.text("figid")
+    if figid is None:
+        raise RecordError(location, "figid", "missing figid")
+    if not FIGID_PATTERN.match(figid):
+        raise RecordError(location, "figid", f"invalid figid {figid!r}: use letters, digits, '_', '-', '.'")
+    organisms, organisms_source = reader.organisms()
+    return Figure(
+        figid=figid,
+        pmcid=reader.text("pmcid"),
+        number=reader.text("number"),
+        figtype=reader.text("figtype"),
+        figtitle=reader.text("figtitle"),
+        caption=reader.text("caption"),
+        papertitle=reader.text("papertitle"),
+        reftext=reader.text("reftext"),
+        year=reader.year(),
+        doi=reader.text("doi"),
+        journal=reader.text("journal_title"),
+        publisher=reader.text("publisher_name"),
+        filename=reader.text("filename"),
+        figlink=reader.figlink(),
+        organisms=organisms,
+        organisms_source=organisms_source,
+        genes=reader.genes(),
+        gene_keywords=reader.gene_keywords(),
+        chemicals=reader.terms("chemicals"),
+        diseases=reader.terms("diseases"),
+        annotations=reader.annotations(),
+        keywords=reader.keywords(),
+        pathway_score=reader.score(),
+    )
+
+
+class _FieldReader:
+    """Reads typed, placeholder-free values out of one raw record, naming the field on error."""
+
+    def __init__(self, raw: Mapping[str, Any], location: str) -> None:
+        self.raw = raw
+        self.location = location
+
+    def fail(self, field_name: str, problem: str) -> RecordError:
+        return RecordError(self.location, field_name, problem)
+
+    def text(self, name: str, value: Any = _FROM_RECORD) -> str | None:
+        """Clean text of field ``name`` (or of ``value``, a nested item named ``name``)."""
+        if value is _FROM_RECORD:
+            value = self.raw.get(name)
+        if isinstance(value, bool) or not isinstance(value, str | int | float | type(None)):
+            raise self.fail(name, f"expected text, got {_kind(value)}")
+        if is_missing(value if not isinstance(value, int | float) else str(value)):
+            return None
+        text = " ".join(str(value).split())
+        return text or None
+
+    def year(self) -> int | None:
+        value = self.raw.get("year")
+        if is_missing(value):
+            return None
+        text = str(value).strip()
+        if isinstance(value, bool) or not re.fullmatch(r"\d{4}", text):
+            raise self.fail("year", f"expected a four-digit year such as 2015, got {value!r}")
+        return int(text)
+
+    def score(self) -> float | None:
+        for name in ("automl_pathway", "pathway_score"):
+            value = self.raw.get(name)
+            if is_missing(value):
+                continue
+            try:
+                return float(value)
+            except (TypeError, ValueError):
+                raise self.fail(name, f"expected a number, got {value!r}") from None
+        return None
+
+    def figlink(self) -> str | None:
+        link = self.text("figlink")
+        if link is None:
+            return None
+        return "/" + link.strip("/") + "/"
+
+    def string_list(self, name: str, value: Any) -> list[str]:
+        """A list of strings, a single string, or missing; placeholders dropped, order kept."""
+        if is_missing(value) or value == []:
+            return []
+        items = value if isinstance(value, list) else [value]
+        result = []
+        for index, item in enumerate(items):
+            if isinstance(item, bool) or not isinstance(item, str | int | float | type(None)):
+                raise self.fail(f"{name}[{index}]", f"expected text, got {_kind(item)}")
+            if not is_missing(item):
+                result.append(" ".join(str(item).split()))
+        return _unique(result)
+
+    def organisms(self) -> tuple[list[str], str | None]:
+        for name in ("organisms", "organisms_ner"):
+            raw = self.raw.get(name)
+            if isinstance(raw, str):
+                raw = raw.split(",")
+            names = self.string_list(name, raw)
+            if names:
+                return names, name
+        return [], None
+
+    def genes(self) -> list[Gene]:
+        raw = self.raw.get("genes")
+        if raw is None or raw == []:
+            return []
+        if not isinstance(raw, list):
+            raise self.fail("genes", f"expected a list of genes, got {_kind(raw)}")
+        genes: dict[str, Gene] = {}
+        for index, item in enumerate(raw):
+            where = f"genes[{index}]"
+            if not isinstance(item, Mapping):
+                raise self.fail(where, f"expected a mapping with word, symbol, hgnc_symbol, entrez, got {_kind(item)}")
+            symbol = self.text(f"{where}.hgnc_symbol", item.get("hgnc_symbol"))
+            if symbol is None:
+                raise self.fail(f"{where}.hgnc_symbol", "missing hgnc_symbol")
+            entrez = self.text(f"{where}.entrez", item.get("entrez"))
+            if entrez is not None and not entrez.isdigit():
+                raise self.fail(f"{where}.entrez", f"expected a numeric Entrez Gene ID, got {entrez!r}")
+            gene = genes.setdefault(symbol, Gene(symbol, entrez))
+            gene.entrez = gene.entrez or entrez
+            word = self.text(f"{where}.word", item.get("word"))
+            matched = self.text(f"{where}.symbol", item.get("symbol"))
+            if word:
+                gene.printed.append(word)
+                pieces = printed_pieces(word)
+                if len(pieces) == 1:
+                    gene.aliases.append(pieces[0])
+            if matched:
+                gene.aliases.append(matched)
+        for gene in genes.values():
+            gene.aliases = _unique(gene.aliases)
+            gene.printed = _unique(gene.printed)
+        return list(genes.values())
+
+    def gene_keywords(self) -> list[str]:
+        """Gene-like terms of ``schema-jsonld.keywords``: the only genes newer records list."""
+        jsonld = self.raw.get("schema-jsonld")
+        if not isinstance(jsonld, Mapping):
+            return []
+        return self.string_list("schema-jsonld.keywords", jsonld.get("keywords"))
+
+    def terms(self, name: str) -> list[Term]:
+        raw = self.raw.get(name)
+        if raw is None or raw == []:
+            return []
+        if not isinstance(raw, list):
+            raise self.fail(name, f"expected a list, got {_kind(raw)}")
+        terms: dict[str, Term] = {}
+        for index, item in enumerate(raw):
+            where = f"{name}[{index}]"
+            if not isinstance(item, Mapping):
+                raise self.fail(where, f"expected a mapping with word, source, identifier, got {_kind(item)}")
+            word = self.text(f"{where}.word", item.get("word"))
+            if word is None:
+                continue
+            identifier = self.text(f"{where}.identifier", item.get("identifier"))
+            term = terms.setdefault(word.casefold(), Term(word, identifier))
+            term.mesh_id = term.mesh_id or identifier
+        return list(terms.values())
+
+    def annotations(self) -> list[str]:
+        raw = self.raw.get("annotations")
+        if raw is None or raw == []:
+            return []
+        if not isinstance(raw, list):
+            raise self.fail("annotations", f"expected a list, got {_kind(raw)}")
+        names = []
+        for index, item in enumerate(raw):
+            if isinstance(item, Mapping):  # ontology term objects: take their label
+                item = item.get("name") or item.get("label") or item.get("id")
+            names.extend(self.string_list(f"annotations[{index}]", item))
+        return _unique(names)
+
+    def keywords(self) -> list[str]:
+        raw = self.raw.get("keywords")
+        if isinstance(raw, str):
+            raw = raw.split("|")
+        return self.string_list("keywords", raw)
+
+
+def printed_pieces(word: str) -> list[str]:
+    """The names in a printed gene word: "(Src" -> ["Src"], "p53,c-Myc," -> ["p53", "c-Myc"]."""
+    pieces = (p.strip(ALIAS_STRIP) for p in ALIAS_SPLIT.split(word))
+    return _unique([p for p in pieces if p])
+
+
+def _unique(items: list[str]) -> list[str]:
+    seen: set[str] = set()
+    result = []
+    for item in items:
+        key = item.casefold()
+        if key not in seen:
+            seen.add(key)
+            result.append(item)
+    return result
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, Mapping):
+        return "a mapping"
+    if isinstance(value, list):
+        return "a list"
+    return f"{type(value).__name__} {value!r}"[:80]

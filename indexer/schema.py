@@ -1,0 +1,153 @@
+"""The index schema, shared by the indexer and the server.
+
+Field names live here and nowhere else. Text is indexed twice: once in ``text`` (every
+searchable word of the figure, for recall) and once in ``title`` (figure and paper
+titles, so a title match can weigh more). Genes, organisms, diseases and the other
+facets are exact-match fields: one token per whole value, lower-cased, never stemmed
+or split, so "IL-6", "NF-kB" and "Mus musculus" stay whole.
+
+Facet values are also written to per-document columns (tab-joined, original case),
+from which the server builds its facet arrays without reading stored records.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from whoosh import analysis, columns, fields
+from whoosh.support.charset import accent_map
+
+from indexer.record import Figure, printed_pieces
+
+SCHEMA_VERSION = 1
+
+FIGID = "figid"
+TEXT = "text"
+TITLE = "title"
+GENE = "gene"  # HGNC symbols
+ALIAS = "alias"  # every printed name of a gene, and unresolved gene keywords
+ENTREZ = "entrez"
+ORGANISM = "organism"
+DISEASE = "disease"
+CHEMICAL = "chemical"
+ANNOTATION = "annotation"
+MESH = "mesh"  # MeSH IDs of diseases and chemicals
+YEAR = "year"
+PMCID = "pmcid"
+SOURCE = "source"  # where the record was read from, for `pfocr update`
+DIGEST = "digest"  # hash of the record's source text, for `pfocr update`
+RECORD = "record"  # the whole clean record, as a dict, for result pages
+
+# Facet name -> the exact-match field it filters on.
+FACET_FIELDS = {
+    "organism": ORGANISM,
+    "gene": GENE,
+    "disease": DISEASE,
+    "chemical": CHEMICAL,
+    "annotation": ANNOTATION,
+}
+VALUE_SEPARATOR = "\t"
+
+
+def facet_column(facet: str) -> str:
+    """Name of the column that holds a facet's display values for each document."""
+    return f"facet_{facet}"
+
+
+def text_analyzer() -> analysis.Analyzer:
+    """English words, lower-cased, accents folded, stemmed; single letters kept (β, p)."""
+    return analysis.StemmingAnalyzer(minsize=1) | analysis.CharsetFilter(accent_map)
+
+
+def value_analyzer() -> analysis.Analyzer:
+    """Whole values (tab-separated), lower-cased: one token per value."""
+    return analysis.RegexTokenizer(r"[^\t]+") | analysis.StripFilter() | analysis.LowercaseFilter()
+
+
+def build_schema() -> fields.Schema:
+    text = text_analyzer()
+    values = value_analyzer()
+
+    def exact() -> fields.FieldType:
+        return fields.KEYWORD(analyzer=values, scorable=True)
+
+    schema = fields.Schema(
+        **{
+            FIGID: fields.ID(stored=True, unique=True, sortable=True),
+            TEXT: fields.TEXT(analyzer=text, phrase=True),
+            TITLE: fields.TEXT(analyzer=text, phrase=True),
+            GENE: exact(),
+            ALIAS: exact(),
+            ENTREZ: exact(),
+            ORGANISM: exact(),
+            DISEASE: exact(),
+            CHEMICAL: exact(),
+            ANNOTATION: exact(),
+            MESH: exact(),
+            YEAR: fields.NUMERIC(int, bits=16, signed=False, sortable=True),
+            PMCID: fields.ID(stored=True),
+            SOURCE: fields.ID(stored=True, sortable=True),
+            DIGEST: fields.COLUMN(columns.VarBytesColumn()),
+            RECORD: fields.STORED(),
+        }
+    )
+    for facet in FACET_FIELDS:
+        schema.add(facet_column(facet), fields.COLUMN(columns.VarBytesColumn()))
+    return schema
+
+
+def facet_values(figure: Figure) -> dict[str, list[str]]:
+    """The display values of each facet for one figure."""
+    return {
+        "organism": figure.organisms,
+        "gene": [gene.symbol for gene in figure.genes],
+        "disease": [term.name for term in figure.diseases],
+        "chemical": [term.name for term in figure.chemicals],
+        "annotation": figure.annotations,
+    }
+
+
+def searchable_text(figure: Figure) -> str:
+    parts = [
+        figure.figtitle,
+        figure.papertitle,
+        figure.caption,
+        " ".join(figure.keywords),
+        figure.reftext,
+        figure.journal,
+    ]
+    return "\n".join(p for p in parts if p)
+
+
+def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
+    """The Whoosh document for one figure."""
+    join = VALUE_SEPARATOR.join
+    # A figure is found by every name it prints, even where one word names two genes.
+    aliases = [gene.symbol for gene in figure.genes] + figure.gene_keywords
+    for gene in figure.genes:
+        aliases += gene.aliases
+        for word in gene.printed:
+            aliases += printed_pieces(word)
+    mesh = [t.mesh_id for t in (*figure.diseases, *figure.chemicals) if t.mesh_id]
+    doc: dict[str, Any] = {
+        FIGID: figure.figid,
+        TEXT: searchable_text(figure),
+        TITLE: " ".join(t for t in (figure.figtitle, figure.papertitle) if t),
+        GENE: join(gene.symbol for gene in figure.genes),
+        ALIAS: join(aliases),
+        ENTREZ: join(gene.entrez for gene in figure.genes if gene.entrez),
+        ORGANISM: join(figure.organisms),
+        DISEASE: join(t.name for t in figure.diseases),
+        CHEMICAL: join(t.name for t in figure.chemicals),
+        ANNOTATION: join(figure.annotations),
+        MESH: join(mesh),
+        PMCID: figure.pmcid or "",
+        SOURCE: source,
+        DIGEST: digest.encode("ascii"),
+        RECORD: figure.as_dict(),
+    }
+    if figure.year is not None:
+        doc[YEAR] = figure.year
+    for facet, values in facet_values(figure).items():
+        doc[facet_column(facet)] = join(values).encode("utf-8")
+    return doc

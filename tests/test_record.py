@@ -1,0 +1,136 @@
+"""Normalising real records of both generations, and rejecting malformed ones precisely."""
+
+from __future__ import annotations
+
+import pytest
+
+from indexer.errors import RecordError
+from indexer.record import Figure, normalize, printed_pieces
+from indexer.sources import read_records
+from tests.conftest import NEWER_RECORD, OLDER_RECORD, sample_path
+
+
+def load(figid: str) -> Figure:
+    (raw,) = read_records(sample_path(figid))
+    return normalize(raw.data, raw.location)
+
+
+def test_older_generation_record():
+    figure = load(OLDER_RECORD)
+    assert figure.figid == OLDER_RECORD
+    assert figure.year == 2001
+    assert figure.organisms == ["Homo sapiens"]
+    assert figure.organisms_source == "organisms"
+    assert figure.figtitle == "Summary of the signaling pathway that connects neuropeptides to the AR"
+    assert figure.figlink == "/pmc/articles/PMC100003/figure/F11/"
+    genes = {gene.symbol: gene for gene in figure.genes}
+    assert list(genes) == ["GNAQ", "BMX", "PTK2", "AR", "SRC"]
+    assert genes["SRC"].entrez == "6714"
+    assert genes["SRC"].printed == ["(Src"]
+    assert genes["SRC"].aliases == ["Src"]  # "SRC" folds into the printed "Src"
+    assert genes["PTK2"].aliases == ["FAK"]
+    assert genes["AR"].aliases == ["AR"]
+    # "Ga12,Gaq" prints two names: neither is claimed as an alias of GNAQ alone.
+    assert genes["GNAQ"].aliases == ["G-ALPHA-q"]
+    assert genes["GNAQ"].printed == ["Ga12,Gaq"]
+    assert [(c.name, c.mesh_id) for c in figure.chemicals] == [("bombesin", "D001839")]
+    assert figure.diseases == []
+    assert figure.image_url == "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC100003/bin/mb2410470011.jpg"
+
+
+def test_newer_generation_record():
+    figure = load(NEWER_RECORD)
+    assert figure.organisms == ["Eschscholzia californica", "Homo sapiens"]
+    assert figure.organisms_source == "organisms"
+    assert figure.doi == "10.3389/fpls.2023.1084358"
+    assert figure.journal == "Frontiers in Plant Science"
+    assert figure.keywords[:2] == ["flower development", "benzylisoquinoline alkaloid"]
+    assert "VIGS (virus-induced gene silencing)" in figure.keywords
+    assert figure.genes == []  # only keywords; the lexicon resolves them at build time
+    assert figure.gene_keywords[:3] == ["RNMT", "STS", "MSX2"]
+    assert figure.pathway_score == pytest.approx(0.9107804)
+
+
+def test_placeholder_organisms_fall_back_to_ner_and_say_so():
+    figure = load("PMC10003241__ijms-24-04893-g003")
+    assert figure.organisms == ["Homo sapiens"]
+    assert figure.organisms_source == "organisms_ner"
+
+
+def test_comma_separated_organisms_string():
+    figure = load("PMC1487177__pgen.0020099.g007")
+    assert figure.organisms == ["Homo sapiens", "Caenorhabditis elegans"]
+
+
+def test_na_character_means_missing():
+    assert load("PMC6978502__plantbiotechnology-36-4-19.1025a-figure01").caption is None
+    assert load("PMC7426153__mSystems.00473-20-f0005").figlink is None
+
+
+def test_block_scalar_keywords_are_split():
+    figure = load("PMC10029719__cs3c00075_0011")
+    assert "reaction mechanism" in figure.keywords
+    assert "DFT calculations" in figure.keywords
+
+
+def test_duplicate_genes_are_merged_keeping_every_printed_alias():
+    raw = {
+        "figid": "X1",
+        "genes": [
+            {"word": "p53", "symbol": "p53", "source": "a", "hgnc_symbol": "TP53", "entrez": "7157"},
+            {"word": "TP53", "symbol": "TP53", "source": "b", "hgnc_symbol": "TP53", "entrez": "7157"},
+            {"word": "p53", "symbol": "p53", "source": "a", "hgnc_symbol": "TP53", "entrez": "7157"},
+        ],
+    }
+    (gene,) = normalize(raw, "x.md").genes
+    assert gene.symbol == "TP53"
+    assert gene.aliases == ["p53", "TP53"]
+
+
+def test_json_ld_keywords_may_be_a_single_string():
+    figure = normalize({"figid": "X1", "schema-jsonld": {"keywords": "STAT3"}}, "x.md")
+    assert figure.gene_keywords == ["STAT3"]
+
+
+def test_printed_pieces():
+    assert printed_pieces("(Src") == ["Src"]
+    assert printed_pieces("p53,c-Myc,") == ["p53", "c-Myc"]
+    assert printed_pieces("AR*") == ["AR"]
+    assert printed_pieces("PD-L1") == ["PD-L1"]
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "problem"),
+    [
+        ({"caption": "no id"}, "figid", "missing figid"),
+        ({"figid": ".na.character"}, "figid", "missing figid"),
+        ({"figid": "a b"}, "figid", "invalid figid 'a b'"),
+        ({"figid": "X", "year": "twenty"}, "year", "expected a four-digit year such as 2015, got 'twenty'"),
+        ({"figid": "X", "genes": "TP53"}, "genes", "expected a list of genes, got str 'TP53'"),
+        ({"figid": "X", "genes": [{"word": "p53"}]}, "genes[0].hgnc_symbol", "missing hgnc_symbol"),
+        (
+            {"figid": "X", "genes": [{"hgnc_symbol": "TP53", "entrez": "TP53"}]},
+            "genes[0].entrez",
+            "expected a numeric Entrez Gene ID, got 'TP53'",
+        ),
+        ({"figid": "X", "caption": {"a": 1}}, "caption", "expected text, got a mapping"),
+        ({"figid": "X", "diseases": [["Cancer"]]}, "diseases[0]", "expected a mapping with word"),
+    ],
+)
+def test_malformed_fields_are_rejected_with_field_and_problem(raw, field, problem):
+    with pytest.raises(RecordError) as caught:
+        normalize(raw, "some/file.md")
+    assert caught.value.location == "some/file.md"
+    assert caught.value.field == field
+    assert caught.value.problem.startswith(problem)
+
+
+@pytest.mark.parametrize("raw", [None, "just text", ["a", "list"], 42])
+def test_not_a_record(raw):
+    with pytest.raises(RecordError, match="not a record"):
+        normalize(raw, "f.md")
+
+
+def test_round_trip_through_dict():
+    figure = load(OLDER_RECORD)
+    assert Figure.from_dict(figure.as_dict()) == figure
