@@ -47,9 +47,16 @@ def _parser() -> argparse.ArgumentParser:
         sub = commands.add_parser(name, help=help_text, description=help_text)
         sub.set_defaults(run=run)
         if sources:
-            sub.add_argument("sources", nargs="+", metavar="SRC", help="record files or folders (searched recursively)")
+            sub.add_argument(
+                "sources",
+                nargs="+",
+                metavar="SRC",
+                help="record files or folders (searched recursively)",
+            )
         if index:
-            sub.add_argument("--index", default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX}/)")
+            sub.add_argument(
+                "--index", default=DEFAULT_INDEX, help=f"index folder (default: {DEFAULT_INDEX}/)"
+            )
         return sub
 
     for name, run, help_text in (
@@ -57,8 +64,14 @@ def _parser() -> argparse.ArgumentParser:
         ("update", _update, "add new and changed figures, remove those whose records are gone"),
     ):
         sub = command(name, run, help_text)
-        sub.add_argument("--strict", action="store_true", help="fail (exit 1, publish nothing) if any record is rejected")
-        sub.add_argument("--workers", type=int, default=None, help="worker processes (default: one per core)")
+        sub.add_argument(
+            "--strict",
+            action="store_true",
+            help="fail (exit 1, publish nothing) if any record is rejected",
+        )
+        sub.add_argument(
+            "--workers", type=int, default=None, help="worker processes (default: one per core)"
+        )
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
     check = command("check", _check, "validate records only; touches no index", index=False)
     check.add_argument("--strict", action="store_true", help="exit 1 if any record is rejected")
@@ -66,7 +79,9 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--report", type=Path, help="also write the report as JSON to this file")
     command("stats", _stats, "show what the current index holds", sources=False)
     serve = command("serve", _serve, "serve the search site and API", sources=False)
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)")
+    serve.add_argument(
+        "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
+    )
     serve.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     serve.add_argument(
         "--build-from",
@@ -80,7 +95,11 @@ def _parser() -> argparse.ArgumentParser:
 def _build(args: argparse.Namespace) -> int:
     try:
         report = pipeline.build(
-            args.sources, args.index, workers=args.workers, progress=not args.quiet, strict=args.strict
+            args.sources,
+            args.index,
+            workers=args.workers,
+            progress=not args.quiet,
+            strict=args.strict,
         )
     except pipeline.StrictFailure as exc:
         return _strict_failed(args.index, exc)
@@ -89,7 +108,9 @@ def _build(args: argparse.Namespace) -> int:
 
 def _update(args: argparse.Namespace) -> int:
     try:
-        report = pipeline.update(args.sources, args.index, progress=not args.quiet, strict=args.strict)
+        report = pipeline.update(
+            args.sources, args.index, progress=not args.quiet, strict=args.strict
+        )
     except pipeline.StrictFailure as exc:
         return _strict_failed(args.index, exc)
     return _finish(report, args.strict)
@@ -98,7 +119,9 @@ def _update(args: argparse.Namespace) -> int:
 def _check(args: argparse.Namespace) -> int:
     report = pipeline.check(args.sources, progress=not args.quiet)
     if args.report:
-        args.report.write_text(json.dumps(report.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8")
+        args.report.write_text(
+            json.dumps(report.as_dict(), ensure_ascii=False, indent=1), encoding="utf-8"
+        )
     return _finish(report, args.strict)
 
 
@@ -144,7 +167,9 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from server.serving import serve  # the server imports the indexer, never the reverse at import time
+    from server.serving import (
+        serve,  # the server imports the indexer, never the reverse at import time
+    )
 
     store = IndexStore(args.index)
     if store.current() is None and args.build_from:

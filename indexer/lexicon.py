@@ -105,7 +105,9 @@ class GeneLexicon:
         return [self._match(s, "alias") for s, _ in by_alias.most_common()]
 
     def _match(self, symbol: str, how: str) -> GeneMatch:
-        return GeneMatch(symbol, self.entrez_by_symbol.get(symbol), how, self.symbol_figures[symbol])
+        return GeneMatch(
+            symbol, self.entrez_by_symbol.get(symbol), how, self.symbol_figures[symbol]
+        )
 
     def __len__(self) -> int:
         return len(self.entrez_by_symbol)

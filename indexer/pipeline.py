@@ -61,7 +61,9 @@ class ShardRead:
     entrez_by_symbol: dict[str, str | None] = field(default_factory=dict)
 
 
-def read_shard(files: Sequence[tuple[int, str]], spill: str, progress: Progress | None = None) -> ShardRead:
+def read_shard(
+    files: Sequence[tuple[int, str]], spill: str, progress: Progress | None = None
+) -> ShardRead:
     """Parse and validate ``(rank, path)`` files; spill the clean figures to ``spill``."""
     result = ShardRead()
     with open(spill, "wb") as out:
@@ -110,22 +112,24 @@ def index_shard(
     writer = SegmentWriter(ix, _lk=False, limitmb=WRITER_MEMORY_MB, compound=False)
     counted = GeneLexicon()
     documents = 0
-    for location, digest, figure in _read_spill(spill):
-        if location in skip:
-            continue
-        lexicon.resolve_keywords(figure)
-        counted.count(figure)
-        writer.add_document(**schema.document(figure, location, digest))
-        documents += 1
-        if progress and documents % 100 == 0:
-            progress(100)
-    if progress:
-        progress(documents % 100)
-    if documents:
-        segment = writer._finalize_segment()
-    else:
+    try:
+        for location, digest, figure in _read_spill(spill):
+            if location in skip:
+                continue
+            lexicon.resolve_keywords(figure)
+            counted.count(figure)
+            writer.add_document(**schema.document(figure, location, digest))
+            documents += 1
+            if progress and documents % 100 == 0:
+                progress(100)
+        if progress:
+            progress(documents % 100)
+        segment = writer._finalize_segment() if documents else None
+    except BaseException:
+        writer.cancel()  # closes its files; the partial generation is discarded
+        raise
+    if segment is None:
         writer._close_segment()
-        segment = None
     writer._tempstorage.destroy()
     return ShardIndexed(segment, documents, counted)
 
@@ -157,7 +161,9 @@ def _read_shard_in_worker(files: Sequence[tuple[int, str]], spill: str) -> Shard
     return read_shard(files, spill, _report_progress)
 
 
-def _index_shard_in_worker(index_dir: str, spill: str, skip: frozenset[str], lexicon: GeneLexicon) -> ShardIndexed:
+def _index_shard_in_worker(
+    index_dir: str, spill: str, skip: frozenset[str], lexicon: GeneLexicon
+) -> ShardIndexed:
     return index_shard(index_dir, spill, skip, lexicon, _report_progress)
 
 
@@ -173,8 +179,18 @@ class _Runner:
             self.queue = context.SimpleQueue()
             self.pool = ProcessPoolExecutor(workers, context, _init_worker, (self.queue,))
 
-    def map(self, label: str, total: int, unit: str, inline: Callable, pooled: Callable, jobs: list[tuple]) -> list:
-        with tqdm(total=total, desc=label, unit=unit, disable=not self.show_progress, smoothing=0.1) as bar:
+    def map(
+        self,
+        label: str,
+        total: int,
+        unit: str,
+        inline: Callable,
+        pooled: Callable,
+        jobs: list[tuple],
+    ) -> list:
+        with tqdm(
+            total=total, desc=label, unit=unit, disable=not self.show_progress, smoothing=0.1
+        ) as bar:
             if self.pool is None:
                 return [inline(*job, bar.update) for job in jobs]
             futures = [self.pool.submit(pooled, *job) for job in jobs]
@@ -237,7 +253,12 @@ def _read_all(files: list[Path], runner: _Runner, report: Report, temp_dir: str)
     shards = _shards(files, runner.workers)
     spills = [os.path.join(temp_dir, f"shard{i}.pickle") for i in range(len(shards))]
     results: list[ShardRead] = runner.map(
-        "reading", len(files), "file", read_shard, _read_shard_in_worker, list(zip(shards, spills, strict=True))
+        "reading",
+        len(files),
+        "file",
+        read_shard,
+        _read_shard_in_worker,
+        list(zip(shards, spills, strict=True)),
     )
     lexicon = GeneLexicon()
     for shard in results:
@@ -256,7 +277,11 @@ def _settle_duplicates(entries: list[tuple[str, int, int, str]], report: Report)
     for figid, rank, position, location in sorted(entries, key=lambda e: (e[1], e[2])):
         if figid in first:
             winner = first[figid][2]
-            report.reject(RecordError(location, "figid", f"duplicate figid {figid!r}: already read from {winner}"))
+            report.reject(
+                RecordError(
+                    location, "figid", f"duplicate figid {figid!r}: already read from {winner}"
+                )
+            )
         else:
             first[figid] = (rank, position, location)
     kept = {location for _, _, location in first.values()}
@@ -266,7 +291,9 @@ def _settle_duplicates(entries: list[tuple[str, int, int, str]], report: Report)
 # -- public entry points ----------------------------------------------------------------
 
 
-def check(sources: Sequence[str | os.PathLike[str]], *, workers: int | None = None, progress: bool = False) -> Report:
+def check(
+    sources: Sequence[str | os.PathLike[str]], *, workers: int | None = None, progress: bool = False
+) -> Report:
     """Validate records without touching any index."""
     started = time.perf_counter()
     report = Report("check", [str(s) for s in sources])
@@ -307,10 +334,14 @@ def build(
             with tempfile.TemporaryDirectory(prefix="pfocr-build-", dir=store.root) as temp_dir:
                 read = _read_all(files, runner, report, temp_dir)
                 if strict and report.rejected:
-                    raise StrictFailure(f"{report.figures_rejected} records rejected; nothing was published")
+                    raise StrictFailure(
+                        f"{report.figures_rejected} records rejected; nothing was published"
+                    )
                 jobs = [(str(partial), spill, read.losers, read.lexicon) for spill in read.spills]
                 indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
-                shards = runner.map("indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs)
+                shards = runner.map(
+                    "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs
+                )
             lexicon = read.lexicon
             for shard in shards:
                 lexicon.merge_counts(shard.lexicon)
@@ -339,7 +370,9 @@ def _commit_segments(ix: whoosh_index.Index, segments: list[Any]) -> None:
         writer._finish()
 
 
-def _write_generation_files(folder: Path, report: Report, lexicon: GeneLexicon, started: float) -> None:
+def _write_generation_files(
+    folder: Path, report: Report, lexicon: GeneLexicon, started: float
+) -> None:
     report.seconds = time.perf_counter() - started
     lexicon.save(folder / LEXICON_FILE)
     write_json(folder / REPORT_FILE, report.as_dict())
@@ -397,7 +430,9 @@ def update(
             lexicon = GeneLexicon.load(current / LEXICON_FILE)
             changed = _apply_changes(ix, files, lexicon, report, progress)
             if strict and report.rejected:
-                raise StrictFailure(f"{report.figures_rejected} records rejected; nothing was published")
+                raise StrictFailure(
+                    f"{report.figures_rejected} records rejected; nothing was published"
+                )
             report.documents = ix.doc_count()
             if not changed:  # keep serving the same generation: caches stay valid
                 store.discard(partial)
@@ -434,7 +469,9 @@ def _indexed_records(ix: whoosh_index.Index) -> dict[str, IndexedRecord]:
         locations = reader.column_reader(schema.SOURCE)
         digests = reader.column_reader(schema.DIGEST)
         return {
-            locations[docnum]: IndexedRecord(docnum, figids[docnum], digests[docnum].decode("ascii"))
+            locations[docnum]: IndexedRecord(
+                docnum, figids[docnum], digests[docnum].decode("ascii")
+            )
             for docnum in reader.all_doc_ids()
         }
 
@@ -464,7 +501,9 @@ def _apply_changes(
     with ix.writer(limitmb=WRITER_MEMORY_MB) as writer:
         with ix.searcher() as searcher:
             for record in (*gone, *replaced):
-                lexicon.count(Figure.from_dict(searcher.stored_fields(record.docnum)[schema.RECORD]), -1)
+                lexicon.count(
+                    Figure.from_dict(searcher.stored_fields(record.docnum)[schema.RECORD]), -1
+                )
                 writer.delete_document(record.docnum)
         for _, _, figure in new_figures:
             lexicon.learn(figure.genes)
@@ -499,7 +538,11 @@ def _read_changed(
             owner = kept_figids.get(figure.figid)
             if owner is not None and owner != raw.location:
                 report.reject(
-                    RecordError(raw.location, "figid", f"duplicate figid {figure.figid!r}: already read from {owner}")
+                    RecordError(
+                        raw.location,
+                        "figid",
+                        f"duplicate figid {figure.figid!r}: already read from {owner}",
+                    )
                 )
                 continue
             kept_figids[figure.figid] = raw.location

@@ -114,7 +114,9 @@ def normalize(raw: Any, location: str) -> Figure:
     if figid is None:
         raise RecordError(location, "figid", "missing figid")
     if not FIGID_PATTERN.match(figid):
-        raise RecordError(location, "figid", f"invalid figid {figid!r}: use letters, digits, '_', '-', '.'")
+        raise RecordError(
+            location, "figid", f"invalid figid {figid!r}: use letters, digits, '_', '-', '.'"
+        )
     organisms, organisms_source = reader.organisms()
     return Figure(
         figid=figid,
@@ -223,13 +225,18 @@ class _FieldReader:
         for index, item in enumerate(raw):
             where = f"genes[{index}]"
             if not isinstance(item, Mapping):
-                raise self.fail(where, f"expected a mapping with word, symbol, hgnc_symbol, entrez, got {_kind(item)}")
+                raise self.fail(
+                    where,
+                    f"expected a mapping with word, symbol, hgnc_symbol, entrez, got {_kind(item)}",
+                )
             symbol = self.text(f"{where}.hgnc_symbol", item.get("hgnc_symbol"))
             if symbol is None:
                 raise self.fail(f"{where}.hgnc_symbol", "missing hgnc_symbol")
             entrez = self.text(f"{where}.entrez", item.get("entrez"))
             if entrez is not None and not entrez.isdigit():
-                raise self.fail(f"{where}.entrez", f"expected a numeric Entrez Gene ID, got {entrez!r}")
+                raise self.fail(
+                    f"{where}.entrez", f"expected a numeric Entrez Gene ID, got {entrez!r}"
+                )
             gene = genes.setdefault(symbol, Gene(symbol, entrez))
             gene.entrez = gene.entrez or entrez
             word = self.text(f"{where}.word", item.get("word"))
@@ -263,7 +270,9 @@ class _FieldReader:
         for index, item in enumerate(raw):
             where = f"{name}[{index}]"
             if not isinstance(item, Mapping):
-                raise self.fail(where, f"expected a mapping with word, source, identifier, got {_kind(item)}")
+                raise self.fail(
+                    where, f"expected a mapping with word, source, identifier, got {_kind(item)}"
+                )
             word = self.text(f"{where}.word", item.get("word"))
             if word is None:
                 continue

@@ -22,7 +22,9 @@ class Report:
     documents: int = 0  # figures in the index after the run
     rejected: list[dict[str, Any]] = field(default_factory=list)
     published: bool = False
-    started_at: str = field(default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()))
+    started_at: str = field(
+        default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+    )
     seconds: float = 0.0
 
     @property

@@ -126,13 +126,16 @@ def _decode(data: bytes) -> str:
 def _read_markdown(path: Path, text: str, digest: str) -> Iterator[RawRecord | RecordError]:
     lines = text.splitlines(keepends=True)
     if not lines or lines[0].strip() != "---":
-        yield RecordError(str(path), None, "not a record: no YAML front matter (first line is not '---')")
+        yield RecordError(
+            str(path), None, "not a record: no YAML front matter (first line is not '---')"
+        )
         return
-    for end, line in enumerate(lines[1:], start=1):
-        if line.rstrip() in ("---", "..."):
-            break
-    else:
-        yield RecordError(str(path), None, "not a record: YAML front matter has no closing '---' line")
+    closing = (n for n, line in enumerate(lines[1:], start=1) if line.rstrip() in ("---", "..."))
+    end = next(closing, None)
+    if end is None:
+        yield RecordError(
+            str(path), None, "not a record: YAML front matter has no closing '---' line"
+        )
         return
     try:
         data = parse_yaml("".join(lines[1:end]), first_line=2)
@@ -175,7 +178,7 @@ def parse_yaml(text: str, *, first_line: int) -> Any:
     if yaml_rs is not None:
         try:
             return yaml_rs.loads(text)
-        except Exception:  # noqa: BLE001 - fall through to PyYAML for a precise message
+        except Exception:
             pass
     try:
         return yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))
@@ -186,7 +189,7 @@ def parse_yaml(text: str, *, first_line: int) -> Any:
 
 
 def _describe_yaml_error(exc: yaml.MarkedYAMLError, first_line: int) -> str:
-    """"at line 4, column 1: did not find expected ',' (while parsing ... from line 3)"."""
+    """ "at line 4, column 1: did not find expected ',' (while parsing ... from line 3)"."""
 
     def at(mark: yaml.Mark) -> str:
         return f"line {mark.line + first_line}, column {mark.column + 1}"

@@ -78,7 +78,9 @@ class IndexStore:
     def require_current(self) -> Path:
         path = self.current()
         if path is None:
-            raise NoIndex(f"no index in {self.root}: run `pfocr build SRC --index {self.root}` first")
+            raise NoIndex(
+                f"no index in {self.root}: run `pfocr build SRC --index {self.root}` first"
+            )
         check_compatible(path)
         return path
 
@@ -144,7 +146,11 @@ class IndexStore:
         """Remove abandoned partial builds and all but the newest complete generations."""
         current = self.current()
         complete = sorted(
-            (p for p in self.generations.iterdir() if p.is_dir() and not p.name.endswith(PARTIAL_SUFFIX)),
+            (
+                p
+                for p in self.generations.iterdir()
+                if p.is_dir() and not p.name.endswith(PARTIAL_SUFFIX)
+            ),
             key=lambda p: p.stat().st_mtime,
         )
         for old in complete[:-GENERATIONS_KEPT]:
@@ -162,7 +168,9 @@ def read_meta(generation: Path) -> dict[str, Any]:
     try:
         return json.loads((generation / META_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise IncompatibleIndex(f"{generation}: no readable {META_FILE} ({exc}); rebuild the index") from None
+        raise IncompatibleIndex(
+            f"{generation}: no readable {META_FILE} ({exc}); rebuild the index"
+        ) from None
 
 
 def check_compatible(generation: Path) -> dict[str, Any]:

@@ -21,7 +21,9 @@ def test_older_generation_record():
     assert figure.year == 2001
     assert figure.organisms == ["Homo sapiens"]
     assert figure.organisms_source == "organisms"
-    assert figure.figtitle == "Summary of the signaling pathway that connects neuropeptides to the AR"
+    assert (
+        figure.figtitle == "Summary of the signaling pathway that connects neuropeptides to the AR"
+    )
     assert figure.figlink == "/pmc/articles/PMC100003/figure/F11/"
     genes = {gene.symbol: gene for gene in figure.genes}
     assert list(genes) == ["GNAQ", "BMX", "PTK2", "AR", "SRC"]
@@ -35,7 +37,10 @@ def test_older_generation_record():
     assert genes["GNAQ"].printed == ["Ga12,Gaq"]
     assert [(c.name, c.mesh_id) for c in figure.chemicals] == [("bombesin", "D001839")]
     assert figure.diseases == []
-    assert figure.image_url == "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC100003/bin/mb2410470011.jpg"
+    assert (
+        figure.image_url
+        == "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC100003/bin/mb2410470011.jpg"
+    )
 
 
 def test_newer_generation_record():
@@ -77,9 +82,27 @@ def test_duplicate_genes_are_merged_keeping_every_printed_alias():
     raw = {
         "figid": "X1",
         "genes": [
-            {"word": "p53", "symbol": "p53", "source": "a", "hgnc_symbol": "TP53", "entrez": "7157"},
-            {"word": "TP53", "symbol": "TP53", "source": "b", "hgnc_symbol": "TP53", "entrez": "7157"},
-            {"word": "p53", "symbol": "p53", "source": "a", "hgnc_symbol": "TP53", "entrez": "7157"},
+            {
+                "word": "p53",
+                "symbol": "p53",
+                "source": "a",
+                "hgnc_symbol": "TP53",
+                "entrez": "7157",
+            },
+            {
+                "word": "TP53",
+                "symbol": "TP53",
+                "source": "b",
+                "hgnc_symbol": "TP53",
+                "entrez": "7157",
+            },
+            {
+                "word": "p53",
+                "symbol": "p53",
+                "source": "a",
+                "hgnc_symbol": "TP53",
+                "entrez": "7157",
+            },
         ],
     }
     (gene,) = normalize(raw, "x.md").genes
@@ -105,7 +128,11 @@ def test_printed_pieces():
         ({"caption": "no id"}, "figid", "missing figid"),
         ({"figid": ".na.character"}, "figid", "missing figid"),
         ({"figid": "a b"}, "figid", "invalid figid 'a b'"),
-        ({"figid": "X", "year": "twenty"}, "year", "expected a four-digit year such as 2015, got 'twenty'"),
+        (
+            {"figid": "X", "year": "twenty"},
+            "year",
+            "expected a four-digit year such as 2015, got 'twenty'",
+        ),
         ({"figid": "X", "genes": "TP53"}, "genes", "expected a list of genes, got str 'TP53'"),
         ({"figid": "X", "genes": [{"word": "p53"}]}, "genes[0].hgnc_symbol", "missing hgnc_symbol"),
         (

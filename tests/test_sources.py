@@ -38,7 +38,11 @@ def test_yaml_file_with_one_record_or_a_list(tmp_path):
 def test_json_lines_with_a_bad_line(tmp_path):
     path = tmp_path / "records.jsonl"
     path.write_text(
-        json.dumps({"figid": "J1"}) + "\n\n" + '{"figid": "J2",\n' + json.dumps({"figid": "J3"}) + "\n",
+        json.dumps({"figid": "J1"})
+        + "\n\n"
+        + '{"figid": "J2",\n'
+        + json.dumps({"figid": "J3"})
+        + "\n",
         encoding="utf-8",
     )
     results = read_all(path)
@@ -63,7 +67,10 @@ def test_bad_yaml_reports_the_line_in_the_file(tmp_path):
     [
         (b"Just some notes\n", "not a record: no YAML front matter (first line is not '---')"),
         (b"---\nfigid: X\n", "not a record: YAML front matter has no closing '---' line"),
-        (b"---\nfigid: \xff\xfeX\n---\n", "unreadable encoding: not UTF-8 (byte 0xff at offset 11)"),
+        (
+            b"---\nfigid: \xff\xfeX\n---\n",
+            "unreadable encoding: not UTF-8 (byte 0xff at offset 11)",
+        ),
     ],
 )
 def test_unreadable_markdown(tmp_path, content, problem):

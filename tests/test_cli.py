@@ -1,0 +1,66 @@
+"""The `pfocr` command line: summaries, reports and exit codes."""
+
+from __future__ import annotations
+
+import json
+
+from indexer.cli import EXIT_INDEX, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
+from indexer.store import IndexStore
+from tests.conftest import OLDER_RECORD, sample_path
+
+
+def test_build_then_stats(tmp_path, capsys):
+    root = tmp_path / "ix"
+    assert (
+        main(["build", str(sample_path(OLDER_RECORD)), "--index", str(root), "--quiet"]) == EXIT_OK
+    )
+    out = capsys.readouterr().out
+    assert "build: 1 files read, 1 figures indexed, 0 figures rejected, 1 in the index" in out
+    assert main(["stats", "--index", str(root)]) == EXIT_OK
+    out = capsys.readouterr().out
+    assert "documents" in out and "schema_version" in out and "lexicon_genes" in out
+
+
+def test_rejections_are_listed_and_strict_fails(tmp_path, capsys):
+    folder = tmp_path / "records"
+    folder.mkdir()
+    (folder / "good.md").write_text(sample_path(OLDER_RECORD).read_text(), encoding="utf-8")
+    (folder / "bad.md").write_text("---\nfigtitle: no id\n---\n", encoding="utf-8")
+    root = tmp_path / "ix"
+    assert main(["build", str(folder), "--index", str(root), "--quiet"]) == EXIT_OK
+    captured = capsys.readouterr()
+    assert f"rejected: {folder / 'bad.md'} [figid]: missing figid" in captured.err
+    assert "1 figures indexed, 1 figures rejected" in captured.out
+    first = IndexStore(root).current()
+
+    assert (
+        main(["build", str(folder), "--index", str(root), "--quiet", "--strict"]) == EXIT_REJECTED
+    )
+    captured = capsys.readouterr()
+    assert "--strict: 1 records rejected; nothing was published" in captured.err
+    assert IndexStore(root).current() == first
+    report = json.loads((root / "report.json").read_text())
+    assert report["rejected"][0]["problem"] == "missing figid"
+
+
+def test_check_writes_a_report_and_touches_no_index(tmp_path, capsys):
+    report_path = tmp_path / "report.json"
+    args = ["check", str(sample_path(OLDER_RECORD)), "--quiet", "--report", str(report_path)]
+    assert main(args) == EXIT_OK
+    assert "check: 1 files read, 1 figures indexed, 0 figures rejected" in capsys.readouterr().out
+    assert json.loads(report_path.read_text())["figures_indexed"] == 1
+    assert not (tmp_path / "index_data").exists()
+
+
+def test_update_without_an_index_says_to_build(tmp_path, capsys):
+    root = tmp_path / "ix"
+    assert (
+        main(["update", str(sample_path(OLDER_RECORD)), "--index", str(root), "--quiet"])
+        == EXIT_INDEX
+    )
+    assert "run `pfocr build SRC" in capsys.readouterr().err
+
+
+def test_missing_source_is_a_usage_error(tmp_path, capsys):
+    assert main(["check", str(tmp_path / "absent")]) == EXIT_USAGE
+    assert "absent: no such file or folder" in capsys.readouterr().err

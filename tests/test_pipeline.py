@@ -1,0 +1,268 @@
+"""Building, updating and checking indexes: completeness, bad input, and safety."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+from whoosh import index as whoosh_index
+from whoosh.query import Term
+
+from indexer import pipeline, schema
+from indexer.lexicon import GeneLexicon
+from indexer.record import normalize
+from indexer.sources import discover, read_records
+from indexer.store import BuildInProgress, IncompatibleIndex, IndexStore
+from tests.conftest import NEWER_RECORD, OLDER_RECORD, SAMPLE_RECORDS, sample_path
+
+
+def figids_matching(root: Path, field: str, text: str) -> set[str]:
+    ix = IndexStore(root).open_current()
+    with ix.searcher() as searcher:
+        query = Term(field, text)
+        return {hit[schema.FIGID] for hit in searcher.search(query, limit=None)}
+
+
+def all_figids(root: Path) -> set[str]:
+    ix = IndexStore(root).open_current()
+    with ix.searcher() as searcher:
+        return {fields[schema.FIGID] for fields in searcher.all_stored_fields()}
+
+
+def test_every_sample_record_is_findable(sample_index):
+    """Each record: by figid, a word of its title, each gene symbol and Entrez ID."""
+    ix = IndexStore(sample_index).open_current()
+    analyzer = schema.text_analyzer()
+    with ix.searcher() as searcher:
+        assert searcher.doc_count() == len(discover([SAMPLE_RECORDS])) == 214
+
+        def found(field: str, text: str) -> set[str]:
+            return {hit[schema.FIGID] for hit in searcher.search(Term(field, text), limit=None)}
+
+        for path in discover([SAMPLE_RECORDS]):
+            (raw,) = read_records(path)
+            figure = normalize(raw.data, raw.location)
+            assert figure.figid in found(schema.FIGID, figure.figid)
+            words = [token.text for token in analyzer(figure.figtitle or "")]
+            assert words, figure.figid
+            assert figure.figid in found(schema.TITLE, words[0])
+            assert figure.figid in found(schema.TEXT, words[-1])
+            stored = searcher.document(figid=figure.figid)[schema.RECORD]
+            for gene in stored["genes"]:
+                assert figure.figid in found(schema.GENE, gene["symbol"].lower())
+                if gene["entrez"]:
+                    assert figure.figid in found(schema.ENTREZ, gene["entrez"])
+
+
+def test_gene_fields_are_exact_and_case_insensitive(sample_index):
+    assert "PMC7513516__12943_2020_1258_Fig1_HTML" in figids_matching(
+        sample_index, schema.GENE, "stat3"
+    )
+    assert "PMC7513516__12943_2020_1258_Fig1_HTML" in figids_matching(
+        sample_index, schema.ENTREZ, "6774"
+    )
+    # Printed aliases survive whole: hyphens and digits are not split off.
+    assert figids_matching(sample_index, schema.ALIAS, "p53")
+    assert OLDER_RECORD in figids_matching(sample_index, schema.ALIAS, "fak")
+    assert OLDER_RECORD in figids_matching(sample_index, schema.ALIAS, "src")
+
+
+def test_newer_records_get_entrez_ids_from_the_lexicon(sample_index):
+    lexicon = GeneLexicon.load(IndexStore(sample_index).require_current() / "lexicon.json")
+    ix = IndexStore(sample_index).open_current()
+    with ix.searcher() as searcher:
+        record = searcher.document(figid=NEWER_RECORD)[schema.RECORD]
+    resolved = {g["symbol"]: g["entrez"] for g in record["genes"]}
+    assert resolved, "some keywords of the newer record are known HGNC symbols"
+    for symbol, entrez in resolved.items():
+        assert entrez == lexicon.entrez(symbol)
+        assert NEWER_RECORD in figids_matching(sample_index, schema.GENE, symbol.lower())
+
+
+def test_lexicon_maps_symbols_entrez_and_aliases(sample_index):
+    lexicon = GeneLexicon.load(IndexStore(sample_index).require_current() / "lexicon.json")
+    (stat3,) = lexicon.resolve("STAT3")
+    assert (stat3.symbol, stat3.entrez, stat3.matched_by) == ("STAT3", "6774", "symbol")
+    assert stat3.figures >= 2
+    assert lexicon.resolve("6774")[0].symbol == "STAT3"
+    fak = lexicon.resolve("fak")
+    assert [m.symbol for m in fak] == ["PTK2"] and fak[0].matched_by == "alias"
+    assert lexicon.resolve("no-such-gene") == []
+
+
+def test_facet_columns_hold_display_values(sample_index):
+    ix = IndexStore(sample_index).open_current()
+    with ix.reader() as reader:
+        figids = reader.column_reader(schema.FIGID)
+        organisms = reader.column_reader(schema.facet_column("organism"))
+        values = {figids[d]: organisms[d].decode() for d in reader.all_doc_ids()}
+    assert values[OLDER_RECORD] == "Homo sapiens"
+    assert values[NEWER_RECORD].split(schema.VALUE_SEPARATOR) == [
+        "Eschscholzia californica",
+        "Homo sapiens",
+    ]
+
+
+def test_parallel_build_matches_single_process(tmp_path):
+    report = pipeline.build([SAMPLE_RECORDS], tmp_path / "ix", workers=2)
+    assert (report.figures_indexed, report.figures_rejected) == (214, 0)
+    assert len(all_figids(tmp_path / "ix")) == 214
+    meta = json.loads((IndexStore(tmp_path / "ix").require_current() / "meta.json").read_text())
+    assert meta["documents"] == 214 and meta["schema_version"] == schema.SCHEMA_VERSION
+
+
+def write_bad_records(folder: Path) -> None:
+    (folder / "bad-yaml.md").write_text("---\nfigid: BAD1\ncaption: [oops\n---\n", encoding="utf-8")
+    (folder / "no-figid.md").write_text("---\nfigtitle: Nameless\n---\n", encoding="utf-8")
+    (folder / "latin1.md").write_bytes(
+        "---\nfigid: BAD3\ncaption: caf\xe9\n---\n".encode("latin-1")
+    )
+    (folder / "notes.md").write_text("# Just notes\n", encoding="utf-8")
+    shutil.copy(sample_path(OLDER_RECORD), folder / "zz-duplicate.md")
+
+
+def test_bad_records_are_reported_and_the_rest_indexed(records_dir, tmp_path):
+    write_bad_records(records_dir)
+    report = pipeline.build([records_dir], tmp_path / "ix")
+    assert report.figures_indexed == 214
+    problems = {Path(r["location"]).name: (r["field"], r["problem"]) for r in report.rejected}
+    assert problems == {
+        "bad-yaml.md": (None, problems["bad-yaml.md"][1]),
+        "no-figid.md": ("figid", "missing figid"),
+        "latin1.md": (None, "unreadable encoding: not UTF-8 (byte 0xe9 at offset 28)"),
+        "notes.md": (None, "not a record: no YAML front matter (first line is not '---')"),
+        "zz-duplicate.md": (
+            "figid",
+            f"duplicate figid '{OLDER_RECORD}': already read from {records_dir / (OLDER_RECORD + '.md')}",
+        ),
+    }
+    assert problems["bad-yaml.md"][1].startswith("bad YAML at line 4")
+    saved = json.loads((tmp_path / "ix" / "report.json").read_text())
+    assert saved["figures_rejected"] == 5 and saved["rejected"] == report.rejected
+    generation_report = IndexStore(tmp_path / "ix").require_current() / "report.json"
+    assert json.loads(generation_report.read_text())["figures_rejected"] == 5
+
+
+def test_strict_build_publishes_nothing(records_dir, tmp_path, sample_index):
+    root = tmp_path / "ix"
+    pipeline.build([sample_path(OLDER_RECORD)], root)
+    before = IndexStore(root).current()
+    write_bad_records(records_dir)
+    with pytest.raises(pipeline.StrictFailure, match="5 records rejected"):
+        pipeline.build([records_dir], root, strict=True)
+    assert IndexStore(root).current() == before
+    assert all_figids(root) == {OLDER_RECORD}
+
+
+def test_check_validates_without_an_index(records_dir):
+    write_bad_records(records_dir)
+    report = pipeline.check([records_dir])
+    assert (report.files_read, report.figures_indexed, report.figures_rejected) == (219, 214, 5)
+
+
+def test_interrupted_build_leaves_the_served_index_intact(tmp_path, monkeypatch):
+    root = tmp_path / "ix"
+    pipeline.build([sample_path(OLDER_RECORD)], root)
+    before = IndexStore(root).current()
+    calls = 0
+
+    def crash_midway(*args, **kwargs):
+        nonlocal calls
+        calls += 1
+        if calls > 50:
+            raise KeyboardInterrupt
+        return real_document(*args, **kwargs)
+
+    real_document = schema.document
+    monkeypatch.setattr(schema, "document", crash_midway)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline.build([SAMPLE_RECORDS], root, workers=1)
+    assert IndexStore(root).current() == before
+    assert all_figids(root) == {OLDER_RECORD}
+    assert not list((root / "generations").glob("*.partial"))
+
+
+def test_a_second_build_at_once_is_refused(tmp_path):
+    root = tmp_path / "ix"
+    with (
+        IndexStore(root).lock(),
+        pytest.raises(BuildInProgress, match="another build or update is running"),
+    ):
+        pipeline.build([sample_path(OLDER_RECORD)], root)
+
+
+def test_incompatible_schema_version_is_refused(tmp_path):
+    root = tmp_path / "ix"
+    pipeline.build([sample_path(OLDER_RECORD)], root)
+    meta_path = IndexStore(root).require_current() / "meta.json"
+    meta = json.loads(meta_path.read_text())
+    meta["schema_version"] = 0
+    meta_path.write_text(json.dumps(meta))
+    with pytest.raises(IncompatibleIndex, match="rebuild it with `pfocr build`"):
+        IndexStore(root).open_current()
+
+
+def test_update_adds_changes_and_removes(records_dir, tmp_path):
+    root = tmp_path / "ix"
+    pipeline.build([records_dir], root)
+    first = IndexStore(root).current()
+
+    unchanged = pipeline.update([records_dir], root)
+    assert (unchanged.figures_indexed, unchanged.figures_unchanged, unchanged.published) == (
+        0,
+        214,
+        False,
+    )
+    assert IndexStore(root).current() == first
+
+    (records_dir / f"{OLDER_RECORD}.md").unlink()
+    newer = records_dir / f"{NEWER_RECORD}.md"
+    newer.write_text(
+        newer.read_text().replace("California poppy", "Zanzibar poppy"), encoding="utf-8"
+    )
+    added = records_dir / "extra.yaml"
+    added.write_text(
+        "figid: EXTRA1\nfigtitle: Hedgehog signalling in Zanzibar\nyear: '2019'\n"
+        "genes:\n- {word: Shh, symbol: SHH, source: hgnc_symbol, hgnc_symbol: SHH, entrez: '6469'}\n",
+        encoding="utf-8",
+    )
+    report = pipeline.update([records_dir], root)
+    assert (report.figures_indexed, report.figures_removed, report.figures_unchanged) == (2, 1, 212)
+    assert report.documents == 214
+    assert IndexStore(root).current() != first
+    assert OLDER_RECORD not in all_figids(root)
+    assert figids_matching(root, schema.TEXT, "zanzibar") == {NEWER_RECORD, "EXTRA1"}
+    assert "EXTRA1" in figids_matching(root, schema.ENTREZ, "6469")
+    # The lexicon counts follow: BMX was printed as "Etk" only in the removed figure.
+    before = GeneLexicon.load(first / "lexicon.json")
+    after = GeneLexicon.load(IndexStore(root).require_current() / "lexicon.json")
+    assert after.resolve("SHH")[0].figures == before.resolve("SHH")[0].figures + 1
+    assert before.resolve("Etk")[0].symbol == "BMX"
+    assert after.resolve("Etk") == []
+
+
+def test_update_rejects_a_duplicate_of_an_indexed_figure(records_dir, tmp_path):
+    root = tmp_path / "ix"
+    pipeline.build([records_dir], root)
+    shutil.copy(records_dir / f"{OLDER_RECORD}.md", records_dir / "copy.md")
+    report = pipeline.update([records_dir], root)
+    (rejected,) = report.rejected
+    assert rejected["location"].endswith("copy.md")
+    assert rejected["problem"].startswith(f"duplicate figid '{OLDER_RECORD}'")
+    assert len(all_figids(root)) == 214
+
+
+def test_old_generations_are_collected(tmp_path):
+    root = tmp_path / "ix"
+    for _ in range(4):
+        pipeline.build([sample_path(OLDER_RECORD)], root)
+    generations = sorted(p.name for p in (root / "generations").iterdir())
+    assert len(generations) == 2
+    assert (
+        os.readlink(root / "current").endswith(generations[-1])
+        or IndexStore(root).current().name in generations
+    )
+    assert whoosh_index.exists_in(str(IndexStore(root).current()))
