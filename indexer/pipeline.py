@@ -35,6 +35,7 @@ from indexer.errors import RecordError
 from indexer.lexicon import GeneLexicon
 from indexer.record import Figure, normalize
 from indexer.report import Report
+from indexer.segments import BulkSegmentWriter
 from indexer.sources import discover, read_records
 from indexer.store import LEXICON_FILE, META_FILE, REPORT_FILE, IndexStore, write_json
 
@@ -109,7 +110,7 @@ def index_shard(
 ) -> ShardIndexed:
     """Write the spilled figures (except locations in ``skip``) as one new segment."""
     ix = whoosh_index.open_dir(index_dir)
-    writer = SegmentWriter(ix, _lk=False, limitmb=WRITER_MEMORY_MB, compound=False)
+    writer = BulkSegmentWriter(ix, _lk=False, limitmb=WRITER_MEMORY_MB, compound=False)
     counted = GeneLexicon()
     documents = 0
     try:

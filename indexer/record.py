@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import Any
 
 from indexer.errors import RecordError
@@ -89,7 +89,15 @@ class Figure:
         return None
 
     def as_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """Plain data for storage and JSON; hand-written because ``asdict`` deep-copies."""
+        data = {name: getattr(self, name) for name in _FIGURE_FIELDS}
+        data["genes"] = [
+            {"symbol": g.symbol, "entrez": g.entrez, "aliases": g.aliases, "printed": g.printed}
+            for g in self.genes
+        ]
+        data["chemicals"] = [{"name": t.name, "mesh_id": t.mesh_id} for t in self.chemicals]
+        data["diseases"] = [{"name": t.name, "mesh_id": t.mesh_id} for t in self.diseases]
+        return data
 
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Figure:
@@ -98,6 +106,9 @@ class Figure:
         values["chemicals"] = [Term(**t) for t in values.get("chemicals", [])]
         values["diseases"] = [Term(**t) for t in values.get("diseases", [])]
         return cls(**values)
+
+
+_FIGURE_FIELDS = tuple(f.name for f in fields(Figure))
 
 
 def is_missing(value: Any) -> bool:

@@ -15,8 +15,8 @@ from __future__ import annotations
 from typing import Any
 
 from whoosh import analysis, columns, fields
-from whoosh.support.charset import accent_map
 
+from indexer.analysis import EnglishAnalyzer
 from indexer.record import Figure, printed_pieces
 
 SCHEMA_VERSION = 1
@@ -56,7 +56,7 @@ def facet_column(facet: str) -> str:
 
 def text_analyzer() -> analysis.Analyzer:
     """English words, lower-cased, accents folded, stemmed; single letters kept (β, p)."""
-    return analysis.StemmingAnalyzer(minsize=1) | analysis.CharsetFilter(accent_map)
+    return EnglishAnalyzer()
 
 
 def value_analyzer() -> analysis.Analyzer:

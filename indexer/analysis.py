@@ -1,0 +1,101 @@
+"""The English text analyzer of the index, fused into one pass for indexing speed.
+
+It produces the same tokens as Whoosh's chain ``RegexTokenizer | LowercaseFilter |
+StopFilter(minsize=1) | StemFilter`` with accents folded, but as one generator instead
+of five: analysis was 40% of the time of adding a document. Objects of this class are
+pickled into the index's table of contents, so the class must keep its name and module.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from functools import lru_cache
+from typing import Any
+
+from whoosh.analysis import Composable, Token
+from whoosh.analysis.analyzers import STOP_WORDS
+from whoosh.lang.porter import stem
+from whoosh.support.charset import accent_map
+
+WORD_PATTERN = r"\w+(\.?\w+)*"  # Whoosh's default: keeps "p53", "3.5", "e.g"
+
+
+@lru_cache(maxsize=200_000)
+def _stem(word: str) -> str:
+    return stem(word)
+
+
+class EnglishAnalyzer(Composable):
+    is_morph = True  # it stems: Whoosh's query parser must know for prefix and wildcard terms
+
+    def __init__(self) -> None:
+        self.expression = re.compile(WORD_PATTERN)
+        self.stoplist = frozenset(STOP_WORDS)
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, EnglishAnalyzer)
+
+    def __hash__(self) -> int:
+        return hash(EnglishAnalyzer)
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        no_morph: bool = False,
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        token.boost = 1.0
+        if not tokenize:
+            matches: Any = [_WholeValue(value)]
+        elif chars:  # fold per word so character offsets stay those of ``value``
+            matches = self.expression.finditer(value)
+        else:
+            matches = self.expression.finditer(value.translate(accent_map))
+        stoplist = self.stoplist
+        pos = start_pos
+        for match in matches:
+            original = match.group(0)
+            word = original.lower()
+            if chars:
+                word = word.translate(accent_map)
+            stopped = word in stoplist
+            if stopped and removestops:
+                continue
+            token.stopped = stopped
+            token.text = word if stopped or no_morph else _stem(word)
+            if keeporiginal:
+                token.original = original
+            if positions:
+                token.pos = pos
+            if chars:
+                token.startchar = start_char + match.start()
+                token.endchar = start_char + match.end()
+            if not stopped:
+                pos += 1
+            yield token
+
+
+class _WholeValue:
+    """A stand-in for a regex match covering the whole value (``tokenize=False``)."""
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def group(self, _index: int) -> str:
+        return self.value
+
+    def start(self) -> int:
+        return 0
+
+    def end(self) -> int:
+        return len(self.value)
