@@ -18,7 +18,8 @@ from whoosh.analysis.analyzers import STOP_WORDS
 from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
 
-WORD_PATTERN = r"\w+(\.?\w+)*"  # Whoosh's default: keeps "p53", "3.5", "e.g"
+# Whoosh's default pattern without its "*": OCR marks such as "AR*" index as "ar".
+WORD_PATTERN = r"\w+(\.?\w+)*"
 
 
 @lru_cache(maxsize=200_000)
@@ -62,8 +63,10 @@ class EnglishAnalyzer(Composable):
         else:
             matches = self.expression.finditer(value.translate(accent_map))
         stoplist = self.stoplist
-        pos = start_pos
-        for match in matches:
+        # As Whoosh's StopFilter renumbers: the first kept word keeps its place, later
+        # kept words follow it without gaps; stopped words keep their own place.
+        pos = None
+        for index, match in enumerate(matches, start=start_pos):
             original = match.group(0)
             word = original.lower()
             if chars:
@@ -76,12 +79,14 @@ class EnglishAnalyzer(Composable):
             if keeporiginal:
                 token.original = original
             if positions:
-                token.pos = pos
+                if stopped:
+                    token.pos = index
+                else:
+                    pos = index if pos is None else pos + 1
+                    token.pos = pos
             if chars:
                 token.startchar = start_char + match.start()
                 token.endchar = start_char + match.end()
-            if not stopped:
-                pos += 1
             yield token
 
 

@@ -1,0 +1,62 @@
+"""The fused English analyzer gives the tokens of Whoosh's own analyzer chain."""
+
+from __future__ import annotations
+
+import pytest
+from whoosh.analysis import CharsetFilter, StemmingAnalyzer
+from whoosh.support.charset import accent_map
+
+from indexer.analysis import WORD_PATTERN, EnglishAnalyzer
+from indexer.record import normalize
+from indexer.sources import discover, read_records
+from tests.conftest import SAMPLE_RECORDS
+
+
+def sample_captions() -> list[str]:
+    captions = []
+    for path in discover([SAMPLE_RECORDS]):
+        for raw in read_records(path):
+            caption = normalize(raw.data, raw.location).caption
+            if caption and caption.isascii():
+                captions.append(caption)
+    return captions
+
+
+def test_same_tokens_and_positions_as_whoosh_chain_on_real_captions():
+    whoosh_chain = StemmingAnalyzer(WORD_PATTERN, minsize=1) | CharsetFilter(accent_map)
+    fused = EnglishAnalyzer()
+    captions = sample_captions()
+    assert len(captions) > 50
+    for caption in captions:
+        expected = [(t.text, t.pos) for t in whoosh_chain(caption, positions=True)]
+        assert [(t.text, t.pos) for t in fused(caption, positions=True)] == expected
+
+
+def test_character_offsets_point_into_the_original_text():
+    text = "Sjögren's NF-κB signalling activates IL-6"
+    tokens = [(t.text, text[t.startchar : t.endchar]) for t in EnglishAnalyzer()(text, chars=True)]
+    assert tokens == [
+        ("sjogren", "Sjögren"),
+        ("s", "s"),
+        ("nf", "NF"),
+        ("κb", "κB"),
+        ("signal", "signalling"),
+        ("activ", "activates"),
+        ("il", "IL"),
+        ("6", "6"),
+    ]
+
+
+@pytest.mark.parametrize("removestops", [True, False])
+def test_stop_words(removestops):
+    tokens = [
+        (t.text, t.stopped) for t in EnglishAnalyzer()("the role of p53", removestops=removestops)
+    ]
+    if removestops:
+        assert tokens == [("role", False), ("p53", False)]
+    else:
+        assert tokens == [("the", True), ("role", False), ("of", True), ("p53", False)]
+
+
+def test_asterisks_are_not_part_of_words():
+    assert [t.text for t in EnglishAnalyzer()("AR* * Known")] == ["ar", "known"]
