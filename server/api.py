@@ -1,0 +1,151 @@
+"""The JSON API: thin routes that parse parameters, call the search service and render JSON.
+
+Every GET answer carries an ETag made from the index version and the request, so a
+client (or a cache) revalidates cheaply and sees a rebuilt index at once.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+from collections.abc import Callable
+from importlib import resources
+from typing import TYPE_CHECKING, Any, ParamSpec
+
+import yaml
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    jsonify,
+    make_response,
+    request,
+    stream_with_context,
+)
+
+import indexer
+from server import export, params
+from server.models import SearchRequest
+
+if TYPE_CHECKING:
+    from server.service import SearchService
+
+api = Blueprint("api", __name__, url_prefix="/api")
+health = Blueprint("health", __name__)
+
+P = ParamSpec("P")
+
+
+def service() -> SearchService:
+    """The app's search service."""
+    return current_app.extensions["pfocr"]
+
+
+def conditional(view: Callable[P, Any]) -> Callable[P, Response]:
+    """Tag a GET answer with an ETag and answer a matching If-None-Match with 304."""
+
+    @functools.wraps(view)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
+        tag = _etag(service().version)
+        if request.if_none_match.contains(tag):
+            response = Response(status=304)  # before any work: the answer cannot have changed
+        else:
+            response = make_response(view(*args, **kwargs))
+        response.set_etag(tag)
+        # Revalidate every time: a rebuilt index changes every answer.
+        response.headers["Cache-Control"] = "no-cache"
+        return response
+
+    return wrapper
+
+
+@api.get("/search")
+@conditional
+def search_get() -> Response:
+    return _search(params.from_args(request.args))
+
+
+@api.post("/search")
+def search_post() -> Response:
+    # The body is read as JSON whatever its Content-Type: `curl -d` sends a form type.
+    body = request.get_data(cache=False)
+    from_body = params.from_json_body(body) if body.strip() else {}
+    return _search(params.merge(params.from_args(request.args), from_body))
+
+
+@api.get("/genes/<path:text>")  # printed aliases such as "P/CAF" hold slashes
+@conditional
+def gene(text: str) -> Response:
+    args = params.from_args(request.args)
+    params.check_known(args, params.SEARCH_PARAMS)
+    return jsonify(service().gene(text, params.search_request(args)))
+
+
+@api.get("/figures/<figid>")
+@conditional
+def figure(figid: str) -> Response:
+    params.check_known(params.from_args(request.args), ())
+    return jsonify(service().figure(figid))
+
+
+@api.get("/suggest")
+@conditional
+def suggest() -> Response:
+    args = params.from_args(request.args)
+    params.check_known(args, params.SUGGEST_PARAMS)
+    prefix, limit = params.suggest_args(args)
+    return jsonify({"q": prefix, "suggestions": service().suggest(prefix, limit=limit)})
+
+
+@api.get("/status")
+@conditional
+def status() -> Response:
+    params.check_known(params.from_args(request.args), ())
+    return jsonify({**service().status(), "server_version": indexer.__version__})
+
+
+@api.get("/openapi.json")
+@conditional
+def openapi() -> Response:
+    return jsonify(openapi_document())
+
+
+@health.get("/healthz")
+def healthz() -> Response:
+    # With no index, ``version`` raises and the error handler answers 503.
+    return jsonify({"status": "ok", "index_version": service().version})
+
+
+@functools.cache
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document, with the server's own version."""
+    text = resources.files("server").joinpath("openapi.yaml").read_text(encoding="utf-8")
+    document = yaml.safe_load(text)
+    document["info"]["version"] = indexer.__version__
+    return document
+
+
+def _search(args: params.Params) -> Response:
+    params.check_known(args, params.EXPORT_PARAMS)
+    search_request = params.search_request(args)
+    fmt = params.export_format(args)
+    if fmt is None:
+        return jsonify(service().search(search_request))
+    return _export(search_request, fmt)
+
+
+def _export(search_request: SearchRequest, fmt: str) -> Response:
+    cap = current_app.config["PFOCR_EXPORT_MAX"]
+    total = service().count(search_request)
+    export.check_size(total, cap)
+    chunks = export.render(fmt, service().iter_hits(search_request, limit=cap))
+    response = Response(stream_with_context(chunks), content_type=export.MEDIA_TYPES[fmt])
+    response.headers["Content-Disposition"] = f'attachment; filename="{export.filename(fmt)}"'
+    response.headers["X-Total-Count"] = str(total)
+    return response
+
+
+def _etag(version: str) -> str:
+    # GET and HEAD share a tag: the same answer, with or without its body.
+    key = f"{version}\0{request.full_path}".encode()
+    return hashlib.blake2b(key, digest_size=12).hexdigest()

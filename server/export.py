@@ -1,0 +1,129 @@
+"""Streaming exports of every figure a search matches: JSON, CSV, TSV and GMT.
+
+An export is capped at ``PFOCR_EXPORT_MAX`` figures (``EXPORT_MAX`` by default). The cap
+is checked against the total before the first byte is sent, so a query past it gets a
+clear error instead of a silently truncated file.
+
+- ``json``: one array of the same hit objects ``/api/search`` returns.
+- ``csv`` / ``tsv``: one row per figure, with the columns of ``COLUMNS``; several values in
+  one cell (genes, organisms...) are joined with ``|``; cells are quoted when needed.
+- ``gmt``: one gene set per figure with at least one gene:
+  ``figid<TAB>figure title<TAB>symbol<TAB>symbol...`` (GSEA's gene matrix format).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any
+
+from server.errors import ApiError
+
+EXPORT_MAX = 10_000
+MULTI_SEPARATOR = "|"
+
+# Column name -> how to read it from a hit (see ``SearchService.search``).
+COLUMNS: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "figid": lambda hit: hit.get("figid"),
+    "title": lambda hit: hit.get("title"),
+    "paper_title": lambda hit: hit.get("paper_title"),
+    "reference": lambda hit: hit.get("reference"),
+    "year": lambda hit: hit.get("year"),
+    "journal": lambda hit: hit.get("journal"),
+    "pmcid": lambda hit: hit.get("pmcid"),
+    "doi": lambda hit: hit.get("doi"),
+    "organisms": lambda hit: _join(_name(o) for o in hit.get("organisms") or ()),
+    "genes": lambda hit: _join(g.get("symbol") for g in hit.get("genes") or ()),
+    # Aligned with "genes": a gene without an Entrez ID leaves an empty slot.
+    "entrez": lambda hit: _join(g.get("entrez") or "" for g in hit.get("genes") or ()),
+    "diseases": lambda hit: _join(_name(t) for t in hit.get("diseases") or ()),
+    "chemicals": lambda hit: _join(_name(t) for t in hit.get("chemicals") or ()),
+    "article_url": lambda hit: _link(hit, "article"),
+    "figure_url": lambda hit: _link(hit, "pmc_figure"),
+    "image_url": lambda hit: _link(hit, "image"),
+}
+
+MEDIA_TYPES = {
+    "json": "application/json",
+    "csv": "text/csv; charset=utf-8",
+    "tsv": "text/tab-separated-values; charset=utf-8",
+    "gmt": "text/tab-separated-values; charset=utf-8",
+}
+
+
+def check_size(total: int, cap: int) -> None:
+    """Refuse an export past the cap before anything is streamed."""
+    if total > cap:
+        raise ApiError(
+            400,
+            "export_too_large",
+            f"this search matches {total:,} figures; an export is limited to {cap:,}: "
+            "narrow it with filters or a year range, or page through /api/search "
+            "with page and per_page",
+            parameter="format",
+        )
+
+
+def render(fmt: str, hits: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The chunks of an export of ``hits`` in format ``fmt``."""
+    renderers = {"json": json_chunks, "csv": csv_chunks, "tsv": tsv_chunks, "gmt": gmt_chunks}
+    return renderers[fmt](hits)
+
+
+def filename(fmt: str) -> str:
+    return f"pfocr-figures.{fmt}"
+
+
+def json_chunks(hits: Iterable[dict[str, Any]]) -> Iterator[str]:
+    yield "["
+    for index, hit in enumerate(hits):
+        yield ("," if index else "") + json.dumps(hit, ensure_ascii=False)
+    yield "]\n"
+
+
+def csv_chunks(hits: Iterable[dict[str, Any]]) -> Iterator[str]:
+    return _delimited(hits, csv.excel)
+
+
+def tsv_chunks(hits: Iterable[dict[str, Any]]) -> Iterator[str]:
+    return _delimited(hits, csv.excel_tab)
+
+
+def gmt_chunks(hits: Iterable[dict[str, Any]]) -> Iterator[str]:
+    for hit in hits:
+        symbols = [g["symbol"] for g in hit.get("genes") or () if g.get("symbol")]
+        if symbols:  # an empty gene set is useless to enrichment tools, and some reject it
+            fields = [hit.get("figid") or "", hit.get("title") or "", *symbols]
+            yield "\t".join(_gmt_field(f) for f in fields) + "\n"
+
+
+def _delimited(hits: Iterable[dict[str, Any]], dialect: type[csv.Dialect]) -> Iterator[str]:
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, dialect=dialect)
+    writer.writerow(COLUMNS)
+    for hit in hits:
+        writer.writerow(["" if (v := read(hit)) is None else v for read in COLUMNS.values()])
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if rest := buffer.getvalue():  # the header alone, when nothing matched
+        yield rest
+
+
+def _join(values: Iterable[Any]) -> str:
+    return MULTI_SEPARATOR.join("" if v is None else str(v) for v in values)
+
+
+def _link(hit: dict[str, Any], name: str) -> str | None:
+    return (hit.get("links") or {}).get(name)
+
+
+def _name(term: Any) -> Any:
+    return term.get("name") if isinstance(term, dict) else term
+
+
+def _gmt_field(value: str) -> str:
+    # GMT has no quoting: a tab or line break inside a field would break the line.
+    return " ".join(str(value).split())

@@ -1,0 +1,457 @@
+"""The HTTP layer: parameter parsing and export formats on their own, then the real app
+over an index built from the bundled sample records."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import shutil
+import threading
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from flask import Flask
+from flask.testing import FlaskClient
+from waitress import wasyncore
+from werkzeug.datastructures import MultiDict
+
+import indexer
+from indexer import pipeline
+from indexer.record import Figure, Gene, Term
+from indexer.schema import SCHEMA_VERSION
+from server import MAX_BODY_BYTES, create_app, export, params
+from server.hits import hit
+from server.models import DEFAULT_FACETS, InvalidParameter, SearchRequest
+from server.serving import make_server
+from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
+
+# -- parameters, without HTTP -----------------------------------------------------------
+
+
+def test_defaults_from_no_parameters():
+    assert params.search_request({}) == SearchRequest()
+
+
+def test_search_request_from_query_args():
+    args = MultiDict(
+        [
+            ("q", ' "JAK-STAT" signaling '),
+            ("gene", "STAT3"),
+            ("gene", "3716"),
+            ("gene", " "),
+            ("gene", "STAT3"),
+            ("organism", "Homo sapiens"),
+            ("year_min", "2010"),
+            ("year_max", "2020"),
+            ("gene_match", "all"),
+            ("min_genes", "2"),
+            ("sort", "-year"),
+            ("page", "3"),
+            ("per_page", "50"),
+            ("facets", "organism,chemical"),
+            ("facets", "year"),
+            ("facet_size", "25"),
+        ]
+    )
+    assert params.search_request(params.from_args(args)) == SearchRequest(
+        q='"JAK-STAT" signaling',
+        filters={"gene": ["STAT3", "3716"], "organism": ["Homo sapiens"]},
+        year_min=2010,
+        year_max=2020,
+        gene_match="all",
+        min_genes=2,
+        sort="-year",
+        page=3,
+        per_page=50,
+        facets=("organism", "chemical", "year"),
+        facet_size=25,
+    )
+
+
+def test_json_body_reads_like_query_args():
+    body = json.dumps(
+        {"gene": ["STAT3", 3716], "organism": "Homo sapiens", "year_min": 2010, "q": None}
+    ).encode()
+    from_body = params.from_json_body(body)
+    assert from_body == {
+        "gene": ["STAT3", "3716"],
+        "organism": ["Homo sapiens"],
+        "year_min": ["2010"],
+        "q": [],
+    }
+    assert params.search_request(from_body) == SearchRequest(
+        filters={"gene": ["STAT3", "3716"], "organism": ["Homo sapiens"]}, year_min=2010
+    )
+
+
+@pytest.mark.parametrize(("given", "facets"), [([""], ()), (["gene"], ("gene",)), ([], ())])
+def test_facets_given_empty_means_none(given: list[str], facets: tuple[str, ...]):
+    assert params.search_request({"facets": given}).facets == facets
+    assert params.search_request({}).facets == DEFAULT_FACETS
+
+
+def test_cache_busters_are_ignored():
+    params.check_known({"_": ["1700000000"], "q": ["x"]}, params.SEARCH_PARAMS)
+    with pytest.raises(InvalidParameter) as caught:
+        params.check_known({"sort_by": ["year"]}, params.SEARCH_PARAMS)
+    assert caught.value.parameter == "sort_by"
+    assert "(did you mean 'sort'?)" in caught.value.message
+
+
+# -- export formats, without HTTP --------------------------------------------------------
+
+# Hits made by the service's own hit builder, from records with awkward values.
+AWKWARD_HIT = hit(
+    Figure(
+        figid="PMC1__fig1",
+        figtitle='IL-6, "STAT3"\tand\nβ-catenin',
+        papertitle="A paper; with a semicolon",
+        reftext="Doe J, et al.",
+        year=2015,
+        pmcid="PMC1",
+        organisms=["Homo sapiens", "Mus musculus"],
+        genes=[Gene("IL6", "3569", ["IL-6"]), Gene("STAT3"), Gene("JAK2", "3717")],
+        diseases=[Term("Neoplasms", "D009369")],
+    ).as_dict(),
+    "",
+    None,
+)
+NO_GENES_HIT = hit(Figure(figid="PMC2__fig2", figtitle="No genes").as_dict(), "", None)
+
+
+@pytest.mark.parametrize(("fmt", "dialect"), [("csv", csv.excel), ("tsv", csv.excel_tab)])
+def test_delimited_export_round_trips(fmt: str, dialect: type[csv.Dialect]):
+    text = "".join(export.render(fmt, [AWKWARD_HIT, NO_GENES_HIT]))
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), dialect=dialect))
+    assert [list(row) for row in rows] == [list(export.COLUMNS)] * 2
+    first = rows[0]
+    assert first["title"] == AWKWARD_HIT["title"]  # quoted, so it survives intact
+    assert first["organisms"] == "Homo sapiens|Mus musculus"
+    assert (first["genes"], first["entrez"]) == ("IL6|STAT3|JAK2", "3569||3717")
+    assert (first["diseases"], first["chemicals"], first["doi"]) == ("Neoplasms", "", "")
+    assert first["year"] == "2015"
+    assert first["article_url"] == "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC1/"
+    assert rows[1]["figid"] == "PMC2__fig2"
+
+
+def test_delimited_export_of_nothing_has_a_header():
+    assert "".join(export.render("csv", [])) == ",".join(export.COLUMNS) + "\r\n"
+
+
+def test_gmt_export_one_gene_set_per_figure_with_genes():
+    text = "".join(export.render("gmt", [AWKWARD_HIT, NO_GENES_HIT]))
+    assert text == 'PMC1__fig1\tIL-6, "STAT3" and β-catenin\tIL6\tSTAT3\tJAK2\n'
+
+
+def test_json_export_is_one_array():
+    text = "".join(export.render("json", [AWKWARD_HIT, NO_GENES_HIT]))
+    assert json.loads(text) == [AWKWARD_HIT, NO_GENES_HIT]
+    assert "".join(export.render("json", [])) == "[]\n"
+
+
+# -- the app over a real index -----------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def app(sample_index: Path) -> Flask:
+    return create_app(sample_index, {"TESTING": True})
+
+
+@pytest.fixture
+def client(app: Flask) -> FlaskClient:
+    return app.test_client()
+
+
+def figids(hits: list[dict[str, Any]]) -> list[str]:
+    return [hit["figid"] for hit in hits]
+
+
+def test_app_holds_the_service(app: Flask, sample_index: Path):
+    from server.service import SearchService
+
+    assert isinstance(app.extensions["pfocr"], SearchService)
+    assert app.config["PFOCR_INDEX"] == str(sample_index)
+
+
+def test_config_from_environment(monkeypatch: pytest.MonkeyPatch, sample_index: Path):
+    monkeypatch.setenv("PFOCR_INDEX", str(sample_index))
+    monkeypatch.setenv("PFOCR_CORS_ORIGINS", "https://a.example, https://b.example")
+    monkeypatch.setenv("PFOCR_EXPORT_MAX", "500")
+    config = create_app().config
+    assert config["PFOCR_INDEX"] == str(sample_index)
+    assert config["PFOCR_CORS_ORIGINS"] == ["https://a.example", "https://b.example"]
+    assert config["PFOCR_EXPORT_MAX"] == 500
+    assert create_app("elsewhere").config["PFOCR_INDEX"] == "elsewhere"  # explicit wins
+    monkeypatch.setenv("PFOCR_EXPORT_MAX", "lots")
+    with pytest.raises(ValueError, match="PFOCR_EXPORT_MAX must be a whole number"):
+        create_app()
+
+
+@pytest.mark.parametrize(
+    ("given", "origins"),
+    [("*", "*"), ("", "*"), ("https://a.example", ["https://a.example"]), (["x"], ["x"])],
+)
+def test_cors_origins_setting(sample_index: Path, given: Any, origins: Any):
+    app = create_app(sample_index, {"PFOCR_CORS_ORIGINS": given})
+    assert app.config["PFOCR_CORS_ORIGINS"] == origins
+
+
+def test_browse_everything(client: FlaskClient):
+    response = client.get("/api/search")
+    assert response.status_code == 200
+    result = response.get_json()
+    assert set(result) >= {"total", "page", "per_page", "pages", "query", "hits", "facets"}
+    assert result["version"] == client.get("/api/status").get_json()["version"]
+    assert (result["total"], result["page"], result["per_page"]) == (214, 1, 20)
+    assert len(result["hits"]) == 20
+    assert set(result["facets"]) == set(DEFAULT_FACETS)
+
+
+def test_pages_walk_all_results(client: FlaskClient):
+    seen: list[str] = []
+    for page in range(1, 4):
+        result = client.get(f"/api/search?per_page=100&page={page}&facets=").get_json()
+        seen += figids(result["hits"])
+    assert len(seen) == len(set(seen)) == 214
+
+
+def test_gene_filter_finds_the_stat3_figure(client: FlaskClient):
+    result = client.get("/api/search?gene=STAT3&facets=").get_json()
+    assert STAT3_RECORD in figids(result["hits"])
+    assert result["facets"] == {}
+
+
+def test_post_body_answers_like_get(client: FlaskClient):
+    got = client.get("/api/search?gene=STAT3&gene=JAK2&sort=year").get_json()
+    posted = client.post("/api/search", json={"gene": ["STAT3", "JAK2"], "sort": "year"})
+    assert posted.status_code == 200
+    assert posted.get_json() == got
+
+
+def test_post_body_without_json_content_type(client: FlaskClient):
+    # What `curl -d '{...}'` sends: a form content type around a JSON body.
+    response = client.post(
+        "/api/search",
+        data='{"gene": ["STAT3"]}',
+        content_type="application/x-www-form-urlencoded",
+    )
+    assert response.status_code == 200
+    assert STAT3_RECORD in figids(response.get_json()["hits"])
+
+
+def test_post_long_gene_list_with_query_string_format(client: FlaskClient):
+    genes = ["STAT3", *(f"NOTAGENE{i}" for i in range(999))]
+    response = client.post("/api/search?format=gmt", json={"gene": genes})
+    assert response.status_code == 200
+    lines = response.get_data(as_text=True).splitlines()
+    assert STAT3_RECORD in [line.split("\t")[0] for line in lines]
+
+
+def test_figure(client: FlaskClient):
+    response = client.get(f"/api/figures/{STAT3_RECORD}")
+    assert response.status_code == 200
+    assert response.get_json()["figid"] == STAT3_RECORD
+
+
+def test_gene_lookup(client: FlaskClient):
+    response = client.get("/api/genes/STAT3?per_page=5")
+    assert response.status_code == 200
+    result = response.get_json()
+    assert (result["symbol"], result["entrez"], result["per_page"]) == ("STAT3", "6774", 5)
+    assert STAT3_RECORD in all_figids(client, "gene=STAT3")
+
+
+def test_gene_lookup_of_an_alias_with_a_slash(client: FlaskClient):
+    result = client.get("/api/genes/P%2FCAF?facets=").get_json()
+    assert (result["symbol"], result["matched_by"]) == ("KAT2B", "alias")
+
+
+def test_suggest(client: FlaskClient):
+    result = client.get("/api/suggest?q=STAT&limit=5").get_json()
+    assert result["q"] == "STAT"
+    assert 0 < len(result["suggestions"]) <= 5
+
+
+def test_status(client: FlaskClient):
+    result = client.get("/api/status").get_json()
+    assert result["server_version"] == indexer.__version__
+    assert (result["documents"], result["schema_version"]) == (214, SCHEMA_VERSION)
+
+
+def test_healthz(client: FlaskClient):
+    response = client.get("/healthz")
+    assert response.status_code == 200
+    version = client.get("/api/status").get_json()["version"]
+    assert response.get_json() == {"status": "ok", "index_version": version}
+
+
+# -- exports -------------------------------------------------------------------------------
+
+
+def all_figids(client: FlaskClient, query: str) -> list[str]:
+    result = client.get(f"/api/search?{query}&per_page=100&facets=").get_json()
+    assert result["total"] <= 100
+    return figids(result["hits"])
+
+
+@pytest.mark.parametrize(
+    ("fmt", "content_type"),
+    [
+        ("csv", "text/csv; charset=utf-8"),
+        ("tsv", "text/tab-separated-values; charset=utf-8"),
+    ],
+)
+def test_delimited_export_of_a_search(client: FlaskClient, fmt: str, content_type: str):
+    expected = all_figids(client, "organism=Mus musculus&sort=year")
+    response = client.get(f"/api/search?organism=Mus musculus&sort=year&format={fmt}")
+    assert response.status_code == 200
+    assert response.is_streamed
+    assert response.headers["Content-Type"] == content_type
+    assert response.headers["Content-Disposition"] == (
+        f'attachment; filename="pfocr-figures.{fmt}"'
+    )
+    assert response.headers["X-Total-Count"] == str(len(expected))
+    dialect = csv.excel if fmt == "csv" else csv.excel_tab
+    text = response.get_data(as_text=True)
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), dialect=dialect))
+    assert [row["figid"] for row in rows] == expected
+
+
+def test_json_export_matches_the_pages(client: FlaskClient):
+    expected = client.get("/api/search?gene=STAT3&per_page=100&facets=").get_json()["hits"]
+    exported = client.get("/api/search?gene=STAT3&format=json").get_json()
+    assert figids(exported) == figids(expected)
+
+
+def test_gmt_export(client: FlaskClient):
+    response = client.get("/api/search?gene=STAT3&format=gmt")
+    assert response.status_code == 200
+    sets = [line.split("\t") for line in response.get_data(as_text=True).splitlines()]
+    stat3 = next(s for s in sets if s[0] == STAT3_RECORD)
+    assert "STAT3" in stat3[2:]
+    assert all(len(s) >= 3 and all(field.strip() for field in s) for s in sets)
+
+
+# -- caching and CORS ------------------------------------------------------------------------
+
+
+def test_conditional_get(client: FlaskClient):
+    first = client.get("/api/search?q=kinase")
+    etag = first.headers["ETag"]
+    assert first.headers["Cache-Control"] == "no-cache"
+    again = client.get("/api/search?q=kinase", headers={"If-None-Match": etag})
+    assert again.status_code == 304
+    assert again.data == b""
+    assert again.headers["ETag"] == etag
+    assert client.head("/api/search?q=kinase").headers["ETag"] == etag
+    other = client.get("/api/search?q=receptor", headers={"If-None-Match": etag})
+    assert other.status_code == 200
+    assert other.headers["ETag"] != etag
+
+
+def test_rebuilt_index_changes_the_etag(tmp_path: Path):
+    records = tmp_path / "records"
+    shutil.copytree(SAMPLE_RECORDS, records)
+    root = tmp_path / "index"
+    pipeline.build([records], root, workers=1)
+    client = create_app(root, {"TESTING": True}).test_client()
+    before = client.get("/api/search?gene=STAT3")
+    (records / f"{STAT3_RECORD}.md").unlink()
+    pipeline.build([records], root, workers=1)
+    after = client.get("/api/search?gene=STAT3", headers={"If-None-Match": before.headers["ETag"]})
+    assert after.status_code == 200
+    assert STAT3_RECORD in figids(before.get_json()["hits"])
+    assert STAT3_RECORD not in figids(after.get_json()["hits"])
+
+
+def test_cors_any_origin_by_default(client: FlaskClient):
+    response = client.get("/api/status", headers={"Origin": "https://elsewhere.example"})
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "ETag" in response.headers["Access-Control-Expose-Headers"]
+
+
+def test_cors_preflight(client: FlaskClient):
+    response = client.options(
+        "/api/search",
+        headers={
+            "Origin": "https://elsewhere.example",
+            "Access-Control-Request-Method": "POST",
+            "Access-Control-Request-Headers": "Content-Type",
+        },
+    )
+    assert response.status_code == 200
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+    assert "POST" in response.headers["Access-Control-Allow-Methods"]
+    assert "content-type" in response.headers["Access-Control-Allow-Headers"].lower()
+
+
+def test_cors_configured_origins(sample_index: Path):
+    app = create_app(sample_index, {"TESTING": True, "PFOCR_CORS_ORIGINS": ["https://ok.example"]})
+    client = app.test_client()
+    allowed = client.get("/api/status", headers={"Origin": "https://ok.example"})
+    assert allowed.headers["Access-Control-Allow-Origin"] == "https://ok.example"
+    refused = client.get("/api/status", headers={"Origin": "https://evil.example"})
+    assert "Access-Control-Allow-Origin" not in refused.headers
+
+
+def test_cors_headers_on_errors(client: FlaskClient):
+    response = client.get("/api/search?per_page=500", headers={"Origin": "https://x.example"})
+    assert response.status_code == 400
+    assert response.headers["Access-Control-Allow-Origin"] == "*"
+
+
+# -- serving -----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def served(sample_index: Path) -> Iterator[str]:
+    """The base URL of the app served by waitress on a free local port."""
+    server = make_server(sample_index, port=0)
+    host, port = server.socket.getsockname()[:2]
+    assert host == "127.0.0.1"
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{port}"
+    # Close every socket from inside the server's loop (closing them from this thread
+    # races its select()); with nothing left to watch, the loop returns.
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    thread.join(timeout=10)
+    assert not thread.is_alive()
+    server.task_dispatcher.shutdown()
+
+
+def fetch(url: str, data: bytes | None = None) -> tuple[int, dict[str, Any]]:
+    try:
+        with urllib.request.urlopen(url, data=data, timeout=10) as reply:
+            return reply.status, json.load(reply)
+    except urllib.error.HTTPError as error:
+        with error:
+            return error.code, json.load(error)
+
+
+def test_waitress_serves_the_app(served: str):
+    assert fetch(f"{served}/healthz")[0] == 200
+    status, body = fetch(f"{served}/api/search", data=b'{"gene": ["STAT3"]}')
+    assert status == 200
+    assert STAT3_RECORD in figids(body["hits"])
+
+
+@pytest.mark.parametrize(
+    ("path", "data", "status"),
+    [
+        ("/api/search?per_page=500", None, 400),
+        ("/api/figures/PMC0__nothing", None, 404),
+        ("/api/search", b"x" * (MAX_BODY_BYTES + 1), 413),
+    ],
+)
+def test_waitress_answers_errors_in_the_error_shape(
+    served: str, path: str, data: bytes | None, status: int
+):
+    got, body = fetch(served + path, data)
+    assert got == status
+    assert body["error"]["status"] == status
