@@ -73,6 +73,13 @@ def _parser() -> argparse.ArgumentParser:
             "--workers", type=int, default=None, help="worker processes (default: one per core)"
         )
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+    commands.choices["build"].add_argument(
+        "--memory-mb",
+        type=int,
+        default=pipeline.WRITER_MEMORY_MB,
+        help="postings each worker holds in memory before spilling to disk "
+        f"(default: {pipeline.WRITER_MEMORY_MB})",
+    )
     check = command("check", _check, "validate records only; touches no index", index=False)
     check.add_argument("--strict", action="store_true", help="exit 1 if any record is rejected")
     check.add_argument("--quiet", action="store_true", help="no progress bar")

@@ -106,11 +106,12 @@ def index_shard(
     spill: str,
     skip: frozenset[str],
     lexicon: GeneLexicon,
+    memory_mb: int,
     progress: Progress | None = None,
 ) -> ShardIndexed:
     """Write the spilled figures (except locations in ``skip``) as one new segment."""
     ix = whoosh_index.open_dir(index_dir)
-    writer = BulkSegmentWriter(ix, _lk=False, limitmb=WRITER_MEMORY_MB, compound=False)
+    writer = BulkSegmentWriter(ix, _lk=False, limitmb=memory_mb, compound=False)
     counted = GeneLexicon()
     documents = 0
     try:
@@ -163,9 +164,9 @@ def _read_shard_in_worker(files: Sequence[tuple[int, str]], spill: str) -> Shard
 
 
 def _index_shard_in_worker(
-    index_dir: str, spill: str, skip: frozenset[str], lexicon: GeneLexicon
+    index_dir: str, spill: str, skip: frozenset[str], lexicon: GeneLexicon, memory_mb: int
 ) -> ShardIndexed:
-    return index_shard(index_dir, spill, skip, lexicon, _report_progress)
+    return index_shard(index_dir, spill, skip, lexicon, memory_mb, _report_progress)
 
 
 class _Runner:
@@ -317,11 +318,13 @@ def build(
     workers: int | None = None,
     progress: bool = False,
     strict: bool = False,
+    memory_mb: int = WRITER_MEMORY_MB,
 ) -> Report:
     """Build a new index from all records in ``sources`` and publish it in ``index_root``.
 
     The index being served is untouched until the new one is complete. With ``strict``,
-    any rejected record abandons the build (raising ``StrictFailure``).
+    any rejected record abandons the build (raising ``StrictFailure``). Each worker
+    holds about ``memory_mb`` of postings in memory before spilling sorted runs to disk.
     """
     started = time.perf_counter()
     store = IndexStore(index_root)
@@ -338,7 +341,10 @@ def build(
                     raise StrictFailure(
                         f"{report.figures_rejected} records rejected; nothing was published"
                     )
-                jobs = [(str(partial), spill, read.losers, read.lexicon) for spill in read.spills]
+                jobs = [
+                    (str(partial), spill, read.losers, read.lexicon, memory_mb)
+                    for spill in read.spills
+                ]
                 indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
                 shards = runner.map(
                     "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs

@@ -16,7 +16,7 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, _lenfield
 from whoosh.util.numeric import byte_to_length
-from whoosh.writing import SegmentWriter
+from whoosh.writing import PostingPool, SegmentWriter
 
 
 def bulk_codec() -> W3Codec:
@@ -24,9 +24,14 @@ def bulk_codec() -> W3Codec:
 
 
 class BulkSegmentWriter(SegmentWriter):
-    def __init__(self, ix: Any, **kwargs: Any) -> None:
+    def __init__(self, ix: Any, *, limitmb: int = 128, **kwargs: Any) -> None:
         kwargs.setdefault("codec", bulk_codec())
-        super().__init__(ix, **kwargs)
+        super().__init__(ix, limitmb=limitmb, **kwargs)
+        # Whoosh names every writer's folder of sorted runs after the index, so the
+        # first of several parallel writers to finish would delete the others' runs.
+        # (The shared folder is left for the committing writer to remove.)
+        self._tempstorage = self.storage.temp_storage(f"{self.newsegment.segment_id()}.tmp")
+        self.pool = PostingPool(self._tempstorage, self.newsegment, limitmb=limitmb)
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
