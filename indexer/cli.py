@@ -77,7 +77,7 @@ def _parser() -> argparse.ArgumentParser:
         "--memory-mb",
         type=int,
         default=pipeline.WRITER_MEMORY_MB,
-        help="postings each worker holds in memory before spilling to disk "
+        help="postings each worker holds in memory before it writes a segment "
         f"(default: {pipeline.WRITER_MEMORY_MB})",
     )
     check = command("check", _check, "validate records only; touches no index", index=False)

@@ -7,7 +7,7 @@ A full build runs in two passes over shards of the input, one worker process per
    -> Entrez pairs. The main process then settles duplicate figids (the first file in
    path order wins) and merges the gene knowledge into one lexicon.
 2. *index*: each worker reads its spill back, gives newer-generation figures their Entrez
-   IDs from the lexicon, and writes its own Whoosh segment. The main process commits
+   IDs from the lexicon, and writes Whoosh segments (a new one whenever memory fills). The main process commits
    all segments at once and publishes the new generation (see ``indexer.store``).
 
 Parsing and indexing both run on every core; nothing is parsed twice.
@@ -39,7 +39,7 @@ from indexer.segments import BulkSegmentWriter
 from indexer.sources import discover, read_records
 from indexer.store import LEXICON_FILE, META_FILE, REPORT_FILE, IndexStore, write_json
 
-WRITER_MEMORY_MB = 256  # per worker; Whoosh spills sorted runs to disk beyond this
+WRITER_MEMORY_MB = 256  # postings per worker (Whoosh's estimate) before a segment is finished
 FILES_PER_WORKER_MIN = 500  # below this a pool costs more than it saves
 
 Progress = Callable[[int], None]
@@ -96,7 +96,7 @@ def read_shard(
 
 @dataclass
 class ShardIndexed:
-    segment: Any
+    segments: list[Any]
     documents: int
     lexicon: GeneLexicon
 
@@ -109,9 +109,14 @@ def index_shard(
     memory_mb: int,
     progress: Progress | None = None,
 ) -> ShardIndexed:
-    """Write the spilled figures (except locations in ``skip``) as one new segment."""
+    """Write the spilled figures (except locations in ``skip``) as new segments.
+
+    A segment is finished whenever its postings fill ``memory_mb``, so memory stays
+    bounded and nothing is sorted on disk.
+    """
     ix = whoosh_index.open_dir(index_dir)
-    writer = BulkSegmentWriter(ix, _lk=False, limitmb=memory_mb, compound=False)
+    writer = BulkSegmentWriter(ix, memory_mb=memory_mb)
+    segments = []
     counted = GeneLexicon()
     documents = 0
     try:
@@ -122,18 +127,18 @@ def index_shard(
             counted.count(figure)
             writer.add_document(**schema.document(figure, location, digest))
             documents += 1
+            if writer.full:
+                segments.append(writer.finish())
+                writer = BulkSegmentWriter(ix, memory_mb=memory_mb)
             if progress and documents % 100 == 0:
                 progress(100)
-        if progress:
-            progress(documents % 100)
-        segment = writer._finalize_segment() if documents else None
+        segments.append(writer.finish())
     except BaseException:
         writer.cancel()  # closes its files; the partial generation is discarded
         raise
-    if segment is None:
-        writer._close_segment()
-    writer._tempstorage.destroy()
-    return ShardIndexed(segment, documents, counted)
+    if progress:
+        progress(documents % 100)
+    return ShardIndexed([s for s in segments if s is not None], documents, counted)
 
 
 def _read_spill(spill: str) -> Iterable[tuple[str, str, Figure]]:
@@ -352,7 +357,7 @@ def build(
             lexicon = read.lexicon
             for shard in shards:
                 lexicon.merge_counts(shard.lexicon)
-            _commit_segments(ix, [s.segment for s in shards if s.segment is not None])
+            _commit_segments(ix, [segment for shard in shards for segment in shard.segments])
             report.figures_indexed = report.documents = sum(s.documents for s in shards)
             _write_generation_files(partial, report, lexicon, started)
             store.publish(partial)

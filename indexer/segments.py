@@ -1,13 +1,17 @@
 """A Whoosh segment writer for bulk builds.
 
-Postings blocks are written uncompressed: zlib took a third of the time of finishing a
-segment, and uncompressed blocks are also faster to read at query time. (Readers
-handle both: each block records its own compression.)
+Three departures from Whoosh's stock ``SegmentWriter``, each measured on PFOCR records:
 
-Whoosh writes each posting with its document's field length, which its stock writer
-reads back from the length column on disk, one seek and read per posting: about a
-third of the time of finishing a segment. This writer reads each length column into
-memory once. Everything it writes is byte-for-byte what the stock writer writes.
+- When its postings outgrow memory, the stock writer spills sorted runs to disk and
+  merges them back posting by posting in Python, which made a 100k-record build cost
+  1.7x more per record than a 10k one. This writer never spills: its owner finishes
+  the segment when ``full`` and starts another, so cost stays linear.
+- Postings blocks are written uncompressed: zlib took a third of the time of finishing
+  a segment, and uncompressed blocks are faster to read at query time. (Readers handle
+  both: each block records its own compression.)
+- Whoosh writes each posting with its document's field length, which the stock writer
+  reads back from the length column on disk, one seek and read per posting. This
+  writer reads each length column into memory once.
 """
 
 from __future__ import annotations
@@ -16,7 +20,9 @@ from typing import Any
 
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, _lenfield
 from whoosh.util.numeric import byte_to_length
-from whoosh.writing import PostingPool, SegmentWriter
+from whoosh.writing import SegmentWriter
+
+NEVER_SPILL_MB = 1 << 30
 
 
 def bulk_codec() -> W3Codec:
@@ -24,14 +30,26 @@ def bulk_codec() -> W3Codec:
 
 
 class BulkSegmentWriter(SegmentWriter):
-    def __init__(self, ix: Any, *, limitmb: int = 128, **kwargs: Any) -> None:
-        kwargs.setdefault("codec", bulk_codec())
-        super().__init__(ix, limitmb=limitmb, **kwargs)
-        # Whoosh names every writer's folder of sorted runs after the index, so the
-        # first of several parallel writers to finish would delete the others' runs.
-        # (The shared folder is left for the committing writer to remove.)
-        self._tempstorage = self.storage.temp_storage(f"{self.newsegment.segment_id()}.tmp")
-        self.pool = PostingPool(self._tempstorage, self.newsegment, limitmb=limitmb)
+    """Writes one segment without locking the index; the caller commits the segments."""
+
+    def __init__(self, ix: Any, *, memory_mb: int) -> None:
+        super().__init__(ix, _lk=False, limitmb=NEVER_SPILL_MB, codec=bulk_codec(), compound=False)
+        self.memory_limit = memory_mb * 1024 * 1024
+
+    @property
+    def full(self) -> bool:
+        """Whether the postings held in memory (as Whoosh estimates them) reached the limit."""
+        return self.pool.currentsize >= self.memory_limit
+
+    def finish(self) -> Any:
+        """Write the segment's files and return the segment, or None if it has no documents."""
+        if self._added:
+            segment = self._finalize_segment()
+        else:
+            self._close_segment()
+            segment = None
+        self.is_closed = True
+        return segment
 
     def _flush_segment(self) -> None:
         self.perdocwriter.close()
