@@ -1,0 +1,105 @@
+"""Facet values held in numpy arrays, counted over a set of matched documents.
+
+Each facet (organism, gene, disease, ...) is loaded once per index generation from the
+``facet_<name>`` columns into a CSR layout: document -> value ordinals, and its inverse,
+value -> documents. Values that differ only in case share one ordinal. Counting the
+values of a matched set is one ``bincount`` over the entries of the matched documents.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Sequence
+
+import numpy as np
+
+# Below this fraction of matched documents, gather the CSR rows of the matched documents;
+# above it, test every entry against the mask.
+_SPARSE_FRACTION = 0.05
+_WORD = re.compile(r"\w+")
+
+
+class FacetArrays:
+    """The values of one facet for every document of an index generation."""
+
+    def __init__(self, name: str, per_doc: Sequence[Sequence[str]], live: np.ndarray) -> None:
+        self.name = name
+        index: dict[str, int] = {}
+        values: list[str] = []
+        lengths = np.fromiter((len(v) for v in per_doc), dtype=np.int64, count=len(per_doc))
+        ords = []
+        for doc_values in per_doc:
+            for value in doc_values:
+                key = value.casefold()
+                ordinal = index.get(key)
+                if ordinal is None:
+                    ordinal = index[key] = len(values)
+                    values.append(value)
+                ords.append(ordinal)
+        self.values = values
+        self.index = index
+        self.doc_ptr = np.zeros(len(per_doc) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=self.doc_ptr[1:])
+        self.doc_vals = np.asarray(ords, dtype=np.int32)
+        self.entry_doc = np.repeat(np.arange(len(per_doc), dtype=np.int32), lengths)
+        order = np.argsort(self.doc_vals, kind="stable")
+        self.val_docs = self.entry_doc[order]
+        self.val_ptr = np.zeros(len(values) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(self.doc_vals, minlength=len(values)), out=self.val_ptr[1:])
+        self.totals = self.count(live)
+        self._folded_words: list[frozenset[str]] | None = None
+
+    def __len__(self) -> int:
+        return len(self.values)
+
+    def count(self, mask: np.ndarray, matched: int | None = None) -> np.ndarray:
+        """Number of documents in ``mask`` (bool array over all documents) per value."""
+        n_docs = len(mask)
+        if matched is None:
+            matched = int(np.count_nonzero(mask))
+        if matched == 0 or len(self.doc_vals) == 0:
+            return np.zeros(len(self.values), dtype=np.int64)
+        if matched < _SPARSE_FRACTION * n_docs:
+            docs = np.flatnonzero(mask)
+            starts = self.doc_ptr[docs]
+            sizes = self.doc_ptr[docs + 1] - starts
+            total = int(sizes.sum())
+            if total == 0:
+                return np.zeros(len(self.values), dtype=np.int64)
+            # positions of every entry of the matched rows, without a Python loop
+            offsets = np.repeat(starts - np.cumsum(sizes) + sizes, sizes)
+            entries = offsets + np.arange(total)
+            return np.bincount(self.doc_vals[entries], minlength=len(self.values))
+        return np.bincount(self.doc_vals[mask[self.entry_doc]], minlength=len(self.values))
+
+    def docs(self, ordinal: int) -> np.ndarray:
+        """Document numbers carrying value ``ordinal``."""
+        return self.val_docs[self.val_ptr[ordinal] : self.val_ptr[ordinal + 1]]
+
+    def mask(self, ordinals: Iterable[int], n_docs: int) -> np.ndarray:
+        """Bool array of the documents carrying any of ``ordinals``."""
+        result = np.zeros(n_docs, dtype=bool)
+        for ordinal in ordinals:
+            result[self.docs(ordinal)] = True
+        return result
+
+    def lookup(self, value: str) -> int | None:
+        return self.index.get(value.strip().casefold())
+
+    def containing_words(self, text: str) -> list[int]:
+        """Ordinals of values holding every word of ``text`` ("cancer" -> "breast cancer")."""
+        wanted = set(_WORD.findall(text.casefold()))
+        if not wanted:
+            return []
+        if self._folded_words is None:
+            self._folded_words = [frozenset(_WORD.findall(v.casefold())) for v in self.values]
+        return [i for i, words in enumerate(self._folded_words) if wanted <= words]
+
+    def top(self, counts: np.ndarray, size: int) -> tuple[list[int], bool]:
+        """The ``size`` ordinals with most documents (ties by value), and whether more exist."""
+        nonzero = np.flatnonzero(counts)
+        if len(nonzero) > size:
+            kth = np.partition(counts[nonzero], len(nonzero) - size)[len(nonzero) - size]
+            nonzero = nonzero[counts[nonzero] >= kth]
+        ranked = sorted(nonzero.tolist(), key=lambda o: (-counts[o], self.values[o].casefold()))
+        return ranked[:size], len(np.flatnonzero(counts)) > size

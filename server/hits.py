@@ -1,0 +1,188 @@
+"""Result dicts: a search hit, a whole figure, and the caption snippet with ``<mark>``."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Collection
+from functools import lru_cache
+from html import escape
+from typing import Any
+
+from whoosh.lang.porter import stem
+from whoosh.support.charset import accent_map
+
+from indexer.organisms import describe
+from indexer.record import PMC_ARTICLE_URL, PMC_FIGURE_URL, PMC_IMAGE_URL, Figure
+
+NCBI_GENE_URL = "https://www.ncbi.nlm.nih.gov/gene/{}"
+FIGURE_PAGE = "/figures/{}"
+SNIPPET_WIDTH = 240
+# The tokenizer, stemmer and accent folding of ``indexer.schema.text_analyzer``, applied word
+# by word with a memo: the analyzer itself costs ~2 ms per caption, a snippet must not.
+_FORMS: dict[str, str] = {}
+_MAX_FORMS = 200_000
+
+
+@lru_cache(maxsize=1024)
+def _finder(stems: frozenset[str], prefixes: frozenset[str]) -> re.Pattern[str] | None:
+    """A regex finding the words that may have one of ``stems`` or ``prefixes``.
+
+    Stemming only rewrites endings ("happy" -> "happi"), so a word with stem S starts with
+    S minus its last letter.
+    """
+    starts = {s[:-1] if len(s) > 3 else s for s in stems} | set(prefixes)
+    starts = {s for s in starts if s}
+    if not starts:
+        return None
+    alternatives = "|".join(re.escape(s) for s in sorted(starts, key=len, reverse=True))
+    return re.compile(rf"(?<![\w.])(?:{alternatives})\w*(?:\.?\w+)*", re.IGNORECASE)
+
+
+def _indexed_form(word: str) -> str:
+    """The indexed form of one lower-cased word: stemmed, then accent-folded."""
+    form = _FORMS.get(word)
+    if form is None:
+        form = stem(word).translate(accent_map)
+        if len(_FORMS) < _MAX_FORMS:
+            _FORMS[word] = form
+    return form
+
+
+def gene_dict(symbol: str, entrez: str | None, aliases: list[str] | None = None) -> dict[str, Any]:
+    """``{symbol, entrez, alias, aliases, url}``: ``alias`` is the first printed name that is
+    not the symbol itself (or None); ``url`` the NCBI Gene page (None without Entrez ID)."""
+    aliases = aliases or []
+    printed = None
+    if aliases and (len(aliases) > 1 or aliases[0] != symbol):
+        folded = symbol.casefold()
+        printed = next((a for a in aliases if a.casefold() != folded), None)
+    return {
+        "symbol": symbol,
+        "entrez": entrez,
+        "alias": printed,
+        "aliases": aliases,
+        "url": NCBI_GENE_URL.format(entrez) if entrez else None,
+    }
+
+
+def hit(record: dict[str, Any], snippet: str, score: float | None) -> dict[str, Any]:
+    """The dict of one matched figure (see ``SearchService.search``)."""
+    get = record.get
+    figid, pmcid, doi = record["figid"], get("pmcid"), get("doi")
+    filename, figlink = get("filename"), get("figlink")
+    return {
+        "figid": figid,
+        "title": get("figtitle"),
+        "paper_title": get("papertitle"),
+        "reference": get("reftext"),
+        "year": get("year"),
+        "journal": get("journal"),
+        "pmcid": pmcid,
+        "doi": doi,
+        "organisms": [_organism(name) for name in get("organisms") or ()],
+        "genes": [
+            _gene_cached(g["symbol"], g.get("entrez"), tuple(g.get("aliases") or ()))
+            for g in get("genes") or ()
+        ],
+        "diseases": [_term(t) for t in get("diseases") or ()],
+        "chemicals": [_term(t) for t in get("chemicals") or ()],
+        "snippet": snippet,
+        "score": None if score is None else round(float(score), 4),
+        "links": {
+            "article": PMC_ARTICLE_URL.format(pmcid=pmcid) if pmcid else None,
+            "image": PMC_IMAGE_URL.format(pmcid=pmcid, filename=filename)
+            if pmcid and filename
+            else None,
+            "pmc_figure": PMC_FIGURE_URL.format(figlink=figlink) if figlink else None,
+            "page": FIGURE_PAGE.format(figid),
+            "doi": f"https://doi.org/{doi}" if doi else None,
+        },
+    }
+
+
+@lru_cache(maxsize=65536)
+def _gene_cached(symbol: str, entrez: str | None, aliases: tuple[str, ...]) -> dict[str, Any]:
+    """Shared gene dicts: figures repeat the same genes (hits must not be mutated)."""
+    return gene_dict(symbol, entrez, list(aliases))
+
+
+@lru_cache(maxsize=4096)
+def _organism_cached(name: str) -> tuple[tuple[str, Any], ...]:
+    return tuple(describe(name).as_dict().items())
+
+
+def _organism(name: str) -> dict[str, Any]:
+    return dict(_organism_cached(name))
+
+
+def _term(term: dict[str, Any]) -> dict[str, Any]:
+    return {"name": term["name"], "mesh_id": term.get("mesh_id")}
+
+
+def figure_dict(record: dict[str, Any]) -> dict[str, Any]:
+    """A hit (no score, whole caption as snippet) plus every other field of the record."""
+    figure = Figure.from_dict(record)
+    result = hit(record, escape(figure.caption or ""), None)
+    del result["score"]
+    result.update(
+        caption=figure.caption,
+        number=figure.number,
+        figtype=figure.figtype,
+        publisher=figure.publisher,
+        keywords=figure.keywords,
+        annotations=figure.annotations,
+        gene_keywords=figure.gene_keywords,
+        pathway_score=figure.pathway_score,
+        organisms_source=figure.organisms_source,
+        record=record,
+    )
+    return result
+
+
+def snippet(
+    text: str | None, stems: Collection[str], prefixes: Collection[str], width: int = SNIPPET_WIDTH
+) -> str:
+    """About ``width`` characters of ``text`` around most matched words, HTML-escaped,
+    matches wrapped in ``<mark>``; "…" marks cut ends."""
+    if not text:
+        return ""
+    spans = []
+    finder = _finder(frozenset(stems), frozenset(prefixes))
+    if finder is not None:
+        for match in finder.finditer(text):  # candidates by regex, checked word by word
+            raw = match.group().lower()
+            folded = _indexed_form(raw)
+            if folded in stems or any(raw.startswith(p) or folded.startswith(p) for p in prefixes):
+                spans.append(match.span())
+    start = _window_start(text, spans, width)
+    end = min(len(text), start + width)
+    if end < len(text):  # end on a word boundary
+        space = text.rfind(" ", start + width // 2, end)
+        end = space if space > 0 else end
+    parts = ["…"] if start > 0 else []
+    cursor = start
+    for s, e in spans:
+        if s < start or e > end:
+            continue
+        parts.append(escape(text[cursor:s]))
+        parts.append(f"<mark>{escape(text[s:e])}</mark>")
+        cursor = e
+    parts.append(escape(text[cursor:end]))
+    if end < len(text):
+        parts.append("…")
+    return "".join(parts)
+
+
+def _window_start(text: str, spans: list[tuple[int, int]], width: int) -> int:
+    if not spans or len(text) <= width:
+        return 0
+    best, best_count = spans[0][0], 0
+    for i, (s, _) in enumerate(spans):
+        count = sum(1 for s2, _ in spans[i:] if s2 < s + width - 20)
+        if count > best_count:
+            best, best_count = s, count
+    start = max(0, best - width // 4)
+    if start > 0:  # start on a word boundary
+        space = text.find(" ", start, best)
+        start = space + 1 if space >= 0 else start
+    return start

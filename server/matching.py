@@ -1,0 +1,294 @@
+"""Evaluate a query tree over one index generation: numpy masks and BM25 scores.
+
+Every node becomes a :class:`Match`: a bool mask over all documents and a float32 score
+array (or None for nodes that only filter). Free words match the stemmed ``text`` field,
+the ``title`` field (weighted higher) and the exact ``gene``/``alias`` values; scores are
+BM25 summed over fields and words. Phrases are checked against positions with Whoosh's
+own phrase matcher, run only over the documents holding every word.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+import numpy as np
+from whoosh import analysis
+from whoosh.support.charset import accent_map
+
+from indexer import schema
+from indexer.organisms import known_organisms
+from server import query as q
+from server.textindex import MISSING_YEAR, Snapshot
+
+K1, B = 1.2, 0.75
+TITLE_BOOST = 2.0
+GENE_BOOST = 1.5
+PREFIX_SCORE = 1.0
+MAX_PREFIX_TERMS = 500
+_EXACT_STRIP = "()[]{}\"'.,;:!?<>"
+TEXT_ANALYZER = schema.text_analyzer()
+_FOLD = (
+    analysis.RegexTokenizer(r"\S+")
+    | analysis.LowercaseFilter()
+    | analysis.CharsetFilter(accent_map)
+)
+
+
+@dataclass
+class Match:
+    mask: np.ndarray
+    scores: np.ndarray | None = None
+
+
+@dataclass
+class Explained:
+    """What a query was understood as, beyond its text: resolved genes, dropped words."""
+
+    stems: set[str] = field(default_factory=set)
+    prefixes: set[str] = field(default_factory=set)
+    genes: list[dict] = field(default_factory=list)
+    ignored: list[str] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+
+def analyze(text: str) -> list[str]:
+    """The indexed forms (lower-cased, stemmed, stop words dropped) of the words in ``text``."""
+    return list(dict.fromkeys(t.text for t in TEXT_ANALYZER(text)))
+
+
+class Evaluator:
+    def __init__(self, snap: Snapshot) -> None:
+        self.snap = snap
+        self.n = snap.n_docs
+        self.explained = Explained()
+
+    def evaluate(self, node: q.Node | None) -> Match | None:
+        """The documents and scores of ``node``; None when it constrains nothing."""
+        if node is None:
+            return None
+        method = getattr(self, f"_{type(node).__name__.lower()}")
+        return method(node)
+
+    # -- boolean nodes --------------------------------------------------------------------
+
+    def _and(self, node: q.And) -> Match | None:
+        matches = [m for m in (self.evaluate(c) for c in node.children) if m is not None]
+        if not matches:
+            return None
+        mask = matches[0].mask.copy()
+        for m in matches[1:]:
+            mask &= m.mask
+        return Match(mask, _sum_scores(matches, self.n))
+
+    def _or(self, node: q.Or) -> Match | None:
+        matches = [m for m in (self.evaluate(c) for c in node.children) if m is not None]
+        if not matches:
+            return None
+        mask = matches[0].mask.copy()
+        for m in matches[1:]:
+            mask |= m.mask
+        return Match(mask, _sum_scores(matches, self.n))
+
+    def _not(self, node: q.Not) -> Match | None:
+        saved = self.explained
+        self.explained = Explained()  # words under NOT are not highlighted
+        child = self.evaluate(node.child)
+        self.explained = saved
+        return None if child is None else Match(~child.mask)
+
+    # -- words ----------------------------------------------------------------------------
+
+    def _word(self, node: q.Word) -> Match | None:
+        stems = analyze(node.text)
+        exact = node.text.strip(_EXACT_STRIP).casefold()
+        if not stems and any(TEXT_ANALYZER(node.text, removestops=False)):
+            exact = ""  # a stop word ("on", "can") is not searched as a gene alias either
+        parts = []
+        if stems:
+            parts.append(self._all_words(stems, title=True))
+        if exact:
+            genes = self._terms(
+                [(schema.GENE, exact, GENE_BOOST), (schema.ALIAS, exact, GENE_BOOST)]
+            )
+            if genes.mask.any():
+                parts.append(genes)
+        if not parts:
+            self.explained.ignored.append(node.text)
+            return None
+        if len(parts) == 1:
+            return parts[0]
+        return Match(parts[0].mask | parts[1].mask, _sum_scores(parts, self.n))
+
+    def _all_words(self, stems: list[str], *, title: bool, text: bool = True) -> Match:
+        """Documents holding every stem (each in text or title), BM25 summed."""
+        self.explained.stems.update(stems)
+        mask, scores = None, np.zeros(self.n, dtype=np.float32)
+        for stem in stems:
+            fields = [(schema.TEXT, stem, 1.0)] if text else []
+            if title:
+                fields.append((schema.TITLE, stem, TITLE_BOOST))
+            m = self._terms(fields)
+            mask = m.mask if mask is None else mask & m.mask
+            scores += m.scores
+        return Match(mask, scores)
+
+    def _phrase(self, node: q.Phrase) -> Match | None:
+        stems = analyze(node.text)
+        if len(stems) <= 1:
+            return self._word(q.Word(node.text, node.pos))
+        words = [t.text for t in TEXT_ANALYZER(node.text)]  # keep repeats: positions matter
+        both = self._all_words(stems, title=True)
+        mask = self.snap.phrase_docs(schema.TEXT, words, both.mask)
+        exact = self._terms([(schema.ALIAS, node.text.casefold(), GENE_BOOST)])
+        mask |= exact.mask
+        return Match(mask, (both.scores + exact.scores) * mask)
+
+    def _prefix(self, node: q.Prefix) -> Match | None:
+        prefix = node.text.strip(_EXACT_STRIP).casefold()
+        if not prefix:
+            self.explained.ignored.append(str(node))
+            return None
+        self.explained.prefixes.add(prefix)
+        # the index holds stems: try the prefix as typed (accents folded) and its stem
+        forms = {prefix, *(t.text for t in TEXT_ANALYZER(prefix, removestops=False))}
+        forms |= {"".join(t.text for t in _FOLD(prefix))}
+        fields = [(f, form) for form in sorted(forms) if form for f in (schema.TEXT, schema.TITLE)]
+        fields += [(schema.GENE, prefix), (schema.ALIAS, prefix)]
+        return self._prefix_match(fields)
+
+    def _prefix_match(self, fields: list[tuple[str, str]]) -> Match:
+        mask = np.zeros(self.n, dtype=bool)
+        scores = np.zeros(self.n, dtype=np.float32)
+        for field_name, prefix in fields:
+            terms = self.snap.expand_prefix(field_name, prefix, MAX_PREFIX_TERMS + 1)
+            if len(terms) > MAX_PREFIX_TERMS:
+                self.explained.notes.append(
+                    f"{prefix}* matches more than {MAX_PREFIX_TERMS} {field_name} terms; "
+                    f"only the first {MAX_PREFIX_TERMS} were searched"
+                )
+                terms = terms[:MAX_PREFIX_TERMS]
+            ids = [self.snap.postings(field_name, t)[0] for t in terms]
+            if ids:
+                hit = np.zeros(self.n, dtype=bool)
+                hit[np.concatenate(ids)] = True
+                mask |= hit
+                scores += hit * np.float32(PREFIX_SCORE)
+        return Match(mask, scores)
+
+    # -- fields ---------------------------------------------------------------------------
+
+    def _field(self, node: q.Field) -> Match | None:
+        value = node.value.strip()
+        name = node.name
+        if name == "gene":
+            return self._gene_field(value, node.prefix)
+        if name in ("entrez", "mesh"):
+            if node.prefix:
+                return self._prefix_match([(name, value.casefold())])
+            return self._terms([(name, value.casefold(), GENE_BOOST)])
+        if name == "title":
+            stems = analyze(value)
+            if node.prefix:
+                return self._prefix_match([(schema.TITLE, value.casefold())])
+            return self._all_words(stems, title=True, text=False) if stems else None
+        if name == "figid":
+            mask = np.zeros(self.n, dtype=bool)
+            docnum = self.snap.docnum_by_figid.get(value)
+            if docnum is not None:
+                mask[docnum] = True
+            return Match(mask)
+        return Match(self.facet_mask(name, [value], prefix=node.prefix))
+
+    def _gene_field(self, value: str, prefix: bool) -> Match:
+        folded = value.casefold()
+        if prefix:
+            return self._prefix_match([(schema.GENE, folded), (schema.ALIAS, folded)])
+        symbols = [m.symbol for m in self.snap.lexicon.resolve(value)]
+        self.explained.genes.append({"value": value, "symbols": symbols})
+        self.explained.stems.update(analyze(value))
+        fields = [(schema.GENE, s.casefold(), GENE_BOOST) for s in symbols]
+        return self._terms([*fields, (schema.ALIAS, folded, GENE_BOOST)])
+
+    def _yearrange(self, node: q.YearRange) -> Match:
+        return Match(year_mask(self.snap, node.low, node.high))
+
+    def facet_mask(self, facet: str, values: list[str], *, prefix: bool = False) -> np.ndarray:
+        """Documents with any of ``values`` in ``facet``: exact (any case), else every word."""
+        arrays = self.snap.facets[facet]
+        ordinals: list[int] = []
+        for value in values:
+            ordinals.extend(facet_ordinals(arrays, facet, value, prefix=prefix))
+        return arrays.mask(ordinals, self.n)
+
+    # -- scoring --------------------------------------------------------------------------
+
+    def _terms(self, fields: list[tuple[str, str, float]]) -> Match:
+        """Documents holding any of the (field, term, boost) triples; BM25 summed."""
+        mask = np.zeros(self.n, dtype=bool)
+        scores = np.zeros(self.n, dtype=np.float32)
+        for field_name, term, boost in fields:
+            ids, tf = self.snap.postings(field_name, term)
+            if not len(ids):
+                continue
+            mask[ids] = True
+            scores[ids] += self._bm25(field_name, ids, tf) * np.float32(boost)
+        return Match(mask, scores)
+
+    def _bm25(self, field_name: str, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
+        df = len(ids)
+        idf = np.float32(np.log(1.0 + (self.snap.documents - df + 0.5) / (df + 0.5)))
+        if field_name in (schema.TEXT, schema.TITLE):
+            lengths, average = self.snap.field_lengths(field_name)
+            norm = K1 * (1 - B + B * lengths[ids] / np.float32(average))
+        else:  # exact values: a figure's gene count should not dilute a gene match
+            norm = np.float32(K1)
+        return idf * tf * np.float32(K1 + 1) / (tf + norm)
+
+
+def year_mask(snap: Snapshot, low: int | None, high: int | None) -> np.ndarray:
+    mask = snap.years != MISSING_YEAR
+    if low is not None:
+        mask &= snap.years >= low
+    if high is not None:
+        mask &= snap.years <= high
+    return mask
+
+
+def facet_ordinals(arrays, facet: str, value: str, *, prefix: bool = False) -> list[int]:
+    """Ordinals of ``facet`` values that ``value`` names."""
+    folded = value.strip().casefold()
+    if prefix:
+        return [o for o, v in enumerate(arrays.values) if v.casefold().startswith(folded)]
+    ordinal = arrays.lookup(folded)
+    if ordinal is not None:
+        return [ordinal]
+    if facet == "organism":
+        latin = _organism_by_common_name().get(folded)
+        if latin is not None and arrays.lookup(latin) is not None:
+            return [arrays.lookup(latin)]
+    return arrays.containing_words(folded)
+
+
+def _organism_by_common_name() -> dict[str, str]:
+    names = {}
+    for organism in known_organisms().values():
+        if organism.common:
+            names[organism.common.casefold()] = organism.latin
+            names[re.sub(r"^(house|norway|fruit|baker's) ", "", organism.common.casefold())] = (
+                organism.latin
+            )
+    names.update(
+        {"mouse": "Mus musculus", "rat": "Rattus norvegicus", "yeast": "Saccharomyces cerevisiae"}
+    )
+    return names
+
+
+def _sum_scores(matches: list[Match], n: int) -> np.ndarray | None:
+    scored = [m.scores for m in matches if m.scores is not None]
+    if not scored:
+        return None
+    total = scored[0].copy()
+    for s in scored[1:]:
+        total += s
+    return total

@@ -1,0 +1,598 @@
+"""The search service: queries, filters, facets, gene lookup and autocomplete, no HTTP.
+
+One :class:`SearchService` serves one ``index_data/`` folder. It holds the current index
+generation as a :class:`server.textindex.Snapshot` (numpy arrays, loaded once) and
+re-reads the ``current`` link on every call: when a new generation is published, the
+first call to notice loads it while other threads go on with the old one, then the
+reference is swapped in one assignment. Results are cached, keyed by index version and
+the normalised request, so a repeated query costs a dictionary lookup.
+
+Every bad parameter raises :class:`server.models.InvalidParameter`; an unknown figure or
+gene raises :class:`server.models.NotFound`; with no index published, calls raise
+``indexer.store.NoIndex``. Returned dicts are shared with the cache: add keys to the
+top level if you must, never mutate nested values.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Iterator
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from indexer.organisms import describe
+from indexer.store import CURRENT_LINK, IndexStore
+from server import models
+from server import query as q
+from server.hits import figure_dict, gene_dict, hit, snippet
+from server.matching import Evaluator, Explained, Match, facet_ordinals, year_mask
+from server.models import InvalidParameter, NotFound, SearchRequest
+from server.suggest import corrections, suggest_index
+from server.textindex import MISSING_YEAR, Snapshot
+
+log = logging.getLogger(__name__)
+
+RESULT_CACHE_SIZE = 512
+MATCH_CACHE_SIZE = 64
+MAX_SUGGEST = 50
+COOCCURRING = 20
+_RECORD_BATCH = 100
+
+
+class _LRU:
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.data: OrderedDict[Hashable, Any] = OrderedDict()
+        self.lock = threading.Lock()
+
+    def get(self, key: Hashable) -> Any:
+        with self.lock:
+            value = self.data.get(key)
+            if value is not None:
+                self.data.move_to_end(key)
+            return value
+
+    def put(self, key: Hashable, value: Any) -> None:
+        with self.lock:
+            self.data[key] = value
+            self.data.move_to_end(key)
+            while len(self.data) > self.size:
+                self.data.popitem(last=False)
+
+
+class SearchService:
+    def __init__(self, index_root: str | Path) -> None:
+        self.store = IndexStore(index_root)
+        self._state: tuple[str | None, Snapshot] | None = None  # (link target, snapshot)
+        self._failed_link: str | None = None
+        self._load_lock = threading.Lock()
+        self._results = _LRU(RESULT_CACHE_SIZE)
+        self._matches = _LRU(MATCH_CACHE_SIZE)
+
+    # -- index generations ----------------------------------------------------------------
+
+    def _snapshot(self) -> Snapshot:
+        try:
+            link = os.readlink(self.store.root / CURRENT_LINK)
+        except OSError:
+            link = None
+        state = self._state
+        if state is not None and (state[0] == link or link == self._failed_link):
+            return state[1]
+        # Someone else is loading: serve the old generation meanwhile.
+        if not self._load_lock.acquire(blocking=state is None):
+            return state[1]  # type: ignore[index]
+        try:
+            state = self._state
+            if state is not None and state[0] == link:
+                return state[1]
+            try:
+                snap = Snapshot(self.store.require_current())
+            except Exception:
+                if state is None:
+                    raise
+                log.exception(
+                    "cannot load the new index generation; still serving %s", state[1].version
+                )
+                self._failed_link = link
+                return state[1]
+            self._state = (link, snap)
+            self._failed_link = None
+            return snap
+        finally:
+            self._load_lock.release()
+
+    def refresh(self) -> str:
+        """Load the current generation now if it changed; return its version."""
+        return self._snapshot().version
+
+    def close(self) -> None:
+        """Close the index files (the service reopens them if used again)."""
+        state, self._state = self._state, None
+        if state is not None:
+            state[1].close()
+
+    @property
+    def version(self) -> str:
+        """Id of the index generation in use (changes when a new build is published)."""
+        return self._snapshot().version
+
+    # -- search ---------------------------------------------------------------------------
+
+    def search(self, request: SearchRequest) -> dict[str, Any]:
+        """Search figures. Returns::
+
+            {"version": str, "total": int, "page": int, "per_page": int, "pages": int,
+             "sort": str,
+             "query": {"q": str, "understood": str, "genes": [{"value", "symbols"}],
+                       "ignored": [str], "notes": [str], "filters": {name: [str]},
+                       "year_min", "year_max", "gene_match", "min_genes"},
+             "hits": [hit],
+             "facets": {name: {"name": str, "values": [{"value", "label", "count",
+                        "selected", ...}], "truncated": bool}},
+             "did_you_mean": [{"q": str, "total": int}]}
+
+        A hit is ``{"figid", "title", "paper_title", "reference", "year", "journal",
+        "pmcid", "doi", "organisms": [{"name", "label", "taxon_id", "taxonomy_url"}],
+        "genes": [{"symbol", "entrez", "alias", "aliases", "url"}], "diseases":
+        [{"name", "mesh_id"}], "chemicals": [...], "snippet": html, "score": float|None,
+        "links": {"article", "image", "pmc_figure", "page", "doi"}}``. Gene facet values
+        also carry ``entrez``; organism values ``taxon_id``.
+        """
+        snap = self._snapshot()
+        req = normalize(request)
+        key = (snap.version, "search", _request_key(req))
+        cached = self._results.get(key)
+        if cached is not None:
+            return dict(cached)
+        result, _ = self._search(snap, req)
+        self._results.put(key, result)
+        return dict(result)
+
+    def _search(
+        self, snap: Snapshot, req: SearchRequest, extra: np.ndarray | None = None
+    ) -> tuple[dict[str, Any], _Run]:
+        run = _Run(self, snap, req, extra)
+        start = (req.page - 1) * req.per_page
+        docs = run.ordered(start + req.per_page)[start:]
+        result = {
+            "version": snap.version,
+            "total": run.total,
+            "page": req.page,
+            "per_page": req.per_page,
+            "pages": -(-run.total // req.per_page),
+            "sort": req.sort,
+            "query": run.understood(),
+            "hits": run.hits(docs),
+            "facets": run.facets(),
+            "did_you_mean": run.did_you_mean() if run.total == 0 else [],
+        }
+        return result, run
+
+    def iter_hits(self, request: SearchRequest, limit: int) -> Iterator[dict[str, Any]]:
+        """Every matching figure in sort order, at most ``limit``, ignoring page/per_page;
+        each is the same hit dict as in :meth:`search`. Records are read in batches."""
+        snap = self._snapshot()
+        req = normalize(replace(request, page=1, per_page=1, facets=()))
+        run = _Run(self, snap, req, None)
+        docs = run.ordered(max(0, limit))
+        for i in range(0, len(docs), _RECORD_BATCH):
+            yield from run.hits(docs[i : i + _RECORD_BATCH])
+
+    def count(self, request: SearchRequest) -> int:
+        """Number of figures matching ``request`` (cheap: no hits, no facets)."""
+        snap = self._snapshot()
+        req = normalize(replace(request, page=1, per_page=1, facets=()))
+        return _Run(self, snap, req, None).total
+
+    def _match(self, snap: Snapshot, text: str) -> tuple[q.Node | None, Match | None, Explained]:
+        key = (snap.version, text)
+        cached = self._matches.get(key)
+        if cached is None:
+            tree = q.parse(text)
+            evaluator = Evaluator(snap)
+            cached = (tree, evaluator.evaluate(tree), evaluator.explained)
+            self._matches.put(key, cached)
+        return cached
+
+    # -- figures and genes ----------------------------------------------------------------
+
+    def figure(self, figid: str) -> dict[str, Any]:
+        """One figure: the hit dict (without score; ``snippet`` is the escaped caption) plus
+        ``caption``, ``number``, ``figtype``, ``publisher``, ``keywords``, ``annotations``,
+        ``gene_keywords``, ``pathway_score``, ``organisms_source`` and ``record`` (the whole
+        clean record). Raises ``NotFound`` for an unknown figid."""
+        snap = self._snapshot()
+        docnum = snap.docnum_by_figid.get(figid)
+        if docnum is None:
+            raise NotFound("figure", f"no figure with figid {figid!r}")
+        return figure_dict(snap.records([docnum])[0])
+
+    def gene(self, text: str, request: SearchRequest) -> dict[str, Any]:
+        """Figures of one gene typed as HGNC symbol, Entrez ID or printed alias. Returns::
+
+            {"version", "query": text, "symbol", "entrez", "matched_by": "symbol"|"entrez"|
+             "alias", "ambiguous": bool, "url": NCBI Gene URL,
+             "genes": [{"symbol", "entrez", "alias", "aliases", "url", "figures"}],
+             "total", "page", "per_page", "pages", "hits": [hit], "facets": {...},
+             "by_year": [{"year", "count"}], "by_organism": [{"value", "label",
+             "taxon_id", "count"}], "cooccurring": [{"symbol", "entrez", "url", "figures"}]}
+
+        An alias naming several genes is ``ambiguous``: ``genes`` lists them all (most
+        figures first, the first one is ``symbol``) and the figures are those of any of
+        them. ``request`` filters, sorts and pages the figures as in :meth:`search`.
+        Raises ``NotFound`` when nothing in the lexicon or index matches ``text``.
+        """
+        snap = self._snapshot()
+        req = normalize(request)
+        text = text.strip()
+        key = (snap.version, "gene", text.casefold(), _request_key(req))
+        cached = self._results.get(key)
+        if cached is not None:
+            return dict(cached)
+        matches = snap.lexicon.resolve(text)
+        genes = snap.facets["gene"]
+        if not matches and genes.lookup(text) is not None:
+            symbol = genes.values[genes.lookup(text)]
+            matches = [_Resolved(symbol, snap.lexicon.entrez(symbol), "symbol")]
+        matches = sorted(matches, key=lambda m: -snap.lexicon.symbol_figures.get(m.symbol, 0))
+        if not matches:
+            raise NotFound(
+                "gene",
+                f"no gene {text!r}: not an HGNC symbol, Entrez ID or printed alias in the index",
+            )
+        ordinals = [o for m in matches if (o := genes.lookup(m.symbol)) is not None]
+        mask = genes.mask(ordinals, snap.n_docs)
+        result, run = self._search(snap, req, extra=mask)
+        within = run.matched
+        counts = genes.count(within)
+        for o in ordinals:
+            counts[o] = 0
+        top, _ = genes.top(counts, COOCCURRING)
+        first = matches[0]
+        result.update(
+            symbol=first.symbol,
+            entrez=first.entrez,
+            matched_by=first.matched_by,
+            ambiguous=len(matches) > 1,
+            url=gene_dict(first.symbol, first.entrez)["url"],
+            genes=[
+                {
+                    **gene_dict(m.symbol, m.entrez),
+                    "figures": int(genes.totals[o]) if o is not None else 0,
+                }
+                for m in matches
+                for o in [genes.lookup(m.symbol)]
+            ],
+            by_year=_year_counts(snap, within),
+            by_organism=_organism_counts(snap, within),
+            cooccurring=[
+                {**_gene_link(snap, genes.values[o]), "figures": int(counts[o])} for o in top
+            ],
+        )
+        result["search_query"] = result.pop("query")
+        result["query"] = text
+        self._results.put(key, result)
+        return dict(result)
+
+    # -- autocomplete and status ----------------------------------------------------------
+
+    def suggest(self, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
+        """Names starting with ``prefix`` (case-insensitive), most figures first:
+        ``[{"text", "kind": "gene"|"alias"|"organism"|"disease"|"word", "figures", ...}]``;
+        genes also carry ``entrez``, aliases ``symbols``. Title words are index stems."""
+        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_SUGGEST:
+            raise InvalidParameter(
+                "limit", f"limit must be a whole number from 1 to {MAX_SUGGEST}, got {limit!r}"
+            )
+        if len(prefix) > models.MAX_QUERY_LENGTH:
+            raise InvalidParameter(
+                "q",
+                f"q is {len(prefix)} characters long; at most {models.MAX_QUERY_LENGTH} are allowed",
+            )
+        return suggest_index(self._snapshot()).complete(prefix, limit)
+
+    def status(self) -> dict[str, Any]:
+        """``{"version", "documents", "lexicon_size", "lexicon_aliases", "schema_version",
+        "built_at", "generation_path", "meta": <meta.json as written by the indexer>}``."""
+        snap = self._snapshot()
+        return {
+            "version": snap.version,
+            "documents": snap.documents,
+            "lexicon_size": len(snap.lexicon),
+            "lexicon_aliases": len(snap.lexicon.alias_symbols),
+            "schema_version": snap.meta.get("schema_version"),
+            "built_at": snap.meta.get("built_at"),
+            "generation_path": str(snap.path),
+            "meta": snap.meta,
+        }
+
+
+class _Resolved:
+    def __init__(self, symbol: str, entrez: str | None, matched_by: str) -> None:
+        self.symbol, self.entrez, self.matched_by = symbol, entrez, matched_by
+
+
+class _Run:
+    """One request evaluated over one snapshot: masks per filter, the matched set."""
+
+    def __init__(
+        self, service: SearchService, snap: Snapshot, req: SearchRequest, extra: np.ndarray | None
+    ) -> None:
+        self.service, self.snap, self.req = service, snap, req
+        self.tree, match, self.explained = service._match(snap, req.q)
+        self.scores = None if match is None else match.scores
+        base = snap.live if match is None else snap.live & match.mask
+        if extra is not None:
+            base = base & extra
+        self.base = base
+        self.gene_filters: list[dict[str, Any]] = []
+        self.selected: dict[str, set[int]] = {}
+        self.filters: dict[str, np.ndarray] = {}
+        for name, values in req.filters.items():
+            self.filters[name] = self._filter_mask(name, values)
+        if req.year_min is not None or req.year_max is not None:
+            self.filters["year"] = year_mask(snap, req.year_min, req.year_max)
+        matched = base
+        for mask in self.filters.values():
+            matched = matched & mask
+        self.matched = matched
+        self.total = int(np.count_nonzero(matched))
+
+    def _filter_mask(self, name: str, values: list[str]) -> np.ndarray:
+        snap, arrays = self.snap, self.snap.facets[name]
+        if name != "gene":
+            ordinals = {o for v in values for o in facet_ordinals(arrays, name, v)}
+            self.selected[name] = ordinals
+            return arrays.mask(ordinals, snap.n_docs)
+        per_value = np.zeros(snap.n_docs, dtype=np.int32)
+        chosen: set[int] = set()
+        for value in values:
+            symbols = [m.symbol for m in snap.lexicon.resolve(value)]
+            ordinals = {o for s in [*symbols, value] if (o := arrays.lookup(s)) is not None}
+            self.gene_filters.append(
+                {"value": value, "symbols": sorted({arrays.values[o] for o in ordinals})}
+            )
+            chosen |= ordinals
+            per_value += arrays.mask(ordinals, snap.n_docs)
+        self.selected[name] = chosen
+        need = len(values) if self.req.gene_match == "all" else (self.req.min_genes or 1)
+        return per_value >= need
+
+    def ordered(self, limit: int) -> np.ndarray:
+        """Document numbers of the first ``limit`` matches in sort order."""
+        docs = np.flatnonzero(self.matched)
+        if limit <= 0 or not len(docs):
+            return docs[:0]
+        scores = self.scores[docs] if self.scores is not None else np.zeros(len(docs), np.float32)
+        years = self.snap.years[docs]
+        if self.req.sort == "year":
+            primary = np.where(years == MISSING_YEAR, 10_000, years).astype(np.float64)
+        elif self.req.sort == "-year" or self.scores is None:
+            primary = -years.astype(np.float64)
+        else:
+            primary = -scores.astype(np.float64)
+        if limit < len(docs):
+            kth = np.partition(primary, limit - 1)[limit - 1]
+            keep = primary <= kth
+            docs, primary, scores = docs[keep], primary[keep], scores[keep]
+        order = np.lexsort((docs, -scores, primary))
+        return docs[order][:limit]
+
+    def hits(self, docs: np.ndarray) -> list[dict[str, Any]]:
+        records = self.snap.records(docs.tolist())
+        stems, prefixes = self.explained.stems, self.explained.prefixes
+        out = []
+        for docnum, record in zip(docs.tolist(), records, strict=True):
+            text = record.get("caption") or record.get("figtitle")
+            score = None if self.scores is None else self.scores[docnum]
+            out.append(hit(record, snippet(text, stems, prefixes), score))
+        return out
+
+    def understood(self) -> dict[str, Any]:
+        req, explained = self.req, self.explained
+        return {
+            "q": req.q,
+            "understood": "" if self.tree is None else str(self.tree),
+            "genes": explained.genes + [dict(g, filter=True) for g in self.gene_filters],
+            "ignored": explained.ignored,
+            "notes": explained.notes,
+            "filters": {k: list(v) for k, v in req.filters.items()},
+            "year_min": req.year_min,
+            "year_max": req.year_max,
+            "gene_match": req.gene_match,
+            "min_genes": req.min_genes,
+        }
+
+    def _without(self, own: str) -> tuple[np.ndarray, int | None]:
+        """The matched set with every filter but ``own`` applied."""
+        if own not in self.filters:
+            return self.matched, self.total
+        mask = self.base
+        for name, filter_mask in self.filters.items():
+            if name != own:
+                mask = mask & filter_mask
+        return mask, None
+
+    def facets(self) -> dict[str, Any]:
+        out = {}
+        size = self.req.facet_size
+        for name in self.req.facets:
+            mask, matched = self._without(name)
+            if name == "year":
+                out[name] = _year_facet(self.snap, mask, size, self.req)
+                continue
+            arrays = self.snap.facets[name]
+            counts = arrays.totals if mask is self.snap.live else arrays.count(mask, matched)
+            top, truncated = arrays.top(counts, size)
+            selected = self.selected.get(name, set())
+            shown = top + sorted(selected - set(top), key=lambda o: arrays.values[o].casefold())
+            out[name] = {
+                "name": name,
+                "values": [
+                    _facet_value(name, arrays.values[o], int(counts[o]), o in selected, self.snap)
+                    for o in shown
+                ],
+                "truncated": truncated,
+            }
+        return out
+
+    def did_you_mean(self) -> list[dict[str, Any]]:
+        fixed = corrections(self.snap, self.req.q, self.tree)
+        if fixed is None:
+            return []
+        total = self.service.count(replace(self.req, q=fixed))
+        return [{"q": fixed, "total": total}] if total else []
+
+
+def _facet_value(
+    name: str, value: str, count: int, selected: bool, snap: Snapshot | None = None
+) -> dict[str, Any]:
+    item: dict[str, Any] = {"value": value, "label": value, "count": count, "selected": selected}
+    if name == "gene" and snap is not None:
+        item["entrez"] = snap.lexicon.entrez(value)
+    elif name == "organism":
+        organism = describe(value)
+        item.update(label=organism.label, taxon_id=organism.taxon_id)
+    return item
+
+
+def _gene_link(snap: Snapshot, symbol: str) -> dict[str, Any]:
+    entrez = snap.lexicon.entrez(symbol)
+    return {"symbol": symbol, "entrez": entrez, "url": gene_dict(symbol, entrez)["url"]}
+
+
+def _year_counts(snap: Snapshot, mask: np.ndarray) -> list[dict[str, int]]:
+    years = snap.years[mask]
+    counts = np.bincount(years[years != MISSING_YEAR])
+    return [{"year": int(y), "count": int(counts[y])} for y in np.flatnonzero(counts)]
+
+
+def _organism_counts(snap: Snapshot, mask: np.ndarray) -> list[dict[str, Any]]:
+    arrays = snap.facets["organism"]
+    counts = arrays.count(mask)
+    top, _ = arrays.top(counts, len(arrays.values))
+    return [_facet_value("organism", arrays.values[o], int(counts[o]), False) for o in top]
+
+
+def _year_facet(snap: Snapshot, mask: np.ndarray, size: int, req: SearchRequest) -> dict[str, Any]:
+    years = snap.years[mask]
+    counts = np.bincount(years[years != MISSING_YEAR])
+    present = np.flatnonzero(counts)
+    ranked = sorted(present.tolist(), key=lambda y: (-counts[y], -y))
+    low = req.year_min if req.year_min is not None else -1
+    high = req.year_max if req.year_max is not None else 100_000
+    filtered = req.year_min is not None or req.year_max is not None
+
+    def value(y: int) -> dict[str, Any]:
+        return {
+            "value": y,
+            "label": str(y),
+            "count": int(counts[y]),
+            "selected": filtered and low <= y <= high,
+        }
+
+    return {
+        "name": "year",
+        "values": [value(y) for y in ranked[:size]],
+        "truncated": len(ranked) > size,
+    }
+
+
+# -- request validation -------------------------------------------------------------------
+
+
+def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        try:
+            value = int(str(value).strip())
+        except ValueError:
+            raise InvalidParameter(name, f"{name} must be a whole number, got {value!r}") from None
+    if value < low or (high is not None and value > high):
+        allowed = f"from {low} to {high}" if high is not None else f"at least {low}"
+        raise InvalidParameter(name, f"{name} must be {allowed}, got {value}")
+    return value
+
+
+def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
+    if value not in allowed:
+        raise InvalidParameter(name, f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
+    return value
+
+
+def normalize(request: SearchRequest) -> SearchRequest:
+    """A validated copy of ``request`` with canonical values; raises ``InvalidParameter``."""
+    text = request.q or ""
+    if not isinstance(text, str):
+        raise InvalidParameter("q", f"q must be text, got {type(text).__name__}")
+    if len(text) > models.MAX_QUERY_LENGTH:
+        raise InvalidParameter(
+            "q", f"q is {len(text)} characters long; at most {models.MAX_QUERY_LENGTH} are allowed"
+        )
+    filters: dict[str, list[str]] = {}
+    for name, values in (request.filters or {}).items():
+        if name not in models.FILTER_NAMES:
+            raise InvalidParameter(
+                name, f"unknown filter {name!r}: filter on {', '.join(models.FILTER_NAMES)}"
+            )
+        values = [values] if isinstance(values, str) else list(values or [])
+        cleaned = list(dict.fromkeys(" ".join(str(v).split()) for v in values if str(v).strip()))
+        limit = models.MAX_GENES if name == "gene" else models.MAX_FILTER_VALUES
+        if len(cleaned) > limit:
+            what = "genes" if name == "gene" else f"{name} values"
+            raise InvalidParameter(
+                name, f"too many {what}: {len(cleaned)} given, at most {limit} allowed"
+            )
+        if cleaned:
+            filters[name] = cleaned
+    year_min = None if request.year_min is None else _int("year_min", request.year_min, 0, 9999)
+    year_max = None if request.year_max is None else _int("year_max", request.year_max, 0, 9999)
+    if year_min is not None and year_max is not None and year_min > year_max:
+        raise InvalidParameter(
+            "year_min", f"year_min ({year_min}) must not be after year_max ({year_max})"
+        )
+    gene_match = _choice("gene_match", request.gene_match, models.GENE_MATCHES)
+    genes = len(filters.get("gene", []))
+    min_genes = None
+    if request.min_genes is not None:
+        min_genes = _int("min_genes", request.min_genes, 1)
+        if genes == 0:
+            raise InvalidParameter(
+                "min_genes", "min_genes needs gene values: give one or more gene filters"
+            )
+        if min_genes > genes:
+            raise InvalidParameter(
+                "min_genes", f"min_genes ({min_genes}) is more than the {genes} genes given"
+            )
+    facets = request.facets
+    facets = (facets,) if isinstance(facets, str) else tuple(facets or ())
+    for facet in facets:
+        _choice("facets", facet, models.FACET_NAMES)
+    return SearchRequest(
+        q=" ".join(text.split()) if text.strip() else "",
+        filters=dict(sorted(filters.items())),
+        year_min=year_min,
+        year_max=year_max,
+        gene_match=gene_match,
+        min_genes=min_genes,
+        sort=_choice("sort", request.sort, models.SORTS),
+        page=_int("page", request.page, 1),
+        per_page=_int("per_page", request.per_page, 1, models.MAX_PER_PAGE),
+        facets=tuple(dict.fromkeys(facets)),
+        facet_size=_int("facet_size", request.facet_size, 1, models.MAX_FACET_SIZE),
+    )
+
+
+def _request_key(req: SearchRequest) -> tuple:
+    return (
+        req.q,
+        tuple((k, tuple(v)) for k, v in req.filters.items()),
+        req.year_min, req.year_max, req.gene_match, req.min_genes, req.sort,
+        req.page, req.per_page, req.facets, req.facet_size,
+    )  # fmt: skip

@@ -1,0 +1,135 @@
+"""Autocomplete over the index's names, and "did you mean" corrections from its vocabulary."""
+
+from __future__ import annotations
+
+import bisect
+import threading
+from typing import Any
+
+import numpy as np
+
+from indexer import schema
+from server import query as q
+from server.matching import analyze
+from server.textindex import Snapshot
+
+_BUILD_LOCK = threading.Lock()
+KINDS = ("gene", "alias", "organism", "disease", "word")
+
+
+class SuggestIndex:
+    """Every suggestible name, sorted by its case-folded form, with its figure count."""
+
+    def __init__(self, snap: Snapshot) -> None:
+        entries: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
+        lexicon = snap.lexicon
+        for symbol, figures in lexicon.symbol_figures.items():
+            extra = {"entrez": lexicon.entrez(symbol)}
+            entries[(symbol.casefold(), "gene")] = (symbol, figures, extra)
+        symbols = {key for key, kind in entries}
+        for key, by_symbol in lexicon.alias_symbols.items():
+            if key in symbols or not key.strip():
+                continue
+            extra = {"symbols": [s for s, _ in by_symbol.most_common()]}
+            entries[(key, "alias")] = (lexicon.alias_display[key], sum(by_symbol.values()), extra)
+        for facet in ("organism", "disease"):
+            arrays = snap.facets[facet]
+            for ordinal, value in enumerate(arrays.values):
+                count = int(arrays.totals[ordinal])
+                if count:
+                    entries[(value.casefold(), facet)] = (value, count, {})
+        for term, count in snap.iter_terms(schema.TITLE):
+            if len(term) > 2 and not term.isdigit():
+                entries.setdefault((term, "word"), (term, count, {}))
+        ordered = sorted(entries.items())
+        self.keys = [key for (key, _), _ in ordered]
+        self.items = [
+            {"text": text, "kind": kind, "figures": count, **extra}
+            for (_, kind), (text, count, extra) in ordered
+        ]
+        self.counts = np.array([item["figures"] for item in self.items], dtype=np.int64)
+
+    def complete(self, prefix: str, limit: int) -> list[dict[str, Any]]:
+        folded = prefix.strip().casefold()
+        if not folded:
+            return []
+        lo = bisect.bisect_left(self.keys, folded)
+        hi = bisect.bisect_left(self.keys, folded + "\U0010ffff")
+        if hi <= lo:
+            return []
+        window = self.counts[lo:hi]
+        top = np.argpartition(-window, limit - 1)[:limit] if hi - lo > limit else np.arange(hi - lo)
+        ranked = sorted(
+            top.tolist(),
+            key=lambda i: (-window[i], self.keys[lo + i], KINDS.index(self.items[lo + i]["kind"])),
+        )
+        return [dict(self.items[lo + i]) for i in ranked]
+
+
+def suggest_index(snap: Snapshot) -> SuggestIndex:
+    """The snapshot's autocomplete index, built on first use."""
+    if snap.suggest_index is None:
+        with _BUILD_LOCK:
+            if snap.suggest_index is None:
+                snap.suggest_index = SuggestIndex(snap)
+    return snap.suggest_index
+
+
+def corrections(snap: Snapshot, text: str, tree: q.Node | None) -> str | None:
+    """``text`` with each unknown word replaced by the closest frequent index term, or None."""
+    replaced: list[tuple[int, int, str]] = []
+    for leaf in q.words_of(tree):
+        if not isinstance(leaf, q.Word):
+            continue
+        stems = analyze(leaf.text)
+        if not stems or any(_known(snap, stem) for stem in stems):
+            continue
+        if snap.postings(schema.ALIAS, leaf.text.casefold())[0].size:
+            continue
+        best = _closest(snap, leaf.text)
+        if best and best.casefold() != leaf.text.casefold():
+            replaced.append((leaf.pos, leaf.pos + len(leaf.text), best))
+    if not replaced:
+        return None
+    out, cursor = [], 0
+    for start, end, word in sorted(replaced):
+        out.append(text[cursor:start])
+        out.append(word)
+        cursor = end
+    out.append(text[cursor:])
+    return "".join(out)
+
+
+def _known(snap: Snapshot, stem: str) -> bool:
+    return bool(
+        snap.postings(schema.TEXT, stem)[0].size or snap.postings(schema.TITLE, stem)[0].size
+    )
+
+
+def _closest(snap: Snapshot, word: str) -> str | None:
+    folded = word.strip().casefold()
+    if len(folded) < 3:
+        return None
+    maxdist = 1 if len(folded) < 5 else 2
+    candidates: list[tuple[int, int, str]] = []
+    for stem in analyze(word)[:1]:
+        for term in snap.terms_within(schema.TEXT, stem, maxdist):
+            candidates.append((_distance(stem, term), -snap.doc_frequency(schema.TEXT, term), term))
+    symbols = snap.lexicon
+    for term in snap.terms_within(schema.GENE, folded, maxdist):
+        matches = symbols.resolve(term)
+        display = matches[0].symbol if matches else term
+        candidates.append(
+            (_distance(folded, term), -snap.doc_frequency(schema.GENE, term), display)
+        )
+    return min(candidates)[2] if candidates else None
+
+
+def _distance(a: str, b: str) -> int:
+    previous = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        current = [i]
+        for j, cb in enumerate(b, 1):
+            current.append(min(previous[j] + 1, current[j - 1] + 1, previous[j - 1] + (ca != cb)))
+        previous = current
+    return previous[-1]

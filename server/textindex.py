@@ -1,0 +1,255 @@
+"""One index generation, loaded once into numpy arrays, with bulk access to Whoosh postings.
+
+A :class:`Snapshot` is immutable once built: document numbers are global over the
+generation's segments, ``live`` masks deleted documents, years and figids are arrays,
+facets are :class:`server.facets.FacetArrays`. Postings are read a whole block at a time
+(ids and term frequencies decoded with numpy, never one posting per Python step) and
+cached per term. Whoosh file objects seek, so every read of them holds ``self._lock``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+import zlib
+from collections import OrderedDict
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+from pickle import loads
+from typing import Any
+
+import numpy as np
+from whoosh import index as whoosh_index
+from whoosh import query as wq
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.reading import TermNotFound
+from whoosh.searching import Searcher
+from whoosh.util.numeric import byte_to_length
+
+from indexer import schema
+from indexer.lexicon import GeneLexicon
+from indexer.store import LEXICON_FILE, check_compatible
+from server.facets import FacetArrays
+
+MISSING_YEAR = 0
+_POSTINGS_CACHE_SIZE = 4096
+_LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
+
+Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies float32)
+_EMPTY: Postings = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+
+
+class Snapshot:
+    """Everything the service needs from one published index generation."""
+
+    def __init__(self, generation: Path) -> None:
+        self.path = generation
+        self.meta = check_compatible(generation)
+        self.version = str(self.meta.get("generation") or generation.name)
+        self.lexicon = GeneLexicon.load(generation / LEXICON_FILE)
+        self._lock = threading.RLock()
+        self._ix = whoosh_index.open_dir(str(generation))
+        self._reader = self._ix.reader()
+        self.leaves: list[tuple[Any, int]] = list(self._reader.leaf_readers())
+        self.n_docs = self._reader.doc_count_all()
+        self.live = np.ones(self.n_docs, dtype=bool)
+        for leaf, offset in self.leaves:
+            if leaf.has_deletions():
+                self.live[[offset + d for d in leaf.deleted_docs()]] = False
+        self.documents = int(self.live.sum())
+        self.figids = [b.decode("utf-8") for b in self._column_bytes(schema.FIGID)]
+        self.docnum_by_figid = {f: i for i, f in enumerate(self.figids) if self.live[i]}
+        self.years = self._numeric_column(schema.YEAR).astype(np.int32)
+        self.years[self.years == 65535] = MISSING_YEAR
+        self.facets = {
+            facet: FacetArrays(facet, self._facet_values(facet), self.live)
+            for facet in schema.FACET_FIELDS
+        }
+        self._lengths: dict[str, tuple[np.ndarray, float]] = {}
+        self._postings: OrderedDict[tuple[str, str], Postings] = OrderedDict()
+        self.suggest_index: Any = None  # built on first use by server.suggest
+
+    # -- columns ------------------------------------------------------------------------
+
+    def _column_bytes(self, field: str) -> list[bytes]:
+        out: list[bytes] = []
+        for leaf, _ in self.leaves:
+            n = leaf.doc_count_all()
+            if not leaf.has_column(field):
+                out.extend([b""] * n)
+                continue
+            col = leaf.column_reader(field, translate=False)
+            offsets, lengths = getattr(col, "_offsets", None), getattr(col, "_lengths", None)
+            if offsets is None or lengths is None:  # another column type: one read per doc
+                out.extend(col[i] for i in range(n))
+                continue
+            base = col._basepos
+            blob = col._dbfile.get(base, (offsets[-1] + lengths[-1]) if n else 0)
+            out.extend(blob[o : o + w] for o, w in zip(offsets, lengths, strict=True))
+        return out
+
+    def _numeric_column(self, field: str, column: Any = None) -> np.ndarray:
+        parts = []
+        for leaf, _ in self.leaves:
+            n = leaf.doc_count_all()
+            if column is None:
+                col = leaf.column_reader(field, translate=False) if leaf.has_column(field) else None
+            else:
+                col = leaf._perdoc._cached_reader(field, column)
+            if col is None:
+                parts.append(np.zeros(n, dtype=np.int64))
+                continue
+            dtype = np.dtype(">" + col._typecode)
+            raw = np.frombuffer(col._dbfile.get(col._basepos, col._count * col._fixedlen), dtype)
+            values = np.full(n, col._default, dtype=np.int64)
+            values[: len(raw)] = raw[:n]
+            parts.append(values)
+        return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    def _facet_values(self, facet: str) -> list[list[str]]:
+        sep = schema.VALUE_SEPARATOR
+        return [
+            b.decode("utf-8").split(sep) if b else []
+            for b in self._column_bytes(schema.facet_column(facet))
+        ]
+
+    def field_lengths(self, field: str) -> tuple[np.ndarray, float]:
+        """Per-document length of ``field`` (float32) and its average over the documents."""
+        with self._lock:
+            if field not in self._lengths:
+                codes = self._numeric_column(f"_{field}_len", LENGTHS_COLUMN)
+                lengths = _LENGTH_TABLE[codes.astype(np.uint8)]
+                total = sum(leaf.field_length(field) for leaf, _ in self.leaves)
+                average = total / max(self.n_docs, 1) or 1.0
+                self._lengths[field] = (lengths, float(average))
+            return self._lengths[field]
+
+    # -- postings -----------------------------------------------------------------------
+
+    def postings(self, field: str, term: str) -> Postings:
+        """Document numbers (sorted, global) and term frequencies of one term."""
+        key = (field, term)
+        with self._lock:
+            cached = self._postings.get(key)
+            if cached is not None:
+                self._postings.move_to_end(key)
+                return cached
+            parts = [self._leaf_postings(leaf, offset, field, term) for leaf, offset in self.leaves]
+            parts = [p for p in parts if len(p[0])]
+            if not parts:
+                result = _EMPTY
+            elif len(parts) == 1:
+                result = parts[0]
+            else:
+                result = (
+                    np.concatenate([p[0] for p in parts]),
+                    np.concatenate([p[1] for p in parts]),
+                )
+            self._postings[key] = result
+            if len(self._postings) > _POSTINGS_CACHE_SIZE:
+                self._postings.popitem(last=False)
+            return result
+
+    @staticmethod
+    def _leaf_postings(leaf: Any, offset: int, field: str, term: str) -> Postings:
+        try:
+            matcher = leaf.postings(field, term)
+        except TermNotFound:
+            return _EMPTY
+        if not isinstance(matcher, W3LeafMatcher):  # inlined postings: tiny lists
+            ids, weights = [], []
+            while matcher.is_active():
+                ids.append(matcher.id())
+                weights.append(matcher.weight())
+                matcher.next()
+            return (np.asarray(ids, dtype=np.int32) + offset, np.asarray(weights, dtype=np.float32))
+        id_parts, weight_parts = [], []
+        while True:
+            data = matcher._postfile.get(
+                matcher._dataoffset, matcher._nextoffset - matcher._dataoffset
+            )
+            if matcher._compression:
+                data = zlib.decompress(data)
+            deltas, weights, _values = loads(data)
+            ids = np.cumsum(np.asarray(deltas, dtype=np.int64))
+            id_parts.append(ids)
+            if weights is None:
+                weight_parts.append(np.ones(len(ids), dtype=np.float32))
+            elif isinstance(weights, float):
+                weight_parts.append(np.full(len(ids), weights, dtype=np.float32))
+            else:
+                weight_parts.append(np.asarray(weights, dtype=np.float32))
+            if matcher._lastblock:
+                break
+            matcher._goto(matcher._nextoffset)
+        ids = np.concatenate(id_parts).astype(np.int32) + offset
+        return ids, np.concatenate(weight_parts)
+
+    def doc_frequency(self, field: str, term: str) -> int:
+        with self._lock:
+            return sum(leaf.doc_frequency(field, term) for leaf, _ in self.leaves)
+
+    def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` indexed terms of ``field`` starting with ``prefix``."""
+        with self._lock:
+            found: set[str] = set()
+            for leaf, _ in self.leaves:
+                for term in leaf.expand_prefix(field, prefix):
+                    found.add(term.decode("utf-8") if isinstance(term, bytes) else term)
+                    if len(found) >= limit:
+                        break
+            return sorted(found)[:limit]
+
+    def iter_terms(self, field: str) -> Iterator[tuple[str, int]]:
+        """Every term of ``field`` with its document frequency (first segment's order)."""
+        with self._lock:
+            counts: dict[str, int] = {}
+            for leaf, _ in self.leaves:
+                for tbytes, info in leaf.iter_field(field):
+                    text = tbytes.decode("utf-8") if isinstance(tbytes, bytes) else tbytes
+                    counts[text] = counts.get(text, 0) + info.doc_frequency()
+        yield from counts.items()
+
+    def terms_within(self, field: str, text: str, maxdist: int) -> list[str]:
+        """Indexed terms of ``field`` within ``maxdist`` edits of ``text`` (same first letter)."""
+        with self._lock:
+            found: set[str] = set()
+            for leaf, _ in self.leaves:
+                found.update(leaf.terms_within(field, text, maxdist, prefix=1))
+            return sorted(found)
+
+    def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:
+        """Bool mask of documents (among ``candidates``) where ``words`` occur in sequence."""
+        result = np.zeros(self.n_docs, dtype=bool)
+        query = wq.Phrase(field, list(words))
+        with self._lock:
+            for leaf, offset in self.leaves:
+                size = leaf.doc_count_all()
+                if not candidates[offset : offset + size].any():
+                    continue
+                searcher = Searcher(leaf, closereader=False)
+                matcher = query.matcher(searcher)
+                while matcher.is_active():
+                    result[offset + matcher.id()] = True
+                    matcher.next()
+        return result & candidates
+
+    # -- stored records -----------------------------------------------------------------
+
+    def records(self, docnums: Sequence[int]) -> list[dict[str, Any]]:
+        """The stored clean records (``Figure.as_dict()``) of ``docnums``, in order."""
+        with self._lock:
+            return [self._reader.stored_fields(int(d))[schema.RECORD] for d in docnums]
+
+    def close(self) -> None:
+        with self._lock:
+            if self._reader is not None:
+                self._reader.close()
+                self._reader = None
+
+    def __del__(self) -> None:
+        # A replaced generation is closed when its last in-flight request lets go of it.
+        reader = getattr(self, "_reader", None)
+        if reader is not None:
+            with contextlib.suppress(Exception):  # nothing to do about it while collected
+                reader.close()
