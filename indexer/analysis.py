@@ -23,7 +23,8 @@ WORD_PATTERN = r"\w+(\.?\w+)*"
 
 
 @lru_cache(maxsize=200_000)
-def _stem(word: str) -> str:
+def stem_word(word: str) -> str:
+    """The stem of a lower-cased, accent-folded word (cached: words repeat a lot)."""
     return stem(word)
 
 
@@ -75,7 +76,7 @@ class EnglishAnalyzer(Composable):
             if stopped and removestops:
                 continue
             token.stopped = stopped
-            token.text = word if stopped or no_morph else _stem(word)
+            token.text = word if stopped or no_morph else stem_word(word)
             if keeporiginal:
                 token.original = original
             if positions:

@@ -37,7 +37,15 @@ from indexer.record import Figure, normalize
 from indexer.report import Report
 from indexer.segments import BulkSegmentWriter
 from indexer.sources import discover, read_records
-from indexer.store import LEXICON_FILE, META_FILE, REPORT_FILE, IndexStore, write_json
+from indexer.store import (
+    LEXICON_FILE,
+    META_FILE,
+    REPORT_FILE,
+    VOCABULARY_FILE,
+    IndexStore,
+    write_json,
+)
+from indexer.vocabulary import Vocabulary
 
 WRITER_MEMORY_MB = 256  # postings per worker (Whoosh's estimate) before a segment is finished
 FILES_PER_WORKER_MIN = 500  # below this a pool costs more than it saves
@@ -99,6 +107,7 @@ class ShardIndexed:
     segments: list[Any]
     documents: int
     lexicon: GeneLexicon
+    vocabulary: Vocabulary
 
 
 def index_shard(
@@ -118,6 +127,7 @@ def index_shard(
     writer = BulkSegmentWriter(ix, memory_mb=memory_mb)
     segments = []
     counted = GeneLexicon()
+    vocabulary = Vocabulary()
     documents = 0
     try:
         for location, digest, figure in _read_spill(spill):
@@ -125,6 +135,7 @@ def index_shard(
                 continue
             lexicon.resolve_keywords(figure)
             counted.count(figure)
+            vocabulary.count(figure)
             writer.add_document(**schema.document(figure, location, digest))
             documents += 1
             if writer.full:
@@ -138,7 +149,7 @@ def index_shard(
         raise
     if progress:
         progress(documents % 100)
-    return ShardIndexed([s for s in segments if s is not None], documents, counted)
+    return ShardIndexed([s for s in segments if s is not None], documents, counted, vocabulary)
 
 
 def _read_spill(spill: str) -> Iterable[tuple[str, str, Figure]]:
@@ -354,11 +365,13 @@ def build(
                 shards = runner.map(
                     "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs
                 )
-            lexicon = read.lexicon
+            lexicon, vocabulary = read.lexicon, Vocabulary()
             for shard in shards:
                 lexicon.merge_counts(shard.lexicon)
+                vocabulary.merge(shard.vocabulary)
             _commit_segments(ix, [segment for shard in shards for segment in shard.segments])
             report.figures_indexed = report.documents = sum(s.documents for s in shards)
+            vocabulary.save(partial / VOCABULARY_FILE)
             _write_generation_files(partial, report, lexicon, started)
             store.publish(partial)
             report.published = True
@@ -440,7 +453,8 @@ def update(
             _link_segments(current, partial)
             ix = whoosh_index.open_dir(str(partial))
             lexicon = GeneLexicon.load(current / LEXICON_FILE)
-            changed = _apply_changes(ix, files, lexicon, report, progress)
+            vocabulary = Vocabulary()
+            changed = _apply_changes(ix, files, lexicon, vocabulary, report, progress)
             if strict and report.rejected:
                 raise StrictFailure(
                     f"{report.figures_rejected} records rejected; nothing was published"
@@ -449,6 +463,9 @@ def update(
             if not changed:  # keep serving the same generation: caches stay valid
                 store.discard(partial)
                 return report
+            # Spellings already known stay; new stems get theirs.
+            surface = {**vocabulary.surface(), **Vocabulary.load_surface(current / VOCABULARY_FILE)}
+            write_json(partial / VOCABULARY_FILE, surface)
             _write_generation_files(partial, report, lexicon, started)
             store.publish(partial)
             report.published = True
@@ -464,7 +481,8 @@ def update(
 def _link_segments(source: Path, target: Path) -> None:
     """Share the current generation's (immutable) Whoosh files with the new one."""
     for path in source.iterdir():
-        if path.name in (META_FILE, LEXICON_FILE, REPORT_FILE) or path.name.endswith("WRITELOCK"):
+        rewritten = (META_FILE, LEXICON_FILE, VOCABULARY_FILE, REPORT_FILE)
+        if path.name in rewritten or path.name.endswith("WRITELOCK"):
             continue
         try:
             os.link(path, target / path.name)
@@ -489,7 +507,12 @@ def _indexed_records(ix: whoosh_index.Index) -> dict[str, IndexedRecord]:
 
 
 def _apply_changes(
-    ix: whoosh_index.Index, files: list[Path], lexicon: GeneLexicon, report: Report, progress: bool
+    ix: whoosh_index.Index,
+    files: list[Path],
+    lexicon: GeneLexicon,
+    vocabulary: Vocabulary,
+    report: Report,
+    progress: bool,
 ) -> bool:
     """Apply the differences between ``files`` and the index; return whether there were any."""
     from indexer.sources import digest_units
@@ -522,6 +545,7 @@ def _apply_changes(
         for location, digest, figure in new_figures:
             lexicon.resolve_keywords(figure)
             lexicon.count(figure)
+            vocabulary.count(figure)
             writer.add_document(**schema.document(figure, location, digest))
     report.figures_indexed = len(new_figures)
     return True

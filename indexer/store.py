@@ -5,7 +5,7 @@
     index_data/
       current -> generations/20261126T150102-1234   (symlink, replaced atomically)
       generations/<id>/        one complete index: Whoosh files, meta.json,
-                               lexicon.json, report.json
+                               lexicon.json, vocabulary.json, report.json
       generations/<id>.partial a build in progress (removed if the build fails)
       build.lock               held (flock) by the one build or update running
       report.json              the report of the last run, even a failed one
@@ -33,6 +33,7 @@ from indexer.schema import SCHEMA_VERSION
 
 META_FILE = "meta.json"
 LEXICON_FILE = "lexicon.json"
+VOCABULARY_FILE = "vocabulary.json"
 REPORT_FILE = "report.json"
 CURRENT_LINK = "current"
 GENERATIONS_DIR = "generations"

@@ -39,8 +39,9 @@ class SuggestIndex:
                 if count:
                     entries[(value.casefold(), facet)] = (value, count, {})
         for term, count in snap.iter_terms(schema.TITLE):
-            if len(term) > 2 and not term.isdigit():
-                entries.setdefault((term, "word"), (term, count, {}))
+            word = snap.spelling.get(term, term)  # show "muscle", not the stem "muscl"
+            if len(word) > 2 and not word.isdigit():
+                entries.setdefault((word.casefold(), "word"), (word, count, {}))
         ordered = sorted(entries.items())
         self.keys = [key for (key, _), _ in ordered]
         self.items = [
@@ -114,7 +115,8 @@ def _closest(snap: Snapshot, word: str) -> str | None:
     candidates: list[tuple[int, int, str]] = []
     for stem in analyze(word)[:1]:
         for term in snap.terms_within(schema.TEXT, stem, maxdist):
-            candidates.append((_distance(stem, term), -snap.doc_frequency(schema.TEXT, term), term))
+            word = snap.spelling.get(term, term)
+            candidates.append((_distance(stem, term), -snap.doc_frequency(schema.TEXT, term), word))
     symbols = snap.lexicon
     for term in snap.terms_within(schema.GENE, folded, maxdist):
         matches = symbols.resolve(term)

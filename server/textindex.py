@@ -28,7 +28,8 @@ from whoosh.util.numeric import byte_to_length
 
 from indexer import schema
 from indexer.lexicon import GeneLexicon
-from indexer.store import LEXICON_FILE, check_compatible
+from indexer.store import LEXICON_FILE, VOCABULARY_FILE, check_compatible
+from indexer.vocabulary import Vocabulary
 from server.facets import FacetArrays
 
 MISSING_YEAR = 0
@@ -47,6 +48,7 @@ class Snapshot:
         self.meta = check_compatible(generation)
         self.version = str(self.meta.get("generation") or generation.name)
         self.lexicon = GeneLexicon.load(generation / LEXICON_FILE)
+        self.spelling = Vocabulary.load_surface(generation / VOCABULARY_FILE)  # stem -> word
         self._lock = threading.RLock()
         self._ix = whoosh_index.open_dir(str(generation))
         self._reader = self._ix.reader()

@@ -314,6 +314,13 @@ def test_did_you_mean(service: SearchService) -> None:
     assert OSTEOBLAST in figids(search(service, suggestion["q"]))
     assert search(service, "stta3")["did_you_mean"][0]["q"] == "STAT3"
     assert search(service, "pathway")["did_you_mean"] == []
+    # Corrections are words as printed, never index stems ("muscl").
+    assert search(service, "musle")["did_you_mean"][0]["q"] == "muscle"
+
+
+def test_suggested_title_words_are_real_words(service: SearchService) -> None:
+    words = [item["text"] for item in service.suggest("metab", 10) if item["kind"] == "word"]
+    assert "metabolic" in words and "metabol" not in words
 
 
 def test_results_are_cached(service: SearchService) -> None:
