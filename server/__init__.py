@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Flask
@@ -29,9 +30,11 @@ from flask_cors import CORS
 
 from server import errors, export
 from server.api import api, health
+from server.pages import pages
 from server.service import SearchService
 
 DEFAULT_INDEX = "index_data"
+TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
 # 1,000 genes of JSON take ~20 kB; a megabyte leaves room without inviting abuse.
 MAX_BODY_BYTES = 1024 * 1024
 
@@ -41,7 +44,7 @@ def create_app(
     test_config: Mapping[str, Any] | None = None,
 ) -> Flask:
     """Build the app over the index in ``index_root`` (or the configured one)."""
-    app = Flask(__name__)
+    app = Flask(__name__, template_folder=TEMPLATES)
     app.config.from_mapping(
         PFOCR_INDEX=DEFAULT_INDEX,
         PFOCR_CORS_ORIGINS="*",
@@ -68,6 +71,7 @@ def create_app(
 
     app.register_blueprint(api)
     app.register_blueprint(health)
+    app.register_blueprint(pages)
     return app
 
 

@@ -42,6 +42,7 @@ RESULT_CACHE_SIZE = 512
 MATCH_CACHE_SIZE = 64
 MAX_SUGGEST = 50
 COOCCURRING = 20
+PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
 _RECORD_BATCH = 100
 
 
@@ -300,8 +301,10 @@ class SearchService:
 
     def status(self) -> dict[str, Any]:
         """``{"version", "documents", "lexicon_size", "lexicon_aliases", "schema_version",
-        "built_at", "generation_path", "meta": <meta.json as written by the indexer>}``."""
+        "built_at", "meta": <meta.json as written by the indexer, less server paths>}``."""
         snap = self._snapshot()
+        # Where the index and its sources live on the server is nobody else's business.
+        meta = {key: value for key, value in snap.meta.items() if key not in PRIVATE_META}
         return {
             "version": snap.version,
             "documents": snap.documents,
@@ -309,8 +312,7 @@ class SearchService:
             "lexicon_aliases": len(snap.lexicon.alias_symbols),
             "schema_version": snap.meta.get("schema_version"),
             "built_at": snap.meta.get("built_at"),
-            "generation_path": str(snap.path),
-            "meta": snap.meta,
+            "meta": meta,
         }
 
 
