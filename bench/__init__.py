@@ -1,0 +1,1 @@
+"""Benchmarks: a synthetic PFOCR corpus generator and the indexing benchmark."""
