@@ -9,6 +9,7 @@ pickled into the index's table of contents, so the class must keep its name and 
 from __future__ import annotations
 
 import re
+from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -19,7 +20,7 @@ from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
 
 # Whoosh's default pattern without its "*": OCR marks such as "AR*" index as "ar".
-WORD_PATTERN = r"\w+(\.?\w+)*"
+WORD_PATTERN = r"\w+(?:\.?\w+)*"
 
 
 @lru_cache(maxsize=200_000)
@@ -89,6 +90,82 @@ class EnglishAnalyzer(Composable):
                 token.startchar = start_char + match.start()
                 token.endchar = start_char + match.end()
             yield token
+
+    def positions(
+        self, value: str, spellings: dict[str, Counter[str]] | None = None
+    ) -> dict[str, list[int]]:
+        """Stem -> positions in ``value``: what indexing needs, without Token objects.
+
+        With ``spellings``, also count each word under its stem there (in the same pass).
+        """
+        found: dict[str, list[int]] = {}
+        stoplist = self.stoplist
+        pos = None
+        for index, word in enumerate(self.expression.findall(value.translate(accent_map))):
+            word = word.lower()
+            if word in stoplist:
+                continue
+            pos = index if pos is None else pos + 1
+            stem = stem_word(word)
+            found.setdefault(stem, []).append(pos)
+            if spellings is not None:
+                spellings[stem][word] += 1
+        return found
+
+
+class ValueAnalyzer(Composable):
+    """Whole values separated by tabs, stripped and lower-cased: one token per value.
+
+    The tokens of Whoosh's ``RegexTokenizer("[^\\t]+") | StripFilter() |
+    LowercaseFilter()``, fused into one pass (blank values are dropped).
+    """
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ValueAnalyzer)
+
+    def __hash__(self) -> int:
+        return hash(ValueAnalyzer)
+
+    def __call__(
+        self,
+        value: str,
+        positions: bool = False,
+        chars: bool = False,
+        keeporiginal: bool = False,
+        removestops: bool = True,
+        start_pos: int = 0,
+        start_char: int = 0,
+        tokenize: bool = True,
+        mode: str = "",
+        **kwargs: Any,
+    ) -> Iterator[Token]:
+        token = Token(positions, chars, removestops=removestops, mode=mode, **kwargs)
+        token.boost = 1.0
+        token.stopped = False
+        parts = value.split("\t") if tokenize else [value]
+        offset = start_char
+        for pos, part in enumerate(parts, start=start_pos):
+            text = part.strip().lower()
+            if text:
+                token.text = text
+                if keeporiginal:
+                    token.original = part
+                if positions:
+                    token.pos = pos
+                if chars:
+                    token.startchar = offset + len(part) - len(part.lstrip())
+                    token.endchar = offset + len(part.rstrip())
+                yield token
+            offset += len(part) + 1
+
+    def counts(self, value: str) -> dict[str, int]:
+        """Value -> how often it occurs in ``value``: what indexing needs."""
+        found: dict[str, int] = {}
+        for part in value.split("\t"):
+            text = part.strip().lower()
+            if text:
+                found[text] = found.get(text, 0) + 1
+        return found
 
 
 class _WholeValue:

@@ -124,10 +124,10 @@ def index_shard(
     bounded and nothing is sorted on disk.
     """
     ix = whoosh_index.open_dir(index_dir)
-    writer = BulkSegmentWriter(ix, memory_mb=memory_mb)
+    vocabulary = Vocabulary()
+    writer = BulkSegmentWriter(ix, memory_mb=memory_mb, spellings=vocabulary.spellings)
     segments = []
     counted = GeneLexicon()
-    vocabulary = Vocabulary()
     documents = 0
     try:
         for location, digest, figure in _read_spill(spill):
@@ -135,12 +135,11 @@ def index_shard(
                 continue
             lexicon.resolve_keywords(figure)
             counted.count(figure)
-            vocabulary.count(figure)
             writer.add_document(**schema.document(figure, location, digest))
             documents += 1
             if writer.full:
                 segments.append(writer.finish())
-                writer = BulkSegmentWriter(ix, memory_mb=memory_mb)
+                writer = BulkSegmentWriter(ix, memory_mb=memory_mb, spellings=vocabulary.spellings)
             if progress and documents % 100 == 0:
                 progress(100)
         segments.append(writer.finish())

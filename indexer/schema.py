@@ -16,7 +16,7 @@ from typing import Any
 
 from whoosh import analysis, columns, fields
 
-from indexer.analysis import EnglishAnalyzer
+from indexer.analysis import EnglishAnalyzer, ValueAnalyzer
 from indexer.record import Figure, printed_pieces
 
 SCHEMA_VERSION = 1
@@ -61,7 +61,7 @@ def text_analyzer() -> analysis.Analyzer:
 
 def value_analyzer() -> analysis.Analyzer:
     """Whole values (tab-separated), lower-cased: one token per value."""
-    return analysis.RegexTokenizer(r"[^\t]+") | analysis.StripFilter() | analysis.LowercaseFilter()
+    return ValueAnalyzer()
 
 
 def build_schema() -> fields.Schema:

@@ -1,9 +1,9 @@
 """The words behind the index's stems, so people are shown "muscle", never "muscl".
 
 The text fields are stemmed, so the index itself only knows stems. While indexing,
-every word of a figure's titles and caption is counted under its stem; the most
-frequent spelling of each stem is saved beside the index for autocomplete and
-"did you mean".
+every word of a figure's searchable text is counted under its stem (by the bulk writer
+as it analyses the text, or by :meth:`Vocabulary.count`); the most frequent spelling of
+each stem is saved beside the index for autocomplete and "did you mean".
 """
 
 from __future__ import annotations
@@ -17,8 +17,9 @@ from whoosh.support.charset import accent_map
 
 from indexer.analysis import WORD_PATTERN, stem_word
 from indexer.record import Figure
+from indexer.schema import searchable_text
 
-_WORDS = re.compile(WORD_PATTERN)
+_find_words = re.compile(WORD_PATTERN).findall
 
 
 class Vocabulary:
@@ -26,11 +27,10 @@ class Vocabulary:
         self.spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
 
     def count(self, figure: Figure) -> None:
-        for text in (figure.figtitle, figure.papertitle, figure.caption):
-            if text:
-                for match in _WORDS.finditer(text.translate(accent_map)):
-                    word = match.group(0).lower()
-                    self.spellings[stem_word(word)][word] += 1
+        text = searchable_text(figure)
+        words = Counter(word.lower() for word in _find_words(text.translate(accent_map)))
+        for word, times in words.items():
+            self.spellings[stem_word(word)][word] += times
 
     def merge(self, other: Vocabulary) -> None:
         for stem, words in other.spellings.items():
