@@ -23,6 +23,7 @@ PMC_IMAGE_URL = "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/bin/{filename
 ALIAS_SPLIT = re.compile(r"[,;/]+|\s+")
 ALIAS_STRIP = "()[]{}*\"'.:!?<>"
 _FROM_RECORD = object()
+_NOT_TEXT = object()
 
 
 @dataclass(slots=True)
@@ -111,6 +112,18 @@ class Figure:
 _FIGURE_FIELDS = tuple(f.name for f in fields(Figure))
 
 
+def _clean_text(value: Any) -> Any:
+    """Text with its white space collapsed; None if missing; ``_NOT_TEXT`` if no text at all."""
+    if type(value) is str:  # nearly always: the fast path
+        text = " ".join(value.split())
+        return None if text.casefold() in PLACEHOLDERS else text
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _NOT_TEXT
+    return str(value)
+
+
 def is_missing(value: Any) -> bool:
     return value is None or (isinstance(value, str) and value.strip().casefold() in PLACEHOLDERS)
 
@@ -170,12 +183,10 @@ class _FieldReader:
         """Clean text of field ``name`` (or of ``value``, a nested item named ``name``)."""
         if value is _FROM_RECORD:
             value = self.raw.get(name)
-        if isinstance(value, bool) or not isinstance(value, str | int | float | type(None)):
+        text = _clean_text(value)
+        if text is _NOT_TEXT:
             raise self.fail(name, f"expected text, got {_kind(value)}")
-        if is_missing(value if not isinstance(value, int | float) else str(value)):
-            return None
-        text = " ".join(str(value).split())
-        return text or None
+        return text
 
     def year(self) -> int | None:
         value = self.raw.get("year")
@@ -210,10 +221,11 @@ class _FieldReader:
         items = value if isinstance(value, list) else [value]
         result = []
         for index, item in enumerate(items):
-            if isinstance(item, bool) or not isinstance(item, str | int | float | type(None)):
+            text = _clean_text(item)
+            if text is _NOT_TEXT:
                 raise self.fail(f"{name}[{index}]", f"expected text, got {_kind(item)}")
-            if not is_missing(item):
-                result.append(" ".join(str(item).split()))
+            if text is not None:
+                result.append(text)
         return _unique(result)
 
     def organisms(self) -> tuple[list[str], str | None]:
