@@ -234,11 +234,11 @@ def _shards(files: list[Path], count: int) -> list[list[tuple[int, str]]]:
     """Split files into ``count`` shards of about equal bytes, keeping each file's rank."""
     shards: list[list[tuple[int, str]]] = [[] for _ in range(count)]
     loads = [0] * count
-    sized = sorted(enumerate(files), key=lambda item: -_size(item[1]))
-    for rank, path in sized:
+    sized = sorted(((_size(path), rank, path) for rank, path in enumerate(files)), reverse=True)
+    for size, rank, path in sized:  # largest first, each to the lightest shard so far
         lightest = loads.index(min(loads))
         shards[lightest].append((rank, str(path)))
-        loads[lightest] += _size(path)
+        loads[lightest] += size
     return [sorted(shard) for shard in shards if shard]
 
 
