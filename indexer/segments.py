@@ -15,8 +15,9 @@ then through several Python calls per posting to write it. This writer:
   segment, and uncompressed blocks are faster to read at query time. Readers handle
   both: each block records its own compression.
 
-With the same codec settings the files are byte-for-byte those of the stock writer
-(``tests/test_segments.py`` checks it).
+With the same codec settings the index is the stock writer's: every file but the
+postings and term table byte-for-byte, and every term's statistics and postings equal
+(equal position lists share one pickled object). ``tests/test_segments.py`` checks it.
 """
 
 from __future__ import annotations
@@ -206,8 +207,13 @@ def _postings(
 
 def _encode_positions(positions: list[int]) -> bytes:
     """``formats.Positions.encode``: the count, then the pickled gaps between positions."""
+    if len(positions) == 1 and positions[0] < len(_SINGLE_POSITIONS):  # most words: once
+        return _SINGLE_POSITIONS[positions[0]]
     gaps = [positions[0], *(b - a for a, b in pairwise(positions))]
     return pack_uint(len(gaps)) + dumps(gaps, 2)
+
+
+_SINGLE_POSITIONS = [pack_uint(1) + dumps([pos], 2) for pos in range(2048)]
 
 
 _FREQUENCIES = {n: pack_uint(n) for n in range(1, 64)}
