@@ -118,28 +118,47 @@ def index_shard(
     memory_mb: int,
     progress: Progress | None = None,
 ) -> ShardIndexed:
-    """Write the spilled figures (except locations in ``skip``) as new segments.
-
-    A segment is finished whenever its postings fill ``memory_mb``, so memory stays
-    bounded and nothing is sorted on disk.
-    """
+    """Write the spilled figures (except locations in ``skip``) as new segments."""
     ix = whoosh_index.open_dir(index_dir)
-    vocabulary = Vocabulary()
-    writer = BulkSegmentWriter(ix, memory_mb=memory_mb, spellings=vocabulary.spellings)
+    counted, vocabulary = GeneLexicon(), Vocabulary()
+    figures = ((loc, dig, fig) for loc, dig, fig in _read_spill(spill) if loc not in skip)
+    segments, documents = write_segments(
+        ix, figures, lexicon, counted, vocabulary, memory_mb, progress
+    )
+    return ShardIndexed(segments, documents, counted, vocabulary)
+
+
+def write_segments(
+    ix: whoosh_index.Index,
+    figures: Iterable[tuple[str, str, Figure]],
+    lexicon: GeneLexicon,
+    counted: GeneLexicon,
+    vocabulary: Vocabulary,
+    memory_mb: int,
+    progress: Progress | None = None,
+) -> tuple[list[Any], int]:
+    """Write ``(location, digest, figure)`` items as new segments of ``ix``; commit nothing.
+
+    Newer-generation figures get their genes from ``lexicon``; every figure is counted in
+    ``counted`` and its words in ``vocabulary``. A segment is finished whenever its
+    postings fill ``memory_mb``, so memory stays bounded and nothing is sorted on disk.
+    """
+
+    def new_writer() -> BulkSegmentWriter:
+        return BulkSegmentWriter(ix, memory_mb=memory_mb, spellings=vocabulary.spellings)
+
+    writer = new_writer()
     segments = []
-    counted = GeneLexicon()
     documents = 0
     try:
-        for location, digest, figure in _read_spill(spill):
-            if location in skip:
-                continue
+        for location, digest, figure in figures:
             lexicon.resolve_keywords(figure)
             counted.count(figure)
             writer.add_document(**schema.document(figure, location, digest))
             documents += 1
             if writer.full:
                 segments.append(writer.finish())
-                writer = BulkSegmentWriter(ix, memory_mb=memory_mb, spellings=vocabulary.spellings)
+                writer = new_writer()
             if progress and documents % 100 == 0:
                 progress(100)
         segments.append(writer.finish())
@@ -148,7 +167,7 @@ def index_shard(
         raise
     if progress:
         progress(documents % 100)
-    return ShardIndexed([s for s in segments if s is not None], documents, counted, vocabulary)
+    return [s for s in segments if s is not None], documents
 
 
 def _read_spill(spill: str) -> Iterable[tuple[str, str, Figure]]:
@@ -532,20 +551,17 @@ def _apply_changes(
     report.figures_unchanged = len(indexed) - len(gone) - len(replaced)
     if not gone and not new_figures:
         return False
-    with ix.writer(limitmb=WRITER_MEMORY_MB) as writer:
-        with ix.searcher() as searcher:
-            for record in (*gone, *replaced):
-                lexicon.count(
-                    Figure.from_dict(searcher.stored_fields(record.docnum)[schema.RECORD]), -1
-                )
-                writer.delete_document(record.docnum)
-        for _, _, figure in new_figures:
-            lexicon.learn(figure.genes)
-        for location, digest, figure in new_figures:
-            lexicon.resolve_keywords(figure)
-            lexicon.count(figure)
-            vocabulary.count(figure)
-            writer.add_document(**schema.document(figure, location, digest))
+    for _, _, figure in new_figures:
+        lexicon.learn(figure.genes)
+    segments, _ = write_segments(ix, new_figures, lexicon, lexicon, vocabulary, WRITER_MEMORY_MB)
+    # The stock writer deletes, adds the new segments and merges small ones (Whoosh's
+    # MERGE_SMALL policy), so repeated updates do not pile up segments.
+    with ix.writer() as writer, ix.searcher() as searcher:
+        for record in (*gone, *replaced):
+            stored = searcher.stored_fields(record.docnum)[schema.RECORD]
+            lexicon.count(Figure.from_dict(stored), -1)
+            writer.delete_document(record.docnum)
+        writer.segments.extend(segments)
     report.figures_indexed = len(new_figures)
     return True
 

@@ -1,36 +1,21 @@
 """The words behind the index's stems, so people are shown "muscle", never "muscl".
 
 The text fields are stemmed, so the index itself only knows stems. While indexing,
-every word of a figure's searchable text is counted under its stem (by the bulk writer
-as it analyses the text, or by :meth:`Vocabulary.count`); the most frequent spelling of
-each stem is saved beside the index for autocomplete and "did you mean".
+every word of the stemmed text fields is counted under its stem (by the bulk writer, as
+it analyses the text: ``indexer.segments``); the most frequent spelling of each stem is
+saved beside the index for autocomplete and "did you mean".
 """
 
 from __future__ import annotations
 
 import json
-import re
 from collections import Counter, defaultdict
 from pathlib import Path
-
-from whoosh.support.charset import accent_map
-
-from indexer.analysis import WORD_PATTERN, stem_word
-from indexer.record import Figure
-from indexer.schema import searchable_text
-
-_find_words = re.compile(WORD_PATTERN).findall
 
 
 class Vocabulary:
     def __init__(self) -> None:
         self.spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
-
-    def count(self, figure: Figure) -> None:
-        text = searchable_text(figure)
-        words = Counter(word.lower() for word in _find_words(text.translate(accent_map)))
-        for word, times in words.items():
-            self.spellings[stem_word(word)][word] += times
 
     def merge(self, other: Vocabulary) -> None:
         for stem, words in other.spellings.items():

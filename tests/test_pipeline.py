@@ -16,6 +16,7 @@ from indexer.lexicon import GeneLexicon
 from indexer.record import normalize
 from indexer.sources import discover, read_records
 from indexer.store import BuildInProgress, IncompatibleIndex, IndexStore
+from indexer.vocabulary import Vocabulary
 from tests.conftest import NEWER_RECORD, OLDER_RECORD, SAMPLE_RECORDS, sample_path
 
 
@@ -253,6 +254,8 @@ def test_update_adds_changes_and_removes(records_dir, tmp_path):
     assert after.resolve("SHH")[0].figures == before.resolve("SHH")[0].figures + 1
     assert before.resolve("Etk")[0].symbol == "BMX"
     assert after.resolve("Etk") == []
+    spelling = Vocabulary.load_surface(IndexStore(root).require_current() / "vocabulary.json")
+    assert spelling["zanzibar"] == "zanzibar" and spelling["signal"] == "signaling"
 
 
 def test_update_rejects_a_duplicate_of_an_indexed_figure(records_dir, tmp_path):
