@@ -50,25 +50,29 @@ class RawRecord:
 
 
 def discover(paths: Iterable[str | os.PathLike[str]]) -> list[Path]:
-    """Return the record files named by ``paths`` (folders searched recursively), sorted."""
-    found: set[Path] = set()
+    """Return the record files named by ``paths`` (folders searched recursively), sorted.
+
+    Hidden files and folders (".git", ".DS_Store") are skipped inside folders.
+    """
+    found: set[str] = set()
     for given in paths:
-        path = Path(given)
-        if path.is_dir():
-            found.update(
-                p
-                for p in path.rglob("*")
-                if p.suffix.lower() in RECORD_SUFFIXES and p.is_file() and not _hidden(p, path)
-            )
-        elif path.is_file():
+        path = os.fspath(given)
+        if os.path.isdir(path):
+            found.update(_walk(path))
+        elif os.path.isfile(path):
             found.add(path)
         else:
             raise SourceError(f"{path}: no such file or folder")
-    return sorted(found)
+    return [Path(p) for p in sorted(found)]
 
 
-def _hidden(path: Path, root: Path) -> bool:
-    return any(part.startswith(".") for part in path.relative_to(root).parts)
+def _walk(folder: str) -> Iterator[str]:
+    # os.walk with plain strings: pathlib costs seconds on 100k files.
+    for root, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        for name in files:
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in RECORD_SUFFIXES:
+                yield os.path.join(root, name)
 
 
 def digest_units(path: Path) -> Iterator[tuple[str, str]]:
