@@ -66,12 +66,19 @@ class GeneLexicon:
         """Add (or with ``sign=-1`` remove) one figure's genes and aliases to the counts."""
         for gene in figure.genes:
             self.symbol_figures[gene.symbol] += sign
+            if self.symbol_figures[gene.symbol] <= 0:
+                del self.symbol_figures[gene.symbol]
             for alias in gene.aliases:
                 key = alias.casefold()
-                self.alias_symbols[key][gene.symbol] += sign
-                self.alias_display.setdefault(key, alias)
-        if sign < 0:
-            self._drop_zero_counts()
+                symbols = self.alias_symbols[key]
+                symbols[gene.symbol] += sign
+                if symbols[gene.symbol] <= 0:
+                    del symbols[gene.symbol]
+                if symbols:
+                    self.alias_display.setdefault(key, alias)
+                else:
+                    del self.alias_symbols[key]
+                    self.alias_display.pop(key, None)
 
     def merge_counts(self, other: GeneLexicon) -> None:
         """Add the figure counts of a lexicon that counted other figures."""
@@ -79,15 +86,6 @@ class GeneLexicon:
         for key, symbols in other.alias_symbols.items():
             self.alias_symbols[key].update(symbols)
             self.alias_display.setdefault(key, other.alias_display[key])
-
-    def _drop_zero_counts(self) -> None:
-        for symbol in [s for s, n in self.symbol_figures.items() if n <= 0]:
-            del self.symbol_figures[symbol]
-        for key in [k for k, c in self.alias_symbols.items() if not +c]:
-            del self.alias_symbols[key]
-            self.alias_display.pop(key, None)
-
-    # -- lookup -------------------------------------------------------------------
 
     def entrez(self, symbol: str) -> str | None:
         return self.entrez_by_symbol.get(symbol)
