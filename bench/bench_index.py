@@ -339,11 +339,14 @@ def mutated(corpus: Path, count: int, seed: int):
 
 
 def profile_stages(corpus: Path, limit: int) -> str:
+    """Per-record cost of each step of our pipeline's path (its bulk segment writer)."""
     from whoosh import index as whoosh_index
 
     from indexer import schema
     from indexer.lexicon import GeneLexicon
+    from indexer.pipeline import WRITER_MEMORY_MB
     from indexer.record import normalize
+    from indexer.segments import BulkSegmentWriter
     from indexer.sources import discover, parse_yaml, read_records
 
     files = discover([corpus])[:limit]
@@ -353,7 +356,7 @@ def profile_stages(corpus: Path, limit: int) -> str:
     folder = Path(tempfile.mkdtemp(prefix="profile-", dir=RUNS))
     try:
         ix = whoosh_index.create_in(str(folder), schema.build_schema())
-        writer = ix.writer()
+        writer = BulkSegmentWriter(ix, memory_mb=WRITER_MEMORY_MB)
         lexicon = GeneLexicon()
         clock = time.perf_counter
         n = 0
@@ -383,8 +386,8 @@ def profile_stages(corpus: Path, limit: int) -> str:
             stages["read+split file"] += t1 - t0
             stages["YAML parse"] += t2 - t1
         t0 = clock()
-        writer.commit()
-        stages["commit (per record)"] = clock() - t0
+        writer.finish()
+        stages["finish segment"] = clock() - t0
         lines = [f"per-record cost of each step, single process, first {n:,} records of {corpus}:"]
         total = sum(stages.values())
         for name, seconds in stages.items():
@@ -395,13 +398,13 @@ def profile_stages(corpus: Path, limit: int) -> str:
 
         profiler = cProfile.Profile()
         ix2 = whoosh_index.create_in(str(folder), schema.build_schema(), indexname="p2")
-        writer2 = ix2.writer()
+        writer2 = BulkSegmentWriter(ix2, memory_mb=WRITER_MEMORY_MB)
         profiler.enable()
         for path in files:
             for raw in read_records(path):
                 figure = normalize(raw.data, raw.location)
                 writer2.add_document(**schema.document(figure, raw.location, raw.digest))
-        writer2.commit()
+        writer2.finish()
         profiler.disable()
         buffer = io.StringIO()
         stats = pstats.Stats(profiler, stream=buffer)
