@@ -47,8 +47,9 @@ from indexer.store import (
 )
 from indexer.vocabulary import Vocabulary
 
-WRITER_MEMORY_MB = 256  # postings per worker (Whoosh's estimate) before a segment is finished
+WRITER_MEMORY_MB = 192  # postings each worker holds before it finishes a segment
 FILES_PER_WORKER_MIN = 500  # below this a pool costs more than it saves
+PROGRESS_EVERY = 100  # files or figures between progress reports from a worker
 
 Progress = Callable[[int], None]
 
@@ -94,8 +95,10 @@ def read_shard(
                     result.entrez_by_symbol[gene.symbol] = (
                         result.entrez_by_symbol.get(gene.symbol) or gene.entrez
                     )
-            if progress:
-                progress(1)
+            if progress and result.files_read % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)  # in batches: each report crosses a process boundary
+    if progress:
+        progress(result.files_read % PROGRESS_EVERY)
     return result
 
 
@@ -159,14 +162,14 @@ def write_segments(
             if writer.full:
                 segments.append(writer.finish())
                 writer = new_writer()
-            if progress and documents % 100 == 0:
-                progress(100)
+            if progress and documents % PROGRESS_EVERY == 0:
+                progress(PROGRESS_EVERY)
         segments.append(writer.finish())
     except BaseException:
         writer.cancel()  # closes its files; the partial generation is discarded
         raise
     if progress:
-        progress(documents % 100)
+        progress(documents % PROGRESS_EVERY)
     return [s for s in segments if s is not None], documents
 
 
@@ -358,19 +361,22 @@ def build(
 
     The index being served is untouched until the new one is complete. With ``strict``,
     any rejected record abandons the build (raising ``StrictFailure``). Each worker
-    holds about ``memory_mb`` of postings in memory before spilling sorted runs to disk.
+    holds about ``memory_mb`` of postings in memory before it finishes a segment.
     """
     started = time.perf_counter()
     store = IndexStore(index_root)
     report = Report("build", [str(s) for s in sources], index=str(store.root))
+    lap = report.stopwatch()
     with store.lock():
         files = discover(sources)
+        lap("discover")
         partial = store.new_generation()
         runner = _Runner(_worker_count(len(files), workers), progress)
         try:
             ix = whoosh_index.create_in(str(partial), schema.build_schema())
             with tempfile.TemporaryDirectory(prefix="pfocr-build-", dir=store.root) as temp_dir:
                 read = _read_all(files, runner, report, temp_dir)
+                lap("read")
                 if strict and report.rejected:
                     raise StrictFailure(
                         f"{report.figures_rejected} records rejected; nothing was published"
@@ -383,6 +389,7 @@ def build(
                 shards = runner.map(
                     "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs
                 )
+                lap("index")
             lexicon, vocabulary = read.lexicon, Vocabulary()
             for shard in shards:
                 lexicon.merge_counts(shard.lexicon)
@@ -390,6 +397,7 @@ def build(
             _commit_segments(ix, [segment for shard in shards for segment in shard.segments])
             report.figures_indexed = report.documents = sum(s.documents for s in shards)
             vocabulary.save(partial / VOCABULARY_FILE)
+            lap("commit")
             _write_generation_files(partial, report, lexicon, started)
             store.publish(partial)
             report.published = True

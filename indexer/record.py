@@ -26,8 +26,18 @@ _FROM_RECORD = object()
 _NOT_TEXT = object()
 
 
+class _Pickled:
+    """Pickles as the constructor's arguments: half the cost of the default for a slotted
+    dataclass, and a build spills every figure to disk once."""
+
+    __slots__ = ()
+
+    def __reduce__(self) -> tuple[type, tuple[Any, ...]]:
+        return type(self), tuple(getattr(self, name) for name in self.__dataclass_fields__)
+
+
 @dataclass(slots=True)
-class Gene:
+class Gene(_Pickled):
     """One gene of a figure: the resolved HGNC symbol, its Entrez ID and what was printed.
 
     ``aliases`` are names that stand for this gene alone (the matched symbol, or a
@@ -42,7 +52,7 @@ class Gene:
 
 
 @dataclass(slots=True)
-class Term:
+class Term(_Pickled):
     """A chemical or disease: its name and MeSH identifier where there is one."""
 
     name: str
@@ -50,7 +60,7 @@ class Term:
 
 
 @dataclass(slots=True)
-class Figure:
+class Figure(_Pickled):
     figid: str
     pmcid: str | None = None
     number: str | None = None

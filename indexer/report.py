@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -22,6 +23,7 @@ class Report:
     documents: int = 0  # figures in the index after the run
     rejected: list[dict[str, Any]] = field(default_factory=list)
     published: bool = False
+    phases: dict[str, float] = field(default_factory=dict)  # seconds per step of the run
     started_at: str = field(
         default_factory=lambda: time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
     )
@@ -30,6 +32,18 @@ class Report:
     @property
     def figures_rejected(self) -> int:
         return len(self.rejected)
+
+    def stopwatch(self) -> Callable[[str], None]:
+        """A function that records the seconds since its last call as ``phases[name]``."""
+        last = time.perf_counter()
+
+        def lap(name: str) -> None:
+            nonlocal last
+            now = time.perf_counter()
+            self.phases[name] = round(now - last, 3)
+            last = now
+
+        return lap
 
     def reject(self, error: RecordError) -> None:
         self.rejected.append(error.as_dict())

@@ -16,6 +16,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +35,7 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 YAML_SUFFIXES = frozenset({".yml", ".yaml"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 RECORD_SUFFIXES = MARKDOWN_SUFFIXES | YAML_SUFFIXES | JSONL_SUFFIXES
+_CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 
 
 class SourceError(ValueError):
@@ -128,21 +130,21 @@ def _decode(data: bytes) -> str:
 
 
 def _read_markdown(path: Path, text: str, digest: str) -> Iterator[RawRecord | RecordError]:
-    lines = text.splitlines(keepends=True)
-    if not lines or lines[0].strip() != "---":
+    first_end = text.find("\n")
+    first_line = text if first_end < 0 else text[:first_end]
+    if first_line.strip() != "---":
         yield RecordError(
             str(path), None, "not a record: no YAML front matter (first line is not '---')"
         )
         return
-    closing = (n for n, line in enumerate(lines[1:], start=1) if line.rstrip() in ("---", "..."))
-    end = next(closing, None)
-    if end is None:
+    closing = _CLOSING_LINE.search(text, first_end + 1) if first_end >= 0 else None
+    if closing is None:
         yield RecordError(
             str(path), None, "not a record: YAML front matter has no closing '---' line"
         )
         return
     try:
-        data = parse_yaml("".join(lines[1:end]), first_line=2)
+        data = parse_yaml(text[first_end + 1 : closing.start()], first_line=2)
     except RecordError as exc:
         yield RecordError(str(path), None, exc.problem)
         return
