@@ -9,7 +9,6 @@ pickled into the index's table of contents, so the class must keep its name and 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from collections.abc import Iterator
 from functools import lru_cache
 from typing import Any
@@ -91,12 +90,10 @@ class EnglishAnalyzer(Composable):
                 token.endchar = start_char + match.end()
             yield token
 
-    def positions(
-        self, value: str, spellings: dict[str, Counter[str]] | None = None
-    ) -> dict[str, list[int]]:
+    def positions(self, value: str, words: dict[str, int] | None = None) -> dict[str, list[int]]:
         """Stem -> positions in ``value``: what indexing needs, without Token objects.
 
-        With ``spellings``, also count each word under its stem there (in the same pass).
+        With ``words``, also count there each (lower-cased) word, in the same pass.
         """
         found: dict[str, list[int]] = {}
         stoplist = self.stoplist
@@ -107,9 +104,12 @@ class EnglishAnalyzer(Composable):
                 continue
             pos = index if pos is None else pos + 1
             stem = stem_word(word)
-            found.setdefault(stem, []).append(pos)
-            if spellings is not None:
-                spellings[stem][word] += 1
+            if stem in found:
+                found[stem].append(pos)
+            else:
+                found[stem] = [pos]
+            if words is not None:
+                words[word] = words.get(word, 0) + 1
         return found
 
 

@@ -148,7 +148,7 @@ def write_segments(
     """
 
     def new_writer() -> BulkSegmentWriter:
-        return BulkSegmentWriter(ix, memory_mb=memory_mb, spellings=vocabulary.spellings)
+        return BulkSegmentWriter(ix, memory_mb=memory_mb, words=vocabulary.words)
 
     writer = new_writer()
     segments = []

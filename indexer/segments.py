@@ -22,8 +22,7 @@ postings and term table byte-for-byte, and every term's statistics and postings 
 
 from __future__ import annotations
 
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import defaultdict
 from itertools import pairwise
 from pickle import dumps
 from typing import Any
@@ -58,12 +57,10 @@ class BulkCodec(W3Codec):
 class BulkSegmentWriter(SegmentWriter):
     """Writes one segment without locking the index; the caller commits the segments."""
 
-    def __init__(
-        self, ix: Any, *, memory_mb: int, spellings: dict[str, Counter[str]] | None = None
-    ) -> None:
-        """``spellings``, if given, counts every word of the stemmed text fields by stem."""
+    def __init__(self, ix: Any, *, memory_mb: int, words: dict[str, int] | None = None) -> None:
+        """``words``, if given, counts every word of the stemmed text fields."""
         super().__init__(ix, _lk=False, limitmb=NEVER_SPILL_MB, codec=BulkCodec(), compound=False)
-        self.spellings = spellings
+        self.words = words
         if any(field.separate_spelling() for _, field in self.schema.items()):
             raise ValueError("BulkSegmentWriter does not write spelling fields")
         self.memory_limit = memory_mb * 1024 * 1024
@@ -87,7 +84,7 @@ class BulkSegmentWriter(SegmentWriter):
             field = self.schema[fieldname]
             length = 0
             if field.indexed:
-                postings = _postings(field, value, self.spellings)
+                postings = _postings(field, value, self.words)
                 length = self.pool.add_field(fieldname, docnum, postings)
                 if not field.scorable:
                     length = 0
@@ -121,7 +118,8 @@ class BulkSegmentWriter(SegmentWriter):
             field_lengths = lengths.get(fieldname)
             writer.start_field(fieldname, self.schema[fieldname])
             for btext in sorted(terms):
-                docnums, weights, values = terms[btext]
+                flat = terms[btext]
+                docnums, weights, values = flat[0::3], flat[1::3], flat[2::3]
                 doc_lengths = [field_lengths[d] for d in docnums] if field_lengths else None
                 writer.start_term(btext)
                 writer._postwriter.add_many(docnums, weights, values, doc_lengths)
@@ -131,14 +129,16 @@ class BulkSegmentWriter(SegmentWriter):
 
 
 class _TermPool:
-    """Postings grouped by field and term: ``fields[name][term] = (docnums, weights, values)``."""
+    """Postings grouped by field and term: ``fields[name][term]`` is a flat list
+    ``[docnum, weight, value, docnum, weight, value, ...]`` (one list per term is the
+    cheapest shape to grow in Python)."""
 
     def __init__(self) -> None:
-        self.fields: defaultdict[str, dict[bytes, tuple[list, list, list]]] = defaultdict(dict)
+        self.fields: defaultdict[str, dict[bytes, list[Any]]] = defaultdict(dict)
         self.count = 0
 
     def add_field(
-        self, fieldname: str, docnum: int, postings: Iterable[tuple[bytes, int, float, bytes]]
+        self, fieldname: str, docnum: int, postings: list[tuple[bytes, int, float, bytes]]
     ) -> int:
         """Add one field's postings of one document; return the field's length (sum of freqs)."""
         terms = self.fields[fieldname]
@@ -146,12 +146,11 @@ class _TermPool:
         for btext, freq, weight, value in postings:
             entry = terms.get(btext)
             if entry is None:
-                entry = terms[btext] = ([], [], [])
-            entry[0].append(docnum)
-            entry[1].append(weight)
-            entry[2].append(value)
+                terms[btext] = [docnum, weight, value]
+            else:
+                entry += (docnum, weight, value)
             length += freq
-            self.count += 1
+        self.count += len(postings)
         return length
 
     def cleanup(self) -> None:
@@ -186,15 +185,15 @@ class _BatchPostingsWriter(W3PostingsWriter):
 
 
 def _postings(
-    field: FieldType, value: Any, spellings: dict[str, Counter[str]] | None
-) -> Iterable[tuple[bytes, int, float, bytes]]:
+    field: FieldType, value: Any, words: dict[str, int] | None
+) -> list[tuple[bytes, int, float, bytes]]:
     """``field.index(value)``, computed directly for this project's analyzers."""
     analyzer, fmt = field.analyzer, field.format
     if isinstance(analyzer, EnglishAnalyzer) and type(fmt) is formats.Positions:
         boost = fmt.field_boost
         return [
             (word.encode("utf-8"), len(where), len(where) * boost, _encode_positions(where))
-            for word, where in analyzer.positions(value, spellings).items()
+            for word, where in analyzer.positions(value, words).items()
         ]
     if isinstance(analyzer, ValueAnalyzer) and type(fmt) is formats.Frequency:
         boost = fmt.field_boost
@@ -202,7 +201,7 @@ def _postings(
             (word.encode("utf-8"), freq, freq * boost, _FREQUENCIES.get(freq) or pack_uint(freq))
             for word, freq in analyzer.counts(value).items()
         ]
-    return field.index(value)
+    return list(field.index(value))
 
 
 def _encode_positions(positions: list[int]) -> bytes:

@@ -1,32 +1,36 @@
 """The words behind the index's stems, so people are shown "muscle", never "muscl".
 
 The text fields are stemmed, so the index itself only knows stems. While indexing,
-every word of the stemmed text fields is counted under its stem (by the bulk writer, as
-it analyses the text: ``indexer.segments``); the most frequent spelling of each stem is
-saved beside the index for autocomplete and "did you mean".
+every word of the stemmed text fields is counted (by the bulk writer, as it analyses the
+text: ``indexer.segments``); the most frequent spelling of each stem is saved beside the
+index for autocomplete and "did you mean".
 """
 
 from __future__ import annotations
 
 import json
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
+
+from indexer.analysis import stem_word
 
 
 class Vocabulary:
     def __init__(self) -> None:
-        self.spellings: defaultdict[str, Counter[str]] = defaultdict(Counter)
+        self.words: Counter[str] = Counter()  # lower-cased word -> occurrences
 
     def merge(self, other: Vocabulary) -> None:
-        for stem, words in other.spellings.items():
-            self.spellings[stem].update(words)
+        self.words.update(other.words)
 
     def surface(self) -> dict[str, str]:
         """Stem -> its most frequent spelling (ties: the shortest, then alphabetical)."""
-        return {
-            stem: min(words.items(), key=lambda item: (-item[1], len(item[0]), item[0]))[0]
-            for stem, words in self.spellings.items()
-        }
+        best: dict[str, tuple[int, int, str]] = {}
+        for word, times in self.words.items():
+            stem = stem_word(word)
+            rank = (-times, len(word), word)
+            if stem not in best or rank < best[stem]:
+                best[stem] = rank
+        return {stem: rank[2] for stem, rank in best.items()}
 
     def save(self, path: Path) -> None:
         path.write_text(json.dumps(self.surface(), ensure_ascii=False), encoding="utf-8")
