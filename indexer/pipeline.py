@@ -15,12 +15,13 @@ Parsing and indexing both run on every core; nothing is parsed twice.
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import pickle
 import tempfile
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -370,45 +371,62 @@ def build(
     with store.lock():
         files = discover(sources)
         lap("discover")
-        partial = store.new_generation()
         runner = _Runner(_worker_count(len(files), workers), progress)
         try:
-            ix = whoosh_index.create_in(str(partial), schema.build_schema())
-            with tempfile.TemporaryDirectory(prefix="pfocr-build-", dir=store.root) as temp_dir:
-                read = _read_all(files, runner, report, temp_dir)
-                lap("read")
-                if strict and report.rejected:
-                    raise StrictFailure(
-                        f"{report.figures_rejected} records rejected; nothing was published"
+            with _new_generation(store, report, started) as partial:
+                ix = whoosh_index.create_in(str(partial), schema.build_schema())
+                with tempfile.TemporaryDirectory(prefix="pfocr-build-", dir=store.root) as temp:
+                    read = _read_all(files, runner, report, temp)
+                    lap("read")
+                    _check_strict(report, strict)
+                    jobs = [
+                        (str(partial), spill, read.losers, read.lexicon, memory_mb)
+                        for spill in read.spills
+                    ]
+                    indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
+                    shards = runner.map(
+                        "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs
                     )
-                jobs = [
-                    (str(partial), spill, read.losers, read.lexicon, memory_mb)
-                    for spill in read.spills
-                ]
-                indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
-                shards = runner.map(
-                    "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs
-                )
-                lap("index")
-            lexicon, vocabulary = read.lexicon, Vocabulary()
-            for shard in shards:
-                lexicon.merge_counts(shard.lexicon)
-                vocabulary.merge(shard.vocabulary)
-            _commit_segments(ix, [segment for shard in shards for segment in shard.segments])
-            report.figures_indexed = report.documents = sum(s.documents for s in shards)
-            vocabulary.save(partial / VOCABULARY_FILE)
-            lap("commit")
-            _write_generation_files(partial, report, lexicon, started)
-            store.publish(partial)
-            report.published = True
-        except BaseException:
-            store.discard(partial)
-            raise
+                    lap("index")
+                lexicon, vocabulary = read.lexicon, Vocabulary()
+                for shard in shards:
+                    lexicon.merge_counts(shard.lexicon)
+                    vocabulary.merge(shard.vocabulary)
+                _commit_segments(ix, [segment for shard in shards for segment in shard.segments])
+                report.figures_indexed = report.documents = sum(s.documents for s in shards)
+                vocabulary.save(partial / VOCABULARY_FILE)
+                lap("commit")
+                _publish(store, partial, report, lexicon, started)
         finally:
             runner.close()
-            report.seconds = time.perf_counter() - started
-            store.write_report(report.as_dict())
     return report
+
+
+@contextlib.contextmanager
+def _new_generation(store: IndexStore, report: Report, started: float) -> Iterator[Path]:
+    """A new ``.partial`` generation to write into. Unless the run publishes it, it is
+    removed; the run's report is written whatever happens."""
+    partial = store.new_generation()
+    try:
+        yield partial
+    finally:
+        if not report.published:
+            store.discard(partial)
+        report.seconds = time.perf_counter() - started
+        store.write_report(report.as_dict())
+
+
+def _check_strict(report: Report, strict: bool) -> None:
+    if strict and report.rejected:
+        raise StrictFailure(f"{report.figures_rejected} records rejected; nothing was published")
+
+
+def _publish(
+    store: IndexStore, partial: Path, report: Report, lexicon: GeneLexicon, started: float
+) -> None:
+    _write_generation_files(partial, report, lexicon, started)
+    store.publish(partial)
+    report.published = True
 
 
 def _commit_segments(ix: whoosh_index.Index, segments: list[Any]) -> None:
@@ -474,33 +492,19 @@ def update(
     with store.lock():
         current = store.require_current()
         files = discover(sources)
-        partial = store.new_generation()
-        try:
+        with _new_generation(store, report, started) as partial:
             _link_segments(current, partial)
             ix = whoosh_index.open_dir(str(partial))
             lexicon = GeneLexicon.load(current / LEXICON_FILE)
             vocabulary = Vocabulary()
             changed = _apply_changes(ix, files, lexicon, vocabulary, report, progress)
-            if strict and report.rejected:
-                raise StrictFailure(
-                    f"{report.figures_rejected} records rejected; nothing was published"
-                )
+            _check_strict(report, strict)
             report.documents = ix.doc_count()
-            if not changed:  # keep serving the same generation: caches stay valid
-                store.discard(partial)
-                return report
-            # Spellings already known stay; new stems get theirs.
-            surface = {**vocabulary.surface(), **Vocabulary.load_surface(current / VOCABULARY_FILE)}
-            write_json(partial / VOCABULARY_FILE, surface)
-            _write_generation_files(partial, report, lexicon, started)
-            store.publish(partial)
-            report.published = True
-        except BaseException:
-            store.discard(partial)
-            raise
-        finally:
-            report.seconds = time.perf_counter() - started
-            store.write_report(report.as_dict())
+            if changed:  # else keep serving the same generation: caches stay valid
+                # Spellings already known stay; new stems get theirs.
+                known = Vocabulary.load_surface(current / VOCABULARY_FILE)
+                write_json(partial / VOCABULARY_FILE, {**vocabulary.surface(), **known})
+                _publish(store, partial, report, lexicon, started)
     return report
 
 
