@@ -16,6 +16,7 @@ Parsing and indexing both run on every core; nothing is parsed twice.
 from __future__ import annotations
 
 import contextlib
+import gc
 import multiprocessing
 import os
 import pickle
@@ -77,7 +78,7 @@ def read_shard(
 ) -> ShardRead:
     """Parse and validate ``(rank, path)`` files; spill the clean figures to ``spill``."""
     result = ShardRead()
-    with open(spill, "wb") as out:
+    with _cycle_collector_paused(), open(spill, "wb") as out:
         for rank, path in files:
             result.files_read += 1
             for position, raw in enumerate(read_records(Path(path))):
@@ -155,23 +156,38 @@ def write_segments(
     segments = []
     documents = 0
     try:
-        for location, digest, figure in figures:
-            lexicon.resolve_keywords(figure)
-            counted.count(figure)
-            writer.add_document(**schema.document(figure, location, digest))
-            documents += 1
-            if writer.full:
-                segments.append(writer.finish())
-                writer = new_writer()
-            if progress and documents % PROGRESS_EVERY == 0:
-                progress(PROGRESS_EVERY)
-        segments.append(writer.finish())
+        with _cycle_collector_paused():
+            for location, digest, figure in figures:
+                lexicon.resolve_keywords(figure)
+                counted.count(figure)
+                writer.add_document(**schema.document(figure, location, digest))
+                documents += 1
+                if writer.full:
+                    segments.append(writer.finish())
+                    writer = new_writer()
+                if progress and documents % PROGRESS_EVERY == 0:
+                    progress(PROGRESS_EVERY)
+            segments.append(writer.finish())
     except BaseException:
         writer.cancel()  # closes its files; the partial generation is discarded
         raise
     if progress:
         progress(documents % PROGRESS_EVERY)
     return [s for s in segments if s is not None], documents
+
+
+@contextlib.contextmanager
+def _cycle_collector_paused() -> Iterator[None]:
+    """Pause Python's cycle collector. A shard allocates millions of long-lived objects
+    (figures, postings lists) and no cycles; the collector's repeated passes over them
+    cost about a fifth of a build. Reference counting still frees everything."""
+    was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        yield
+    finally:
+        if was_enabled:
+            gc.enable()
 
 
 def _read_spill(spill: str) -> Iterable[tuple[str, str, Figure]]:
@@ -533,7 +549,7 @@ def _indexed_records(ix: whoosh_index.Index) -> dict[str, IndexedRecord]:
             strict=True,
         )
         return {
-            location: IndexedRecord(docnum, figid, digest.decode("ascii"))
+            location.decode("utf-8"): IndexedRecord(docnum, figid, digest.decode("ascii"))
             for docnum, (figid, location, digest) in enumerate(columns)
             if docnum in live
         }
@@ -571,9 +587,10 @@ def _apply_changes(
     segments, _ = write_segments(ix, new_figures, lexicon, lexicon, vocabulary, WRITER_MEMORY_MB)
     # The stock writer deletes, adds the new segments and merges small ones (Whoosh's
     # MERGE_SMALL policy), so repeated updates do not pile up segments.
-    with ix.writer() as writer, ix.searcher() as searcher:
+    with ix.writer() as writer, ix.reader() as reader:
+        records = reader.column_reader(schema.RECORD)
         for record in (*gone, *replaced):
-            stored = searcher.stored_fields(record.docnum)[schema.RECORD]
+            stored = schema.decode_record(records[record.docnum])
             lexicon.count(Figure.from_dict(stored), -1)
             writer.delete_document(record.docnum)
         writer.segments.extend(segments)

@@ -9,55 +9,55 @@ then through several Python calls per posting to write it. This writer:
 - groups postings by field and term as they arrive (documents come in docnum order, so
   each term's postings are already sorted), and never spills: its owner finishes the
   segment when ``full`` and starts another, so the cost per record stays flat;
-- writes each term's postings a block at a time (``_BatchPostingsWriter``);
+- writes each term's postings whole (``_TermWriter``), and the postings of rare terms
+  into the term table itself ("inlined", which Whoosh reads but never writes);
 - takes field lengths from memory instead of one column read per posting;
 - writes postings blocks uncompressed: zlib took a third of the time of finishing a
   segment, and uncompressed blocks are faster to read at query time. Readers handle
   both: each block records its own compression.
 
-With the same codec settings the index is the stock writer's: every file but the
-postings and term table byte-for-byte, and every term's statistics and postings equal
-(equal position lists share one pickled object). ``tests/test_segments.py`` checks it.
+With the same codec settings the index reads as the stock writer's: every file but the
+postings and term table is byte-for-byte the same, and every term's statistics and
+postings are equal. ``tests/test_segments.py`` checks it.
 """
 
 from __future__ import annotations
 
-from collections import defaultdict
+from collections import Counter, defaultdict
 from itertools import pairwise
+from operator import sub
 from pickle import dumps
 from typing import Any
 
 from whoosh import formats
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3PostingsWriter, _lenfield
+from whoosh.codec.whoosh3 import (
+    LENGTHS_COLUMN,
+    WHOOSH3_HEADER_MAGIC,
+    W3Codec,
+    W3TermInfo,
+    _lenfield,
+)
 from whoosh.fields import FieldType
-from whoosh.system import pack_uint
-from whoosh.util.numeric import byte_to_length
+from whoosh.system import pack_uint, pack_ushort
+from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from indexer.analysis import EnglishAnalyzer, ValueAnalyzer
 
 NEVER_SPILL_MB = 1 << 30
 BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
+INLINE_POSTINGS = 2  # terms with at most this many postings go in the term table
 
 
 class BulkCodec(W3Codec):
     def __init__(self) -> None:
         super().__init__(compression=0)
 
-    def postings_writer(self, dbfile: Any, byteids: bool = False) -> W3PostingsWriter:
-        return _BatchPostingsWriter(
-            dbfile,
-            blocklimit=self._blocklimit,
-            byteids=byteids,
-            compression=self._compression,
-            inlinelimit=self._inlinelimit,
-        )
-
 
 class BulkSegmentWriter(SegmentWriter):
     """Writes one segment without locking the index; the caller commits the segments."""
 
-    def __init__(self, ix: Any, *, memory_mb: int, words: dict[str, int] | None = None) -> None:
+    def __init__(self, ix: Any, *, memory_mb: int, words: Counter[str] | None = None) -> None:
         """``words``, if given, counts every word of the stemmed text fields."""
         super().__init__(ix, _lk=False, limitmb=NEVER_SPILL_MB, codec=BulkCodec(), compound=False)
         self.words = words
@@ -115,17 +115,107 @@ class BulkSegmentWriter(SegmentWriter):
             terms = self.pool.fields.pop(fieldname)
             if not terms:  # Whoosh numbers only fields that have postings
                 continue
-            field_lengths = lengths.get(fieldname)
-            writer.start_field(fieldname, self.schema[fieldname])
+            field = self.schema[fieldname]
+            writer.start_field(fieldname, field)  # numbers the field in the term table
+            write_term = _TermWriter(writer, field.format, lengths.get(fieldname))
             for btext in sorted(terms):
-                flat = terms[btext]
-                docnums, weights, values = flat[0::3], flat[1::3], flat[2::3]
-                doc_lengths = [field_lengths[d] for d in docnums] if field_lengths else None
-                writer.start_term(btext)
-                writer._postwriter.add_many(docnums, weights, values, doc_lengths)
-                writer.finish_term()
+                write_term(btext, terms[btext])
             writer.finish_field()
         writer.close()
+
+
+class _TermWriter:
+    """Writes a term's postings and its term table entry in the Whoosh 3 format, as
+    ``W3FieldWriter.start_term`` + ``add`` per posting + ``finish_term`` would, a whole
+    term at a time. Rare terms are inlined in the term table instead of given blocks:
+    Whoosh reads such terms (``W3TermInfo.is_inlined``), but its writer never writes
+    them (``finish_postings`` calls a misspelt ``set_inline``), and a block for each
+    figid or one-off word was most of the cost of finishing a segment.
+    """
+
+    def __init__(self, writer: Any, fmt: formats.Format, lengths: list[int] | None) -> None:
+        self.postfile = writer._postfile
+        self.table = writer._tindex
+        self.prefix = pack_ushort(writer._fieldid)
+        self.fixed_size = fmt.fixed_value_size()
+        self.lengths = lengths  # the field's length in each document, if scorable
+        self.block_limit = writer._codec._blocklimit
+
+    def __call__(self, btext: bytes, flat: list[Any]) -> None:
+        """``flat`` is the term's ``[docnum, weight, value, ...]`` in docnum order."""
+        docnums, weights, values = flat[0::3], flat[1::3], flat[2::3]
+        if self.fixed_size == 0:  # the format has no values (b""): store none
+            values = [b""] * len(docnums)
+        terminfo = W3TermInfo()
+        terminfo._df = len(docnums)
+        terminfo._weight = float(sum(weights))
+        terminfo._maxweight = max(weights)
+        terminfo._minid = docnums[0]
+        terminfo._maxid = docnums[-1]
+        if self.lengths is not None:
+            doc_lengths = [self.lengths[d] for d in docnums]
+            terminfo._minlength = min(doc_lengths)
+            terminfo._maxlength = max(doc_lengths)
+        if len(docnums) <= INLINE_POSTINGS:
+            terminfo.set_inlined(docnums, weights, values)
+        else:
+            self._write_blocks(terminfo, docnums, weights, values)
+        self.table.add(self.prefix + btext, terminfo.to_bytes())
+
+    def _write_blocks(
+        self, terminfo: W3TermInfo, docnums: list[int], weights: list[float], values: list[bytes]
+    ) -> None:
+        """``W3PostingsWriter._write_block`` for each block of the term (uncompressed)."""
+        postfile = self.postfile
+        start = postfile.tell()
+        postfile.write(WHOOSH3_HEADER_MAGIC)
+        limit, count = self.block_limit, len(docnums)
+        for first in range(0, count, limit):
+            last = min(first + limit, count)
+            ids = docnums[first:last]
+            block_weights = weights[first:last]
+            data = dumps(
+                (_deltas(ids), _mini_weights(block_weights), self._mini_values(values[first:last])),
+                2,
+            )
+            lengths = [self.lengths[d] for d in ids] if self.lengths is not None else None
+            info = dumps(
+                (
+                    len(ids),
+                    ids[-1],
+                    max(block_weights),
+                    0,  # no compression
+                    length_to_byte(min(lengths)) if lengths else 0,
+                    length_to_byte(max(lengths)) if lengths else 0,
+                ),
+                2,
+            )
+            size = len(info) + len(data)
+            postfile.write_int(-size if last == count else size)  # negative: the last block
+            postfile.write(info)
+            postfile.write(data)
+        terminfo.set_extent(start, postfile.tell() - start)
+
+    def _mini_values(self, values: list[bytes]) -> tuple[bytes, ...] | bytes | None:
+        if self.fixed_size is None or self.fixed_size < 0:
+            return tuple(values)
+        if self.fixed_size == 0:
+            return None
+        return b"".join(values)
+
+
+def _deltas(ids: list[int]) -> tuple[int, ...]:
+    """Each docnum minus the one before it (the first minus 0), as Whoosh stores block ids."""
+    return (ids[0], *map(sub, ids[1:], ids[:-1]))
+
+
+def _mini_weights(weights: list[float]) -> tuple[float, ...] | float | None:
+    first = weights[0]
+    if first == 1.0 and weights.count(1.0) == len(weights):
+        return None
+    if weights.count(first) == len(weights):
+        return first
+    return tuple(weights)
 
 
 class _TermPool:
@@ -157,62 +247,44 @@ class _TermPool:
         self.fields.clear()
 
 
-class _BatchPostingsWriter(W3PostingsWriter):
-    def add_many(
-        self,
-        docnums: list[int],
-        weights: list[float],
-        values: list[bytes | None],
-        lengths: list[int] | None,
-    ) -> None:
-        """What ``add_posting`` does for each posting in turn, a block at a time."""
-        limit = self._blocklimit
-        for start in range(0, len(docnums), limit):
-            if len(self._ids):  # the buffered block is full
-                self._write_block()
-            end = start + limit
-            block_weights = weights[start:end]
-            self._ids.extend(docnums[start:end])
-            self._weights.extend(block_weights)
-            self._maxweight = max(self._maxweight, *block_weights)
-            self._values.extend(value for value in values[start:end] if value)
-            block_lengths = [n for n in lengths[start:end] if n] if lengths else None
-            if block_lengths:
-                shortest = min(block_lengths)
-                if self._minlength is None or shortest < self._minlength:
-                    self._minlength = shortest
-                self._maxlength = max(self._maxlength, *block_lengths)
-
-
 def _postings(
-    field: FieldType, value: Any, words: dict[str, int] | None
+    field: FieldType, value: Any, words: Counter[str] | None
 ) -> list[tuple[bytes, int, float, bytes]]:
     """``field.index(value)``, computed directly for this project's analyzers."""
     analyzer, fmt = field.analyzer, field.format
+    boost = fmt.field_boost
     if isinstance(analyzer, EnglishAnalyzer) and type(fmt) is formats.Positions:
-        boost = fmt.field_boost
+        single = _SINGLE_POSITIONS  # most words occur once, early: encoded in advance
         return [
-            (word.encode("utf-8"), len(where), len(where) * boost, _encode_positions(where))
-            for word, where in analyzer.positions(value, words).items()
+            (term, 1, boost, single[where[0]])
+            if len(where) == 1 and where[0] < _SINGLE_POSITIONS_KNOWN
+            else (term, len(where), len(where) * boost, _encode_positions(where))
+            for term, where in analyzer.term_positions(value, words).items()
         ]
-    if isinstance(analyzer, ValueAnalyzer) and type(fmt) is formats.Frequency:
-        boost = fmt.field_boost
+    if type(fmt) is formats.Frequency:
+        if isinstance(analyzer, ValueAnalyzer):
+            counts = {word.encode("utf-8"): n for word, n in analyzer.counts(value).items()}
+        elif isinstance(analyzer, EnglishAnalyzer):
+            counts = {t: len(where) for t, where in analyzer.term_positions(value, words).items()}
+        else:
+            return list(field.index(value))
         return [
-            (word.encode("utf-8"), freq, freq * boost, _FREQUENCIES.get(freq) or pack_uint(freq))
-            for word, freq in analyzer.counts(value).items()
+            (term, freq, freq * boost, _FREQUENCIES.get(freq) or pack_uint(freq))
+            for term, freq in counts.items()
         ]
     return list(field.index(value))
 
 
 def _encode_positions(positions: list[int]) -> bytes:
     """``formats.Positions.encode``: the count, then the pickled gaps between positions."""
-    if len(positions) == 1 and positions[0] < len(_SINGLE_POSITIONS):  # most words: once
+    if len(positions) == 1 and positions[0] < _SINGLE_POSITIONS_KNOWN:
         return _SINGLE_POSITIONS[positions[0]]
     gaps = [positions[0], *(b - a for a, b in pairwise(positions))]
     return pack_uint(len(gaps)) + dumps(gaps, 2)
 
 
-_SINGLE_POSITIONS = [pack_uint(1) + dumps([pos], 2) for pos in range(2048)]
+_SINGLE_POSITIONS_KNOWN = 2048
+_SINGLE_POSITIONS = [pack_uint(1) + dumps([pos], 2) for pos in range(_SINGLE_POSITIONS_KNOWN)]
 
 
 _FREQUENCIES = {n: pack_uint(n) for n in range(1, 64)}

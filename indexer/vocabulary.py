@@ -12,6 +12,8 @@ import json
 from collections import Counter
 from pathlib import Path
 
+from whoosh.analysis.analyzers import STOP_WORDS
+
 from indexer.analysis import stem_word
 
 
@@ -26,6 +28,8 @@ class Vocabulary:
         """Stem -> its most frequent spelling (ties: the shortest, then alphabetical)."""
         best: dict[str, tuple[int, int, str]] = {}
         for word, times in self.words.items():
+            if word in STOP_WORDS:  # counted, but not indexed
+                continue
             stem = stem_word(word)
             rank = (-times, len(word), word)
             if stem not in best or rank < best[stem]:

@@ -52,6 +52,7 @@ class Snapshot:
         self._lock = threading.RLock()
         self._ix = whoosh_index.open_dir(str(generation))
         self._reader = self._ix.reader()
+        self._records: Any = None  # the record column's reader, opened on first use
         self.leaves: list[tuple[Any, int]] = list(self._reader.leaf_readers())
         self.n_docs = self._reader.doc_count_all()
         self.live = np.ones(self.n_docs, dtype=bool)
@@ -241,7 +242,9 @@ class Snapshot:
     def records(self, docnums: Sequence[int]) -> list[dict[str, Any]]:
         """The stored clean records (``Figure.as_dict()``) of ``docnums``, in order."""
         with self._lock:
-            return [self._reader.stored_fields(int(d))[schema.RECORD] for d in docnums]
+            if self._records is None:
+                self._records = self._reader.column_reader(schema.RECORD)
+            return [schema.decode_record(self._records[int(d)]) for d in docnums]
 
     def close(self) -> None:
         with self._lock:

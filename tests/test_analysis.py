@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import re
+import sys
+
 import pytest
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.support.charset import accent_map
@@ -60,3 +63,41 @@ def test_stop_words(removestops):
 
 def test_asterisks_are_not_part_of_words():
     assert [t.text for t in EnglishAnalyzer()("AR* * Known")] == ["ar", "known"]
+
+
+def all_captions() -> list[str]:
+    return [
+        normalize(raw.data, raw.location).caption or ""
+        for path in discover([SAMPLE_RECORDS])
+        for raw in read_records(path)
+    ]
+
+
+@pytest.mark.parametrize(
+    "extra",
+    ["", "İstanbul İL-6 KİNASE", "ΑΣ'Β ΣΗΜΑ ΟΔΟΣ.ΝΕΑ", "the of and a"],
+)
+def test_term_positions_are_the_analyzer_tokens_grouped(extra):
+    """What indexing writes (``term_positions``) is what queries are analysed into."""
+    analyzer = EnglishAnalyzer()
+    captions = [c + " " + extra for c in all_captions()]
+    assert any(not c.isascii() for c in captions)  # Greek letters, accents
+    for caption in captions:
+        expected: dict[bytes, list[int]] = {}
+        for token in analyzer(caption, positions=True):
+            expected.setdefault(token.text.encode("utf-8"), []).append(token.pos)
+        assert analyzer.term_positions(caption) == expected, caption
+
+
+def test_lower_casing_whole_texts_keeps_words_whole():
+    """``term_positions`` lower-cases the whole text before splitting it into words. That
+    splits it as lower-casing word by word does for every character but "İ" (and the
+    context-dependent "Σ"), which it treats apart."""
+    word = re.compile(r"\w")
+    changed = [
+        c
+        for c in map(chr, range(sys.maxunicode + 1))
+        if not "\ud800" <= c <= "\udfff"
+        and (len(c.lower()) != 1 or bool(word.match(c)) != bool(word.match(c.lower())))
+    ]
+    assert changed == ["\u0130"]

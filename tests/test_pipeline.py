@@ -27,6 +27,11 @@ def figids_matching(root: Path, field: str, text: str) -> set[str]:
         return {hit[schema.FIGID] for hit in searcher.search(query, limit=None)}
 
 
+def stored_record(searcher, figid: str) -> dict:
+    docnum = searcher.document_number(figid=figid)
+    return schema.decode_record(searcher.reader().column_reader(schema.RECORD)[docnum])
+
+
 def all_figids(root: Path) -> set[str]:
     ix = IndexStore(root).open_current()
     with ix.searcher() as searcher:
@@ -51,7 +56,7 @@ def test_every_sample_record_is_findable(sample_index):
             assert words, figure.figid
             assert figure.figid in found(schema.TITLE, words[0])
             assert figure.figid in found(schema.TEXT, words[-1])
-            stored = searcher.document(figid=figure.figid)[schema.RECORD]
+            stored = stored_record(searcher, figure.figid)
             for gene in stored["genes"]:
                 assert figure.figid in found(schema.GENE, gene["symbol"].lower())
                 if gene["entrez"]:
@@ -75,7 +80,7 @@ def test_newer_records_get_entrez_ids_from_the_lexicon(sample_index):
     lexicon = GeneLexicon.load(IndexStore(sample_index).require_current() / "lexicon.json")
     ix = IndexStore(sample_index).open_current()
     with ix.searcher() as searcher:
-        record = searcher.document(figid=NEWER_RECORD)[schema.RECORD]
+        record = stored_record(searcher, NEWER_RECORD)
     resolved = {g["symbol"]: g["entrez"] for g in record["genes"]}
     assert resolved, "some keywords of the newer record are known HGNC symbols"
     for symbol, entrez in resolved.items():

@@ -91,11 +91,12 @@ def term_stats(reader, field: str, text: bytes) -> tuple:
 
 
 def postings(reader, field: str, text: bytes) -> list[tuple[int, float, bytes]]:
-    """Every posting of a term: document, weight and decoded-format value bytes."""
+    """Every posting of a term: document, weight and value bytes (None where the format
+    has none: Whoosh's block reader gives None there, its reader of inlined terms b"")."""
     matcher = reader.postings(field, text)
     found = []
     while matcher.is_active():
-        found.append((matcher.id(), matcher.weight(), matcher.value()))
+        found.append((matcher.id(), matcher.weight(), matcher.value() or None))
         matcher.next()
     return found
 

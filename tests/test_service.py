@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from indexer import pipeline
+from indexer import pipeline, schema
 from server.hits import snippet
 from server.models import (
     MAX_FACET_SIZE,
@@ -389,7 +389,7 @@ def test_suggest(service: SearchService) -> None:
 
 def test_status(service: SearchService) -> None:
     status = service.status()
-    assert status["documents"] == 214 and status["schema_version"] == 1
+    assert status["documents"] == 214 and status["schema_version"] == schema.SCHEMA_VERSION
     assert status["lexicon_size"] == 617
     assert status["version"] == service.version == status["meta"]["generation"]
 
