@@ -194,14 +194,16 @@ class ValueAnalyzer(Composable):
                 yield token
             offset += len(part) + 1
 
-    def counts(self, value: str) -> dict[str, int]:
-        """Value -> how often it occurs in ``value``: what indexing needs."""
+    def term_counts(self, value: str) -> dict[bytes, int]:
+        """Indexed term -> how often it occurs in ``value``: what indexing needs, the
+        tokens of ``__call__`` counted. (Lower-casing the whole text first is the same:
+        a tab is neither a letter nor ignored by case rules.)"""
         found: dict[str, int] = {}
-        for part in value.split("\t"):
-            text = part.strip().lower()
+        for part in value.lower().split("\t"):
+            text = part.strip()
             if text:
                 found[text] = found.get(text, 0) + 1
-        return found
+        return {text.encode("utf-8"): count for text, count in found.items()}
 
 
 class _WholeValue:

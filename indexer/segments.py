@@ -5,7 +5,7 @@ Whoosh's stock ``SegmentWriter`` pushes every posting through a generic sorting 
 then through several Python calls per posting to write it. This writer:
 
 - turns a document's fields into postings in one pass per field for this project's
-  analyzers (``_postings``), without Whoosh's generic token pipeline;
+  analyzers (``_index_field``), without Whoosh's generic token pipeline;
 - groups postings by field and term as they arrive (documents come in docnum order, so
   each term's postings are already sorted), and never spills: its owner finishes the
   segment when ``full`` and starts another, so the cost per record stays flat;
@@ -24,6 +24,7 @@ postings are equal. ``tests/test_segments.py`` checks it.
 from __future__ import annotations
 
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from itertools import pairwise
 from operator import sub
 from pickle import dumps
@@ -84,8 +85,7 @@ class BulkSegmentWriter(SegmentWriter):
             field = self.schema[fieldname]
             length = 0
             if field.indexed:
-                postings = _postings(field, value, self.words)
-                length = self.pool.add_field(fieldname, docnum, postings)
+                length = self._index_field(fieldname, field, value)
                 if not field.scorable:
                     length = 0
             perdoc.add_field(fieldname, field, value if field.stored else None, length)
@@ -94,6 +94,23 @@ class BulkSegmentWriter(SegmentWriter):
         perdoc.finish_doc()
         self._added = True
         self.docnum += 1
+
+    def _index_field(self, fieldname: str, field: FieldType, value: Any) -> int:
+        """Pool the field's postings: ``field.index(value)``, computed directly for this
+        project's analyzers. Returns the field's length (the sum of term frequencies)."""
+        analyzer, fmt, pool = field.analyzer, field.format, self.pool
+        kind = type(fmt)
+        if kind is formats.Positions and isinstance(analyzer, EnglishAnalyzer):
+            found = analyzer.term_positions(value, self.words)
+            return pool.add_positions(fieldname, self.docnum, found, fmt.field_boost)
+        if kind is formats.Frequency and isinstance(analyzer, ValueAnalyzer):
+            counts = analyzer.term_counts(value)
+            return pool.add_counts(fieldname, self.docnum, counts, fmt.field_boost)
+        if kind is formats.Frequency and isinstance(analyzer, EnglishAnalyzer):
+            found = analyzer.term_positions(value, self.words)
+            counts = {term: len(where) for term, where in found.items()}
+            return pool.add_counts(fieldname, self.docnum, counts, fmt.field_boost)
+        return pool.add_postings(fieldname, self.docnum, field.index(value))
 
     def finish(self) -> Any:
         """Write the segment's files and return the segment, or None if it has no documents."""
@@ -227,58 +244,66 @@ class _TermPool:
         self.fields: defaultdict[str, dict[bytes, list[Any]]] = defaultdict(dict)
         self.count = 0
 
-    def add_field(
-        self, fieldname: str, docnum: int, postings: list[tuple[bytes, int, float, bytes]]
+    def add_positions(
+        self, fieldname: str, docnum: int, found: dict[bytes, list[int]], boost: float
     ) -> int:
-        """Add one field's postings of one document; return the field's length (sum of freqs)."""
+        """Add a document's terms with their positions; return the field's length."""
+        terms = self.fields[fieldname]
+        single, known = _SINGLE_POSITIONS, _SINGLE_POSITIONS_KNOWN
+        length = 0
+        for term, where in found.items():
+            freq = len(where)
+            # Most words occur once, early: their encoded positions are made in advance.
+            value = single[where[0]] if freq == 1 and where[0] < known else _encode_positions(where)
+            entry = terms.get(term)
+            if entry is None:
+                terms[term] = [docnum, freq * boost, value]
+            else:
+                entry += (docnum, freq * boost, value)
+            length += freq
+        self.count += len(found)
+        return length
+
+    def add_counts(
+        self, fieldname: str, docnum: int, counts: dict[bytes, int], boost: float
+    ) -> int:
+        """Add a document's terms with their frequencies; return the field's length."""
+        terms = self.fields[fieldname]
+        encoded = _FREQUENCIES
+        length = 0
+        for term, freq in counts.items():
+            value = encoded.get(freq) or pack_uint(freq)
+            entry = terms.get(term)
+            if entry is None:
+                terms[term] = [docnum, freq * boost, value]
+            else:
+                entry += (docnum, freq * boost, value)
+            length += freq
+        self.count += len(counts)
+        return length
+
+    def add_postings(
+        self, fieldname: str, docnum: int, postings: Iterable[tuple[bytes, int, float, bytes]]
+    ) -> int:
+        """Add a document's ``(term, freq, weight, value)`` postings; return the length."""
         terms = self.fields[fieldname]
         length = 0
-        for btext, freq, weight, value in postings:
-            entry = terms.get(btext)
+        for term, freq, weight, value in postings:
+            entry = terms.get(term)
             if entry is None:
-                terms[btext] = [docnum, weight, value]
+                terms[term] = [docnum, weight, value]
             else:
                 entry += (docnum, weight, value)
             length += freq
-        self.count += len(postings)
+            self.count += 1
         return length
 
     def cleanup(self) -> None:
         self.fields.clear()
 
 
-def _postings(
-    field: FieldType, value: Any, words: Counter[str] | None
-) -> list[tuple[bytes, int, float, bytes]]:
-    """``field.index(value)``, computed directly for this project's analyzers."""
-    analyzer, fmt = field.analyzer, field.format
-    boost = fmt.field_boost
-    if isinstance(analyzer, EnglishAnalyzer) and type(fmt) is formats.Positions:
-        single = _SINGLE_POSITIONS  # most words occur once, early: encoded in advance
-        return [
-            (term, 1, boost, single[where[0]])
-            if len(where) == 1 and where[0] < _SINGLE_POSITIONS_KNOWN
-            else (term, len(where), len(where) * boost, _encode_positions(where))
-            for term, where in analyzer.term_positions(value, words).items()
-        ]
-    if type(fmt) is formats.Frequency:
-        if isinstance(analyzer, ValueAnalyzer):
-            counts = {word.encode("utf-8"): n for word, n in analyzer.counts(value).items()}
-        elif isinstance(analyzer, EnglishAnalyzer):
-            counts = {t: len(where) for t, where in analyzer.term_positions(value, words).items()}
-        else:
-            return list(field.index(value))
-        return [
-            (term, freq, freq * boost, _FREQUENCIES.get(freq) or pack_uint(freq))
-            for term, freq in counts.items()
-        ]
-    return list(field.index(value))
-
-
 def _encode_positions(positions: list[int]) -> bytes:
     """``formats.Positions.encode``: the count, then the pickled gaps between positions."""
-    if len(positions) == 1 and positions[0] < _SINGLE_POSITIONS_KNOWN:
-        return _SINGLE_POSITIONS[positions[0]]
     gaps = [positions[0], *(b - a for a, b in pairwise(positions))]
     return pack_uint(len(gaps)) + dumps(gaps, 2)
 

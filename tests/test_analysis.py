@@ -9,7 +9,7 @@ import pytest
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.support.charset import accent_map
 
-from indexer.analysis import WORD_PATTERN, EnglishAnalyzer
+from indexer.analysis import WORD_PATTERN, EnglishAnalyzer, ValueAnalyzer
 from indexer.record import normalize
 from indexer.sources import discover, read_records
 from tests.conftest import SAMPLE_RECORDS
@@ -101,3 +101,14 @@ def test_lower_casing_whole_texts_keeps_words_whole():
         and (len(c.lower()) != 1 or bool(word.match(c)) != bool(word.match(c.lower())))
     ]
     assert changed == ["\u0130"]
+
+
+def test_value_term_counts_are_the_value_tokens_counted():
+    analyzer = ValueAnalyzer()
+    values = ["IL-6\tSTAT3\til-6\t \tNF-κB", " İL-6 \tΟΔΟΣ\tΣMAD\tΑΣ.Β", "", "\t\t"]
+    for value in values:
+        expected: dict[bytes, int] = {}
+        for token in analyzer(value):
+            key = token.text.encode("utf-8")
+            expected[key] = expected.get(key, 0) + 1
+        assert analyzer.term_counts(value) == expected, value
