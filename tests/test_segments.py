@@ -110,3 +110,27 @@ def test_full_when_memory_fills(tmp_path, documents):
         added += 1
     assert 5 < added < len(documents)
     assert writer.finish().doc_count() == added
+
+
+def test_whoosh_merges_bulk_segments(tmp_path, documents):
+    """Whoosh's own writer can merge our segments (inlined terms included): an update
+    merges small segments, and an optimize merges all."""
+    ix = whoosh_index.create_in(str(tmp_path), schema.build_schema())
+    half = len(documents) // 2
+    segments = []
+    for part in (documents[:half], documents[half:]):
+        writer = BulkSegmentWriter(ix, memory_mb=256)
+        for doc in part:
+            writer.add_document(**doc)
+        segments.append(writer.finish())
+    writer._commit_toc(segments)
+    with ix.reader() as reader:
+        before = {term: postings(reader, *term) for term in reader.all_terms()}
+        assert any(len(found) == 1 for found in before.values())  # inlined terms
+
+    ix.optimize()
+
+    assert len(ix._segments()) == 1
+    with ix.reader() as reader:
+        after = {term: postings(reader, *term) for term in reader.all_terms()}
+    assert after == before
