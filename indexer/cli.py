@@ -11,7 +11,7 @@ from pathlib import Path
 from indexer import __version__, pipeline
 from indexer.report import Report
 from indexer.sources import SourceError
-from indexer.store import IndexError_, IndexStore, read_meta
+from indexer.store import IncompatibleIndex, IndexError_, IndexStore, read_meta
 
 DEFAULT_INDEX = "index_data"
 REJECTIONS_SHOWN = 20
@@ -179,12 +179,24 @@ def _serve(args: argparse.Namespace) -> int:
     )
 
     store = IndexStore(args.index)
-    if store.current() is None and args.build_from:
-        print(f"no index in {args.index}: building it from {', '.join(args.build_from)}")
+    reason = _why_build(store)
+    if reason and args.build_from:
+        print(f"{reason}: building it from {', '.join(args.build_from)}")
         _finish(pipeline.build(args.build_from, args.index, progress=True), strict=False)
     store.require_current()
     serve(Path(args.index), host=args.host, port=args.port)
     return EXIT_OK
+
+
+def _why_build(store: IndexStore) -> str | None:
+    """Why ``serve --build-from`` must build first: no index, or one it cannot read."""
+    if store.current() is None:
+        return f"no index in {store.root}"
+    try:
+        store.require_current()
+    except IncompatibleIndex as error:
+        return str(error).removesuffix("; rebuild it with `pfocr build`")
+    return None
 
 
 if __name__ == "__main__":

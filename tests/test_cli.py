@@ -64,3 +64,30 @@ def test_update_without_an_index_says_to_build(tmp_path, capsys):
 def test_missing_source_is_a_usage_error(tmp_path, capsys):
     assert main(["check", str(tmp_path / "absent")]) == EXIT_USAGE
     assert "absent: no such file or folder" in capsys.readouterr().err
+
+
+def test_serve_builds_first_when_there_is_no_index_it_can_read(tmp_path, monkeypatch, capsys):
+    served = []
+    monkeypatch.setattr("server.serving.serve", lambda root, host, port: served.append(root))
+    root = tmp_path / "ix"
+    args = ["serve", "--index", str(root), "--build-from", str(sample_path(OLDER_RECORD))]
+
+    assert main(args) == EXIT_OK  # no index: built, then served
+    assert "no index in" in capsys.readouterr().out
+    first = IndexStore(root).require_current()
+
+    assert main(args) == EXIT_OK  # a readable index: served as it is
+    assert IndexStore(root).require_current() == first
+
+    meta = json.loads((first / "meta.json").read_text())
+    (first / "meta.json").write_text(json.dumps({**meta, "schema_version": 0}))
+    assert main(args) == EXIT_OK  # an index of an older schema: rebuilt
+    assert "index schema version 0" in capsys.readouterr().out
+    assert IndexStore(root).require_current() != first
+    assert served == [root] * 3
+
+    (IndexStore(root).require_current() / "meta.json").write_text(
+        json.dumps({**meta, "schema_version": 0})
+    )
+    assert main(["serve", "--index", str(root)]) == EXIT_INDEX  # nothing to build from
+    assert "rebuild it with `pfocr build`" in capsys.readouterr().err
