@@ -31,6 +31,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import cProfile
+import gc
 import inspect
 import io
 import json
@@ -354,6 +355,7 @@ def profile_stages(corpus: Path, limit: int) -> str:
         ("read+split file", "YAML parse", "normalize", "schema.document", "add_document"), 0.0
     )
     folder = Path(tempfile.mkdtemp(prefix="profile-", dir=RUNS))
+    gc.disable()  # as the pipeline's workers do (see indexer.pipeline)
     try:
         ix = whoosh_index.create_in(str(folder), schema.build_schema())
         writer = BulkSegmentWriter(ix, memory_mb=WRITER_MEMORY_MB)
@@ -415,6 +417,7 @@ def profile_stages(corpus: Path, limit: int) -> str:
         )
         return "\n".join(lines)
     finally:
+        gc.enable()
         shutil.rmtree(folder, ignore_errors=True)
 
 
