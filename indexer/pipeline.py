@@ -52,6 +52,7 @@ from indexer.vocabulary import Vocabulary
 WRITER_MEMORY_MB = 192  # postings each worker holds before it finishes a segment
 FILES_PER_WORKER_MIN = 500  # below this a pool costs more than it saves
 PROGRESS_EVERY = 100  # files or figures between progress reports from a worker
+READ_AHEAD_FILES = 64  # files a reader asks the kernel to fetch ahead of parsing
 
 Progress = Callable[[int], None]
 
@@ -78,8 +79,13 @@ def read_shard(
 ) -> ShardRead:
     """Parse and validate ``(rank, path)`` files; spill the clean figures to ``spill``."""
     result = ShardRead()
+    paths = [path for _, path in files]
+    for path in paths[:READ_AHEAD_FILES]:
+        _will_read(path)
     with _cycle_collector_paused(), open(spill, "wb") as out:
-        for rank, path in files:
+        for number, (rank, path) in enumerate(files):
+            if number + READ_AHEAD_FILES < len(paths):
+                _will_read(paths[number + READ_AHEAD_FILES])
             result.files_read += 1
             for position, raw in enumerate(read_records(Path(path))):
                 if isinstance(raw, RecordError):
@@ -102,6 +108,23 @@ def read_shard(
     if progress:
         progress(result.files_read % PROGRESS_EVERY)
     return result
+
+
+def _will_read(path: str) -> None:
+    """Have the kernel start reading a file the shard will parse soon, without waiting:
+    on a cold page cache the read pass otherwise stalls on the disk for every file."""
+    if not hasattr(os, "posix_fadvise"):  # not on macOS or Windows
+        return
+    try:
+        handle = os.open(path, os.O_RDONLY)
+    except OSError:
+        return  # read_records reports it
+    try:
+        os.posix_fadvise(handle, 0, 0, os.POSIX_FADV_WILLNEED)
+    except OSError:
+        pass
+    finally:
+        os.close(handle)
 
 
 # -- pass 2: index ----------------------------------------------------------------------
