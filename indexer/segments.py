@@ -161,8 +161,8 @@ class _TermWriter:
     def __call__(self, btext: bytes, flat: list[Any]) -> None:
         """``flat`` is the term's ``[docnum, weight, value, ...]`` in docnum order."""
         docnums, weights, values = flat[0::3], flat[1::3], flat[2::3]
-        if self.fixed_size == 0:  # the format has no values (b""): store none
-            values = [b""] * len(docnums)
+        if self.fixed_size == 0:  # a format without values: blocks store none, inlined
+            values = [b""] * len(docnums)  # terms b"" each (Whoosh's merge wants bytes)
         terminfo = W3TermInfo()
         terminfo._df = len(docnums)
         terminfo._weight = float(sum(weights))
