@@ -79,13 +79,12 @@ def read_shard(
 ) -> ShardRead:
     """Parse and validate ``(rank, path)`` files; spill the clean figures to ``spill``."""
     result = ShardRead()
-    paths = [path for _, path in files]
-    for path in paths[:READ_AHEAD_FILES]:
+    for _, path in files[:READ_AHEAD_FILES]:
         _will_read(path)
     with _cycle_collector_paused(), open(spill, "wb") as out:
         for number, (rank, path) in enumerate(files):
-            if number + READ_AHEAD_FILES < len(paths):
-                _will_read(paths[number + READ_AHEAD_FILES])
+            if number + READ_AHEAD_FILES < len(files):
+                _will_read(files[number + READ_AHEAD_FILES][1])
             result.files_read += 1
             for position, raw in enumerate(read_records(Path(path))):
                 if isinstance(raw, RecordError):

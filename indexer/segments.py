@@ -169,18 +169,24 @@ class _TermWriter:
         terminfo._maxweight = max(weights)
         terminfo._minid = docnums[0]
         terminfo._maxid = docnums[-1]
+        lengths = None
         if self.lengths is not None:
-            doc_lengths = [self.lengths[d] for d in docnums]
-            terminfo._minlength = min(doc_lengths)
-            terminfo._maxlength = max(doc_lengths)
+            lengths = [self.lengths[d] for d in docnums]
+            terminfo._minlength = min(lengths)
+            terminfo._maxlength = max(lengths)
         if len(docnums) <= INLINE_POSTINGS:
             terminfo.set_inlined(docnums, weights, values)
         else:
-            self._write_blocks(terminfo, docnums, weights, values)
+            self._write_blocks(terminfo, docnums, weights, values, lengths)
         self.table.add(self.prefix + btext, terminfo.to_bytes())
 
     def _write_blocks(
-        self, terminfo: W3TermInfo, docnums: list[int], weights: list[float], values: list[bytes]
+        self,
+        terminfo: W3TermInfo,
+        docnums: list[int],
+        weights: list[float],
+        values: list[bytes],
+        doc_lengths: list[int] | None,
     ) -> None:
         """``W3PostingsWriter._write_block`` for each block of the term (uncompressed)."""
         postfile = self.postfile
@@ -195,7 +201,7 @@ class _TermWriter:
                 (_deltas(ids), _mini_weights(block_weights), self._mini_values(values[first:last])),
                 2,
             )
-            lengths = [self.lengths[d] for d in ids] if self.lengths is not None else None
+            lengths = doc_lengths[first:last] if doc_lengths is not None else None
             info = dumps(
                 (
                     len(ids),
