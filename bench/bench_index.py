@@ -120,7 +120,7 @@ def work_parse(corpus: Path, index: Path, workers: int | None) -> dict[str, Any]
 def work_sqlite(corpus: Path, index: Path, workers: int | None) -> dict[str, Any]:
     import sqlite3
 
-    from indexer.schema import searchable_text
+    from indexer.index.schema import searchable_text
 
     index.mkdir(parents=True, exist_ok=True)
     db = sqlite3.connect(index / "fts5.sqlite")
@@ -161,7 +161,7 @@ def work_sqlite(corpus: Path, index: Path, workers: int | None) -> dict[str, Any
 def work_whoosh(corpus: Path, index: Path, workers: int | None) -> dict[str, Any]:
     from whoosh import index as whoosh_index
 
-    from indexer import schema
+    from indexer.index import schema
     from indexer.lexicon import GeneLexicon
 
     index.mkdir(parents=True, exist_ok=True)
@@ -196,8 +196,8 @@ def child_main(variant: str, corpus: Path, index: Path, workers: int | None) -> 
     # Import what the work needs before the clock starts, like a running `pfocr` would.
     import resource
 
+    import indexer.index.schema
     import indexer.pipeline
-    import indexer.schema
     import indexer.sources  # noqa: F401
 
     def cpu() -> float:
@@ -343,11 +343,11 @@ def profile_stages(corpus: Path, limit: int) -> str:
     """Per-record cost of each step of our pipeline's path (its bulk segment writer)."""
     from whoosh import index as whoosh_index
 
-    from indexer import schema
+    from indexer.index import schema
+    from indexer.index.writer import BulkSegmentWriter
     from indexer.lexicon import GeneLexicon
     from indexer.pipeline import WRITER_MEMORY_MB
     from indexer.record import normalize
-    from indexer.segments import BulkSegmentWriter
     from indexer.sources import discover, parse_yaml, read_records
 
     files = discover([corpus])[:limit]

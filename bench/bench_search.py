@@ -43,11 +43,12 @@ from typing import Any
 
 import numpy as np
 
-from indexer import pipeline, schema
-from indexer.store import IndexStore
-from server.models import FACET_NAMES, SearchRequest
-from server.service import SearchService
-from server.textindex import Snapshot
+from indexer import pipeline
+from indexer.index import schema
+from indexer.index.store import IndexStore
+from server.search.models import FACET_NAMES, SearchRequest
+from server.search.service import SearchService
+from server.search.snapshot import Snapshot
 
 FACETS4 = ("organism", "year", "gene", "disease")
 FACET_TABLES = ("organism", "gene", "disease", "chemical", "annotation")

@@ -8,7 +8,7 @@ A full build runs in two passes over shards of the input, one worker process per
    path order wins) and merges the gene knowledge into one lexicon.
 2. *index*: each worker reads its spill back, gives newer-generation figures their Entrez
    IDs from the lexicon, and writes Whoosh segments (a new one whenever memory fills). The main process commits
-   all segments at once and publishes the new generation (see ``indexer.store``).
+   all segments at once and publishes the new generation (see ``indexer.index.store``).
 
 Parsing and indexing both run on every core; nothing is parsed twice.
 """
@@ -30,16 +30,11 @@ from typing import Any
 
 from tqdm import tqdm
 from whoosh import index as whoosh_index
-from whoosh.writing import SegmentWriter
 
-from indexer import __version__, schema
+from indexer import __version__
 from indexer.errors import RecordError
-from indexer.lexicon import GeneLexicon
-from indexer.record import Figure, normalize
-from indexer.report import Report
-from indexer.segments import BulkSegmentWriter
-from indexer.sources import discover, read_records
-from indexer.store import (
+from indexer.index import schema
+from indexer.index.store import (
     LEXICON_FILE,
     META_FILE,
     REPORT_FILE,
@@ -47,6 +42,11 @@ from indexer.store import (
     IndexStore,
     write_json,
 )
+from indexer.index.writer import BulkSegmentWriter, commit_segments
+from indexer.lexicon import GeneLexicon
+from indexer.record import Figure, normalize
+from indexer.report import Report
+from indexer.sources import discover, read_records
 from indexer.vocabulary import Vocabulary
 
 WRITER_MEMORY_MB = 192  # postings each worker holds before it finishes a segment
@@ -430,7 +430,7 @@ def build(
                 for shard in shards:
                     lexicon.merge_counts(shard.lexicon)
                     vocabulary.merge(shard.vocabulary)
-                _commit_segments(ix, [segment for shard in shards for segment in shard.segments])
+                commit_segments(ix, [segment for shard in shards for segment in shard.segments])
                 report.figures_indexed = report.documents = sum(s.documents for s in shards)
                 vocabulary.save(partial / VOCABULARY_FILE)
                 lap("commit")
@@ -465,16 +465,6 @@ def _publish(
     _write_generation_files(partial, report, lexicon, started)
     store.publish(partial)
     report.published = True
-
-
-def _commit_segments(ix: whoosh_index.Index, segments: list[Any]) -> None:
-    """Add finished worker segments to the index in one new TOC generation."""
-    writer = SegmentWriter(ix)
-    try:
-        writer._close_segment()
-        writer._commit_toc(list(writer.segments) + segments)
-    finally:
-        writer._finish()
 
 
 def _write_generation_files(

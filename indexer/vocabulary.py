@@ -2,7 +2,7 @@
 
 The text fields are stemmed, so the index itself only knows stems. While indexing,
 every word of the stemmed text fields is counted (by the bulk writer, as it analyses the
-text: ``indexer.segments``); the most frequent spelling of each stem is saved beside the
+text: ``indexer.index.writer``); the most frequent spelling of each stem is saved beside the
 index for autocomplete and "did you mean".
 """
 

@@ -22,12 +22,12 @@ from werkzeug.datastructures import MultiDict
 
 import indexer
 from indexer import pipeline
+from indexer.index.schema import SCHEMA_VERSION
 from indexer.record import Figure, Gene, Term
-from indexer.schema import SCHEMA_VERSION
-from server import MAX_BODY_BYTES, create_app, export, params
-from server.hits import hit
-from server.models import DEFAULT_FACETS, InvalidParameter, SearchRequest
-from server.serving import make_server
+from server.search.hits import hit
+from server.search.models import DEFAULT_FACETS, InvalidParameter, SearchRequest
+from server.web import MAX_BODY_BYTES, create_app, export, params
+from server.web.serving import make_server
 from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
 
 # -- parameters, without HTTP -----------------------------------------------------------
@@ -172,7 +172,7 @@ def figids(hits: list[dict[str, Any]]) -> list[str]:
 
 
 def test_app_holds_the_service(app: Flask, sample_index: Path):
-    from server.service import SearchService
+    from server.search.service import SearchService
 
     assert isinstance(app.extensions["pfocr"], SearchService)
     assert app.config["PFOCR_INDEX"] == str(sample_index)

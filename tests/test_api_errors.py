@@ -11,8 +11,8 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from server import create_app
-from server.models import MAX_GENES
+from server.search.models import MAX_GENES
+from server.web import create_app
 
 ERROR_KEYS = {"status", "code", "parameter", "message", "position"}
 SEARCH_PARAMETERS = (

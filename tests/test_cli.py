@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import json
 
-from indexer.cli import EXIT_INDEX, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
-from indexer.store import IndexStore
+from indexer.index.store import IndexStore
+from pfocr.cli import EXIT_INDEX, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
 from tests.conftest import OLDER_RECORD, sample_path
 
 
@@ -68,7 +68,7 @@ def test_missing_source_is_a_usage_error(tmp_path, capsys):
 
 def test_serve_builds_first_when_there_is_no_index_it_can_read(tmp_path, monkeypatch, capsys):
     served = []
-    monkeypatch.setattr("server.serving.serve", lambda root, host, port: served.append(root))
+    monkeypatch.setattr("server.web.serving.serve", lambda root, host, port: served.append(root))
     root = tmp_path / "ix"
     args = ["serve", "--index", str(root), "--build-from", str(sample_path(OLDER_RECORD))]
 

@@ -13,8 +13,9 @@ from openapi_spec_validator import validate
 from referencing import Registry, Resource
 
 import indexer
-from server import create_app, models, params
-from server.api import openapi_document
+from server.search import models
+from server.web import create_app, params
+from server.web.api import openapi_document
 
 IGNORED_METHODS = {"HEAD", "OPTIONS"}  # answered by Flask and CORS for every route
 DOCUMENT_URI = "urn:pfocr:openapi"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server import create_app
+from server.web import create_app
 
 
 def test_front_page_says_what_is_indexed_and_links_the_api(sample_index):

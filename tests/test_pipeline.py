@@ -11,11 +11,12 @@ import pytest
 from whoosh import index as whoosh_index
 from whoosh.query import Term
 
-from indexer import pipeline, schema
+from indexer import pipeline
+from indexer.index import schema
+from indexer.index.store import BuildInProgress, IncompatibleIndex, IndexStore
 from indexer.lexicon import GeneLexicon
 from indexer.record import normalize
 from indexer.sources import discover, read_records
-from indexer.store import BuildInProgress, IncompatibleIndex, IndexStore
 from indexer.vocabulary import Vocabulary
 from tests.conftest import NEWER_RECORD, OLDER_RECORD, SAMPLE_RECORDS, sample_path
 

@@ -4,8 +4,19 @@ from __future__ import annotations
 
 import pytest
 
-from server.models import InvalidParameter
-from server.query import And, Field, Not, Or, Phrase, Prefix, Word, YearRange, parse, words_of
+from server.search.models import InvalidParameter
+from server.search.query import (
+    And,
+    Field,
+    Not,
+    Or,
+    Phrase,
+    Prefix,
+    Word,
+    YearRange,
+    parse,
+    words_of,
+)
 
 
 @pytest.mark.parametrize(

@@ -9,10 +9,10 @@ from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import W3Codec
 from whoosh.writing import SegmentWriter
 
-from indexer import schema
+from indexer.index import schema
+from indexer.index.writer import BulkSegmentWriter
 from indexer.lexicon import GeneLexicon
 from indexer.record import normalize
-from indexer.segments import BulkSegmentWriter
 from indexer.sources import discover, read_records
 from tests.conftest import SAMPLE_RECORDS
 

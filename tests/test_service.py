@@ -11,9 +11,10 @@ from pathlib import Path
 
 import pytest
 
-from indexer import pipeline, schema
-from server.hits import snippet
-from server.models import (
+from indexer import pipeline
+from indexer.index import schema
+from server.search.hits import snippet
+from server.search.models import (
     MAX_FACET_SIZE,
     MAX_GENES,
     MAX_PER_PAGE,
@@ -22,7 +23,7 @@ from server.models import (
     NotFound,
     SearchRequest,
 )
-from server.service import SearchService
+from server.search.service import SearchService
 from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
 
 OSTEOBLAST = "PMC10003241__ijms-24-04893-g003"

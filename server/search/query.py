@@ -16,7 +16,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from server.models import InvalidParameter
+from server.search.models import InvalidParameter
 
 FIELDS = (
     "gene", "entrez", "organism", "disease", "chemical", "annotation", "mesh", "title",

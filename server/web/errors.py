@@ -25,8 +25,8 @@ from werkzeug.exceptions import (
     ServiceUnavailable,
 )
 
-from indexer.store import IndexError_
-from server.models import InvalidParameter, NotFound
+from indexer.index.store import IndexError_
+from server.search.models import InvalidParameter, NotFound
 
 API_PREFIXES = ("/api/", "/healthz")
 

@@ -15,8 +15,8 @@ from typing import Any
 
 from werkzeug.datastructures import MultiDict
 
-from server import models
-from server.models import InvalidParameter, SearchRequest
+from server.search import models
+from server.search.models import InvalidParameter, SearchRequest
 
 Params = Mapping[str, list[str]]
 

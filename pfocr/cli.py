@@ -9,9 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from indexer import __version__, pipeline
+from indexer.index.reader import segment_stats
+from indexer.index.store import IncompatibleIndex, IndexError_, IndexStore, read_meta
 from indexer.report import Report
 from indexer.sources import SourceError
-from indexer.store import IncompatibleIndex, IndexError_, IndexStore, read_meta
 
 DEFAULT_INDEX = "index_data"
 REJECTIONS_SHOWN = 20
@@ -162,10 +163,7 @@ def _stats(args: argparse.Namespace) -> int:
     store = IndexStore(args.index)
     generation = store.require_current()
     meta = read_meta(generation)
-    ix = store.open_current()
-    with ix.reader() as reader:
-        meta["segments"] = len(ix._segments())
-        meta["deleted_documents"] = reader.doc_count_all() - reader.doc_count()
+    meta.update(segment_stats(generation))
     meta["path"] = str(generation)
     width = max(len(key) for key in meta)
     for key, value in meta.items():
@@ -174,9 +172,7 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from server.serving import (
-        serve,  # the server imports the indexer, never the reverse at import time
-    )
+    from server.web.serving import serve  # here, so that indexing commands skip Flask
 
     store = IndexStore(args.index)
     reason = _why_build(store)

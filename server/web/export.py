@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
-from server.errors import ApiError
+from server.web.errors import ApiError
 
 EXPORT_MAX = 10_000
 MULTI_SEPARATOR = "|"

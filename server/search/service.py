@@ -1,15 +1,15 @@
 """The search service: queries, filters, facets, gene lookup and autocomplete, no HTTP.
 
 One :class:`SearchService` serves one ``index_data/`` folder. It holds the current index
-generation as a :class:`server.textindex.Snapshot` (numpy arrays, loaded once) and
+generation as a :class:`server.search.snapshot.Snapshot` (numpy arrays, loaded once) and
 re-reads the ``current`` link on every call: when a new generation is published, the
 first call to notice loads it while other threads go on with the old one, then the
 reference is swapped in one assignment. Results are cached, keyed by index version and
 the normalised request, so a repeated query costs a dictionary lookup.
 
-Every bad parameter raises :class:`server.models.InvalidParameter`; an unknown figure or
-gene raises :class:`server.models.NotFound`; with no index published, calls raise
-``indexer.store.NoIndex``. Returned dicts are shared with the cache: add keys to the
+Every bad parameter raises :class:`server.search.models.InvalidParameter`; an unknown figure or
+gene raises :class:`server.search.models.NotFound`; with no index published, calls raise
+``indexer.index.store.NoIndex``. Returned dicts are shared with the cache: add keys to the
 top level if you must, never mutate nested values.
 """
 
@@ -26,15 +26,15 @@ from typing import Any
 
 import numpy as np
 
+from indexer.index.store import CURRENT_LINK, IndexStore
 from indexer.organisms import describe
-from indexer.store import CURRENT_LINK, IndexStore
-from server import models
-from server import query as q
-from server.hits import figure_dict, gene_dict, hit, snippet
-from server.matching import Evaluator, Explained, Match, facet_ordinals, year_mask
-from server.models import InvalidParameter, NotFound, SearchRequest
-from server.suggest import corrections, suggest_index
-from server.textindex import MISSING_YEAR, Snapshot
+from server.search import models
+from server.search import query as q
+from server.search.hits import figure_dict, gene_dict, hit, snippet
+from server.search.matching import Evaluator, Explained, Match, facet_ordinals, year_mask
+from server.search.models import InvalidParameter, NotFound, SearchRequest
+from server.search.snapshot import MISSING_YEAR, Snapshot
+from server.search.suggest import corrections, suggest_index
 
 log = logging.getLogger(__name__)
 

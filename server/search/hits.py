@@ -17,7 +17,7 @@ from indexer.record import PMC_ARTICLE_URL, PMC_FIGURE_URL, PMC_IMAGE_URL, Figur
 NCBI_GENE_URL = "https://www.ncbi.nlm.nih.gov/gene/{}"
 FIGURE_PAGE = "/figures/{}"
 SNIPPET_WIDTH = 240
-# The tokenizer, stemmer and accent folding of ``indexer.schema.text_analyzer``, applied word
+# The tokenizer, stemmer and accent folding of ``indexer.index.schema.text_analyzer``, applied word
 # by word with a memo: the analyzer itself costs ~2 ms per caption, a snippet must not.
 _FORMS: dict[str, str] = {}
 _MAX_FORMS = 200_000

@@ -6,7 +6,7 @@ import os
 
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
-from server import create_app
+from server.web import create_app
 
 DEFAULT_HOST = "127.0.0.1"  # local only unless asked: the API has no authentication
 DEFAULT_PORT = 5000

@@ -1,10 +1,15 @@
-"""One index generation, loaded once into numpy arrays, with bulk access to Whoosh postings.
+"""Read one published index generation: the reading half of the index format.
 
-A :class:`Snapshot` is immutable once built: document numbers are global over the
-generation's segments, ``live`` masks deleted documents, years and figids are arrays,
-facets are :class:`server.facets.FacetArrays`. Postings are read a whole block at a time
-(ids and term frequencies decoded with numpy, never one posting per Python step) and
-cached per term. Whoosh file objects seek, so every read of them holds ``self._lock``.
+:class:`GenerationReader` is the one place outside the writer that knows how the index
+is laid out on disk, Whoosh's private structures included (column offsets, postings
+blocks, length bytes); ``tests/test_index_format.py`` pins the Whoosh internals it uses.
+What it offers is plain data: document numbers global over the generation's segments,
+``live`` (a bool mask of documents not deleted), figids, years and facet values as
+arrays or lists, per-term postings as numpy arrays, and the stored records.
+
+Postings are read a whole block at a time (ids and term frequencies decoded with numpy,
+never one posting per Python step) and cached per term. Whoosh file objects seek, so
+every read of them holds ``self._lock``.
 """
 
 from __future__ import annotations
@@ -26,11 +31,10 @@ from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
-from indexer import schema
+from indexer.index import schema
+from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, check_compatible
 from indexer.lexicon import GeneLexicon
-from indexer.store import LEXICON_FILE, VOCABULARY_FILE, check_compatible
 from indexer.vocabulary import Vocabulary
-from server.facets import FacetArrays
 
 MISSING_YEAR = 0
 _POSTINGS_CACHE_SIZE = 4096
@@ -40,8 +44,8 @@ Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term freque
 _EMPTY: Postings = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
 
 
-class Snapshot:
-    """Everything the service needs from one published index generation."""
+class GenerationReader:
+    """Everything stored in one published index generation, read once where it is small."""
 
     def __init__(self, generation: Path) -> None:
         self.path = generation
@@ -58,19 +62,13 @@ class Snapshot:
         self.live = np.ones(self.n_docs, dtype=bool)
         for leaf, offset in self.leaves:
             if leaf.has_deletions():
-                self.live[[offset + d for d in leaf.deleted_docs()]] = False
+                self.live[[offset + d for d in _deleted_docs(leaf)]] = False
         self.documents = int(self.live.sum())
         self.figids = [b.decode("utf-8") for b in self._column_bytes(schema.FIGID)]
-        self.docnum_by_figid = {f: i for i, f in enumerate(self.figids) if self.live[i]}
         self.years = self._numeric_column(schema.YEAR).astype(np.int32)
         self.years[self.years == 65535] = MISSING_YEAR
-        self.facets = {
-            facet: FacetArrays(facet, self._facet_values(facet), self.live)
-            for facet in schema.FACET_FIELDS
-        }
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._postings: OrderedDict[tuple[str, str], Postings] = OrderedDict()
-        self.suggest_index: Any = None  # built on first use by server.suggest
 
     # -- columns ------------------------------------------------------------------------
 
@@ -109,7 +107,8 @@ class Snapshot:
             parts.append(values)
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
 
-    def _facet_values(self, facet: str) -> list[list[str]]:
+    def facet_values(self, facet: str) -> list[list[str]]:
+        """The display values of ``facet`` for every document (deleted ones included)."""
         sep = schema.VALUE_SEPARATOR
         return [
             b.decode("utf-8").split(sep) if b else []
@@ -258,3 +257,17 @@ class Snapshot:
         if reader is not None:
             with contextlib.suppress(Exception):  # nothing to do about it while collected
                 reader.close()
+
+
+def _deleted_docs(leaf: Any) -> Any:
+    """Segment-local numbers of a segment's deleted documents."""
+    return leaf.deleted_docs()
+
+
+def segment_stats(generation: Path) -> dict[str, int]:
+    """``{"segments", "deleted_documents"}`` of a generation, for ``pfocr stats``."""
+    with whoosh_index.open_dir(str(generation)).reader() as reader:
+        return {
+            "segments": len(list(reader.leaf_readers())),
+            "deleted_documents": reader.doc_count_all() - reader.doc_count(),
+        }

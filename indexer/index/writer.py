@@ -31,6 +31,7 @@ from pickle import dumps
 from typing import Any
 
 from whoosh import formats
+from whoosh import index as whoosh_index
 from whoosh.codec.whoosh3 import (
     LENGTHS_COLUMN,
     WHOOSH3_HEADER_MAGIC,
@@ -329,3 +330,14 @@ def _field_lengths(reader: Any, fieldnames: list[str]) -> dict[str, list[int]]:
         for name in fieldnames
         if reader.has_column(_lenfield(name))
     }
+
+
+def commit_segments(ix: whoosh_index.Index, segments: list[Any]) -> None:
+    """Add finished segments (of several writers, even processes) to ``ix`` in one new
+    TOC generation."""
+    writer = SegmentWriter(ix)
+    try:
+        writer._close_segment()
+        writer._commit_toc(list(writer.segments) + segments)
+    finally:
+        writer._finish()

@@ -29,7 +29,7 @@ from typing import Any
 
 from whoosh import index as whoosh_index
 
-from indexer.schema import SCHEMA_VERSION
+from indexer.index.schema import SCHEMA_VERSION
 
 META_FILE = "meta.json"
 LEXICON_FILE = "lexicon.json"

@@ -1,6 +1,6 @@
 """What the search service is asked and what it raises: shared by the service and the API.
 
-The service (``server.service``) knows nothing of HTTP; the API (``server.api``) turns
+The service (``server.search.service``) knows nothing of HTTP; the API (``server.web.api``) turns
 query-string or JSON parameters into a :class:`SearchRequest`, calls the service, and
 renders its plain-dict results. Every problem with a request is an :class:`InvalidParameter`
 naming the parameter, so the API can answer with one error shape.

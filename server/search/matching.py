@@ -16,10 +16,10 @@ import numpy as np
 from whoosh import analysis
 from whoosh.support.charset import accent_map
 
-from indexer import schema
+from indexer.index import schema
 from indexer.organisms import known_organisms
-from server import query as q
-from server.textindex import MISSING_YEAR, Snapshot
+from server.search import query as q
+from server.search.snapshot import MISSING_YEAR, Snapshot
 
 K1, B = 1.2, 0.75
 TITLE_BOOST = 2.0

@@ -24,11 +24,11 @@ from flask import (
 )
 
 import indexer
-from server import export, params
-from server.models import SearchRequest
+from server.search.models import SearchRequest
+from server.web import export, params
 
 if TYPE_CHECKING:
-    from server.service import SearchService
+    from server.search.service import SearchService
 
 api = Blueprint("api", __name__, url_prefix="/api")
 health = Blueprint("health", __name__)
@@ -119,7 +119,7 @@ def healthz() -> Response:
 @functools.cache
 def openapi_document() -> dict[str, Any]:
     """The OpenAPI document, with the server's own version."""
-    text = resources.files("server").joinpath("openapi.yaml").read_text(encoding="utf-8")
+    text = resources.files("server.web").joinpath("openapi.yaml").read_text(encoding="utf-8")
     document = yaml.safe_load(text)
     document["info"]["version"] = indexer.__version__
     return document

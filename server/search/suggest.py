@@ -8,10 +8,10 @@ from typing import Any
 
 import numpy as np
 
-from indexer import schema
-from server import query as q
-from server.matching import analyze
-from server.textindex import Snapshot
+from indexer.index import schema
+from server.search import query as q
+from server.search.matching import analyze
+from server.search.snapshot import Snapshot
 
 _BUILD_LOCK = threading.Lock()
 KINDS = ("gene", "alias", "organism", "disease", "word")

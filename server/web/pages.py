@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from flask import Blueprint, current_app, render_template
 
-from indexer.store import IndexError_
+from indexer.index.store import IndexError_
 
 pages = Blueprint("pages", __name__)
 

@@ -1,0 +1,5 @@
+import sys
+
+from pfocr.cli import main
+
+sys.exit(main())

@@ -1,0 +1,115 @@
+"""The PFOCR search web application: ``create_app`` builds it.
+
+Configuration, later sources overriding earlier ones:
+
+1. the defaults below;
+2. without ``test_config``: a Python config file named by ``PFOCR_SETTINGS``, then the
+   environment variables ``PFOCR_INDEX``, ``PFOCR_CORS_ORIGINS`` (comma-separated, or
+   ``*``) and ``PFOCR_EXPORT_MAX``; with it, ``test_config`` alone, so tests do not
+   depend on the environment they run in;
+3. the ``index_root`` argument.
+
+Keys:
+
+- ``PFOCR_INDEX``: the index folder (``index_data``); the service re-reads its ``current``
+  generation, so a rebuilt index is served without a restart.
+- ``PFOCR_CORS_ORIGINS``: origins allowed to call ``/api/*`` from a browser (``*``).
+- ``PFOCR_EXPORT_MAX``: most figures one export may stream (10,000).
+- ``MAX_CONTENT_LENGTH``: largest request body in bytes (1 MiB); past it, 413.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from flask import Flask
+from flask_cors import CORS
+
+from server.search.service import SearchService
+from server.web import errors, export
+from server.web.api import api, health
+from server.web.pages import pages
+
+DEFAULT_INDEX = "index_data"
+# An installed wheel carries the templates inside this package (see pyproject.toml); a
+# source checkout (and an editable install) reads them from the repository's templates/.
+_PACKAGED_TEMPLATES = Path(__file__).resolve().parent / "templates"
+TEMPLATES = (
+    _PACKAGED_TEMPLATES
+    if _PACKAGED_TEMPLATES.is_dir()
+    else Path(__file__).resolve().parents[2] / "templates"
+)
+# 1,000 genes of JSON take ~20 kB; a megabyte leaves room without inviting abuse.
+MAX_BODY_BYTES = 1024 * 1024
+
+
+def create_app(
+    index_root: str | os.PathLike[str] | None = None,
+    test_config: Mapping[str, Any] | None = None,
+) -> Flask:
+    """Build the app over the index in ``index_root`` (or the configured one)."""
+    app = Flask(__name__, template_folder=TEMPLATES)
+    app.config.from_mapping(
+        PFOCR_INDEX=DEFAULT_INDEX,
+        PFOCR_CORS_ORIGINS="*",
+        PFOCR_EXPORT_MAX=export.EXPORT_MAX,
+        MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
+    )
+    if test_config is None:
+        app.config.from_envvar("PFOCR_SETTINGS", silent=True)
+        app.config.update(_from_environment(os.environ))
+    else:
+        app.config.from_mapping(test_config)
+    if index_root is not None:
+        app.config["PFOCR_INDEX"] = os.fspath(index_root)
+    if isinstance(app.config["PFOCR_CORS_ORIGINS"], str):
+        app.config["PFOCR_CORS_ORIGINS"] = _origins(app.config["PFOCR_CORS_ORIGINS"])
+
+    # Keep the service's key order (total, page, hits...) and print Greek letters as is.
+    app.json.sort_keys = False  # type: ignore[attr-defined]
+    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+
+    app.extensions["pfocr"] = SearchService(app.config["PFOCR_INDEX"])
+    _init_cors(app)
+    errors.init_app(app)
+
+    app.register_blueprint(api)
+    app.register_blueprint(health)
+    app.register_blueprint(pages)
+    return app
+
+
+def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
+    config: dict[str, Any] = {}
+    if "PFOCR_INDEX" in environ:
+        config["PFOCR_INDEX"] = environ["PFOCR_INDEX"]
+    if "PFOCR_CORS_ORIGINS" in environ:
+        config["PFOCR_CORS_ORIGINS"] = environ["PFOCR_CORS_ORIGINS"]
+    if "PFOCR_EXPORT_MAX" in environ:
+        value = environ["PFOCR_EXPORT_MAX"]
+        if not value.strip().isdigit():
+            raise ValueError(f"PFOCR_EXPORT_MAX must be a whole number of figures, got {value!r}")
+        config["PFOCR_EXPORT_MAX"] = int(value)
+    return config
+
+
+def _origins(value: str) -> str | list[str]:
+    """``"*"``, or the list of origins in a comma-separated string."""
+    origins = [o.strip() for o in value.split(",") if o.strip()]
+    return "*" if origins in ([], ["*"]) else origins
+
+
+def _init_cors(app: Flask) -> None:
+    # No credentials are ever involved: the API is read-only and public.
+    CORS(
+        app,
+        resources={r"/api/*": {"origins": app.config["PFOCR_CORS_ORIGINS"]}},
+        methods=["GET", "HEAD", "POST", "OPTIONS"],
+        allow_headers=["Content-Type", "If-None-Match"],
+        expose_headers=["ETag", "X-Total-Count", "Content-Disposition"],
+        max_age=86400,
+        send_wildcard=True,  # with "*": say "*" rather than echo each Origin, so caches share
+    )
