@@ -1,0 +1,140 @@
+"""Browser tests: Debian's Chromium (``/usr/bin/chromium``) driven by Playwright.
+
+Playwright is used with ``executable_path`` only: it never downloads a browser. Every
+server here listens on 127.0.0.1; the browser is started with the flags that keep it off
+the network (no background networking, component updates or sync).
+
+Fixtures:
+
+- ``ui_index``: an index root built once from the bundled sample records;
+- ``site``: the base URL of the app over ``ui_index``, served by waitress on a free port;
+- ``serve_app(root)``: serve another app (another index) the same way;
+- ``other_origin(html)``: serve a static HTML page from a second port (another origin);
+- ``browser`` / ``page`` / ``page_no_js``: a headless Chromium and fresh pages;
+- ``artefacts``: a temporary folder for screenshots (never inside the repository).
+"""
+
+from __future__ import annotations
+
+import http.server
+import os
+import shutil
+import tempfile
+import threading
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from indexer import pipeline
+from tests.conftest import SAMPLE_RECORDS
+
+CHROMIUM = os.environ.get("PFOCR_CHROMIUM", "/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-quic",
+]
+
+playwright_sync = pytest.importorskip("playwright.sync_api")
+
+if not Path(CHROMIUM).exists():  # .ci/run installs it; say so loudly rather than skip
+    raise RuntimeError(f"{CHROMIUM} not found: install Debian's chromium (see .ci/run)")
+
+
+@pytest.fixture(scope="session")
+def ui_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    root = tmp_path_factory.mktemp("ui_index")
+    report = pipeline.build([SAMPLE_RECORDS], root, workers=1)
+    assert report.figures_rejected == 0, report.rejected
+    return root
+
+
+@pytest.fixture(scope="session")
+def serve_app() -> Iterator[Callable[..., str]]:
+    """Serve an app over an index root on a free 127.0.0.1 port; returns its base URL."""
+    from server.web.serving import make_server
+
+    servers: list[Any] = []
+
+    def start(root: Path) -> str:
+        server = make_server(root, port=0)
+        host, port = server.socket.getsockname()[:2]
+        assert host == "127.0.0.1"
+        threading.Thread(target=server.run, daemon=True).start()
+        servers.append(server)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for server in servers:
+        server.close()
+
+
+@pytest.fixture(scope="session")
+def site(ui_index: Path, serve_app: Callable[..., str]) -> str:
+    return serve_app(ui_index)
+
+
+@pytest.fixture(scope="session")
+def other_origin() -> Iterator[Callable[[str], str]]:
+    """Serve an HTML page from its own port (a different origin from ``site``)."""
+    folder = Path(tempfile.mkdtemp(prefix="pfocr-origin-"))
+    handler = lambda *a, **k: http.server.SimpleHTTPRequestHandler(  # noqa: E731
+        *a, directory=str(folder), **k
+    )
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    count = 0
+
+    def publish(html: str) -> str:
+        nonlocal count
+        count += 1
+        name = f"page{count}.html"
+        (folder / name).write_text(html, encoding="utf-8")
+        return f"http://127.0.0.1:{httpd.server_address[1]}/{name}"
+
+    yield publish
+    httpd.shutdown()
+    shutil.rmtree(folder, ignore_errors=True)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    with playwright_sync.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_FLAGS, headless=True)
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture
+def page_no_js(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()
+
+
+@pytest.fixture(scope="session")
+def artefacts() -> Path:
+    """Screenshots go here (``PFOCR_ARTEFACTS`` or a temporary folder), never into git."""
+    folder = Path(os.environ.get("PFOCR_ARTEFACTS") or tempfile.mkdtemp(prefix="pfocr-ui-"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return folder
