@@ -82,7 +82,7 @@ mark { background: var(--pfocr-mark, #fff0a0); color: inherit; padding: 0 0.1em;
   }
 
   /** An element with properties (never innerHTML) and text or element children. */
-  function element(tag, props, ...children) {
+  function element(tag, props = {}, ...children) {
     const node = document.createElement(tag);
     for (const [key, value] of Object.entries(props)) {
       if (key === "part" || key === "role" || key.startsWith("aria-")) node.setAttribute(key, value);
