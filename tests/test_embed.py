@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import html.parser
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from flask.testing import FlaskClient
 from indexer import pipeline
 from server.search.models import SearchRequest
 from server.web import create_app
-from server.web.embed import WIDGET_FILES, WIDGET_SCRIPT, snippet_parts
+from server.web.embed import WIDGET_FILES, WIDGET_SCRIPT, compressed_size, snippet_parts
 from tests.conftest import STAT3_RECORD, sample_path
 
 SCRIPT_PAYLOAD = "<script>alert(1)</script>"
@@ -43,8 +44,22 @@ def build_payload_index(tmp: Path) -> Path:
 
 
 @pytest.fixture(scope="module")
-def app(sample_index: Path) -> Flask:
-    return create_app(sample_index, test_config={"TESTING": True})
+def app_over() -> Iterator[Callable[[Path], Flask]]:
+    """Apps over index roots; their index files are closed after the tests."""
+    apps: list[Flask] = []
+
+    def make(root: Path) -> Flask:
+        apps.append(create_app(root, test_config={"TESTING": True}))
+        return apps[-1]
+
+    yield make
+    for app in apps:
+        app.extensions["pfocr"].close()
+
+
+@pytest.fixture(scope="module")
+def app(sample_index: Path, app_over: Callable[[Path], Flask]) -> Flask:
+    return app_over(sample_index)
 
 
 @pytest.fixture
@@ -160,8 +175,10 @@ def test_snippet_parts_keep_only_mark_and_unescape_the_rest():
     ]
 
 
-def test_frame_shows_script_payloads_in_a_record_as_text(tmp_path: Path):
-    client = create_app(build_payload_index(tmp_path), test_config={"TESTING": True}).test_client()
+def test_frame_shows_script_payloads_in_a_record_as_text(
+    tmp_path: Path, app_over: Callable[[Path], Flask]
+):
+    client = app_over(build_payload_index(tmp_path)).test_client()
     page = client.get("/embed/frame?q=STAT3").get_data(as_text=True)
     assert len(frame_figids(page)) == 1
     assert "<script" not in page
@@ -229,8 +246,10 @@ def test_only_the_frame_may_be_framed_by_other_sites(client: FlaskClient):
     assert page.headers["X-Frame-Options"] == "DENY"
 
 
-def test_embed_page_without_an_index_still_explains(tmp_path: Path):
-    client = create_app(tmp_path / "none", test_config={"TESTING": True}).test_client()
+def test_embed_page_without_an_index_still_explains(
+    tmp_path: Path, app_over: Callable[[Path], Flask]
+):
+    client = app_over(tmp_path / "none").test_client()
     response = client.get("/embed")
     assert response.status_code == 200
     assert "Script and custom element" in response.get_data(as_text=True)
@@ -239,10 +258,13 @@ def test_embed_page_without_an_index_still_explains(tmp_path: Path):
 # -- the widget's files -------------------------------------------------------------------
 
 
-def test_widget_script_is_small_once_compressed():
+def test_widget_script_is_small_once_compressed(client: FlaskClient):
     script = (WIDGET_FILES / WIDGET_SCRIPT).read_bytes()
     compressed = len(gzip.compress(script, compresslevel=9))
     assert compressed < MAX_COMPRESSED_BYTES, f"{compressed:,} bytes compressed"
+    assert compressed_size(WIDGET_SCRIPT) == compressed
+    page = client.get("/embed").get_data(as_text=True)
+    assert f"({round(compressed / 1000, 1)}&nbsp;kB" in page  # the page says how small
 
 
 def test_stable_script_url_is_cached_for_a_day_and_revalidated(client: FlaskClient):

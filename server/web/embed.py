@@ -16,6 +16,7 @@ Every page here sends a Content-Security-Policy with no inline scripts or styles
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import re
 from dataclasses import dataclass
@@ -227,6 +228,7 @@ def _page(options: EmbedOptions, error: InvalidParameter | None = None) -> Respo
         max_limit=MAX_LIMIT,
         default_limit=DEFAULT_LIMIT,
         frame_height=FRAME_HEIGHT,
+        script_kb=round(compressed_size(WIDGET_SCRIPT) / 1000, 1),
         asset=asset_url,
     )
     return make_response(html, 400 if error else 200)
@@ -307,6 +309,16 @@ def _digest(filename: str) -> str:
     path = WIDGET_FILES / filename
     stat = path.stat()
     return _content_digest(path, stat.st_mtime_ns, stat.st_size)
+
+
+def compressed_size(filename: str) -> int:
+    """Bytes of a widget file once gzip-compressed, as browsers usually download it."""
+    return _gzip_size(WIDGET_FILES / filename, _digest(filename))
+
+
+@cache
+def _gzip_size(path: Path, digest: str) -> int:
+    return len(gzip.compress(path.read_bytes(), compresslevel=9))
 
 
 @cache
