@@ -124,6 +124,37 @@ def test_two_widgets_on_another_site_show_their_own_results(
     assert added == ["keysBefore"]
 
 
+def test_widget_works_under_a_strict_host_policy_and_loaded_twice(
+    page: Any, site: str, other_origin: Callable[[str], str]
+):
+    # The host allows our origin for scripts and requests and nothing else: no styles at
+    # all, no inline code. The widget's constructed stylesheet needs no style-src.
+    policy = f"default-src 'none'; script-src {site}; connect-src {site}"
+    url = other_origin(
+        f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Strict</title>
+<meta http-equiv="Content-Security-Policy" content="{policy}">
+<script src="{site}/embed/v1/pfocr-search.js" defer></script>
+<script src="{site}/embed/v1/pfocr-search.js?again" defer></script>
+</head><body><pfocr-search id="w" gene="STAT3" limit="2"></pfocr-search></body></html>"""
+    )
+    errors: list[str] = []
+    page.on("pageerror", lambda error: errors.append(str(error)))
+    csp_problems = record_csp_violations(page)
+    page.goto(url)
+    wait_for_hits(page, "#w", 2)
+    assert style_of(page, "#w", "button", "backgroundColor") == DEFAULT_ACCENT
+    assert errors == []
+    assert csp_problems == []
+
+
+def test_an_unreachable_server_is_named(page: Any, site: str, other_origin: Callable[[str], str]):
+    closed = "http://127.0.0.1:9"  # the discard port: nothing listens there
+    page.goto(other_origin(host_page(site, f'<pfocr-search id="w" server="{closed}">')))
+    alert = page.locator("#w [role=alert]")
+    alert.wait_for()
+    assert alert.inner_text() == f"Cannot reach {closed}"
+
+
 def test_a_visitor_searches_from_the_keyboard(
     page: Any, site: str, other_origin: Callable[[str], str]
 ):
