@@ -63,12 +63,17 @@ FRAME_HEIGHT = 520
 
 STABLE_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
 IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
-_POLICY = (
+# No inline scripts or styles anywhere. /embed runs our scripts and frames the preview;
+# the frame runs no script at all, and is the one page other sites may frame.
+PAGE_POLICY = (
     "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; "
     "connect-src 'self'; frame-src 'self'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
 )
-PAGE_POLICY = _POLICY + "frame-ancestors 'none'"
-FRAME_POLICY = _POLICY.replace("script-src 'self'", "script-src 'none'") + "frame-ancestors *"
+FRAME_POLICY = (
+    "default-src 'none'; style-src 'self'; img-src 'self'; form-action 'self'; "
+    "base-uri 'none'; frame-ancestors *"
+)
 
 
 @dataclass(frozen=True)
@@ -132,11 +137,15 @@ def _limit(raw: str) -> int:
     raw = raw.strip()
     if not raw:
         return DEFAULT_LIMIT
-    if not raw.isdigit() or not 1 <= int(raw) <= MAX_LIMIT:
+    try:  # int() itself decides what a number is (str.isdigit also accepts "²")
+        value = int(raw)
+    except ValueError:
+        value = 0
+    if not 1 <= value <= MAX_LIMIT:
         raise InvalidParameter(
             "limit", f"limit must be a whole number from 1 to {MAX_LIMIT}, got {raw!r}"
         )
-    return int(raw)
+    return value
 
 
 def snippet_parts(snippet: str) -> list[tuple[str, bool]]:
