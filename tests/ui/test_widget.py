@@ -131,7 +131,7 @@ def test_widget_works_under_a_strict_host_policy_and_loaded_twice(
     # all, no inline code. The widget's constructed stylesheet needs no style-src.
     policy = f"default-src 'none'; script-src {site}; connect-src {site}"
     url = other_origin(
-        f"""<!doctype html><html lang="en"><head><meta charset="utf-8"><title>Strict</title>
+        f"""<!doctype html><html lang="fr"><head><meta charset="utf-8"><title>Strict</title>
 <meta http-equiv="Content-Security-Policy" content="{policy}">
 <script src="{site}/embed/v1/pfocr-search.js" defer></script>
 <script src="{site}/embed/v1/pfocr-search.js?again" defer></script>
@@ -143,6 +143,8 @@ def test_widget_works_under_a_strict_host_policy_and_loaded_twice(
     page.goto(url)
     wait_for_hits(page, "#w", 2)
     assert style_of(page, "#w", "button", "backgroundColor") == DEFAULT_ACCENT
+    # Its English is announced as English on a French page.
+    assert in_shadow(page, "#w", "root.querySelector('.root').lang") == "en"
     assert errors == []
     assert csp_problems == []
 

@@ -138,7 +138,7 @@ mark { background: var(--pfocr-mark, #fff0a0); color: inherit; padding: 0 0.1em;
       this._status = element("p", { className: "status", part: "status", role: "status" });
       this._results = element("div");
       this._root.append(
-        element("div", { className: "root" }, this._form, this._scope, this._status, this._results),
+        element("div", { className: "root", lang: "en" }, this._form, this._scope, this._status, this._results),
       );
       this._form.addEventListener("submit", (event) => {
         event.preventDefault();
