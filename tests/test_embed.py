@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import html.parser
+import re
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,13 @@ from flask.testing import FlaskClient
 from indexer import pipeline
 from server.search.models import SearchRequest
 from server.web import create_app
-from server.web.embed import WIDGET_FILES, WIDGET_SCRIPT, compressed_size, snippet_parts
+from server.web.embed import (
+    WIDGET_FILES,
+    WIDGET_MAJOR,
+    WIDGET_SCRIPT,
+    compressed_size,
+    snippet_parts,
+)
 from tests.conftest import STAT3_RECORD, sample_path
 
 SCRIPT_PAYLOAD = "<script>alert(1)</script>"
@@ -267,6 +274,14 @@ def test_widget_script_is_small_once_compressed(client: FlaskClient):
     assert compressed_size(WIDGET_SCRIPT) == compressed
     page = client.get("/embed").get_data(as_text=True)
     assert f"({round(compressed / 1000, 1)}&nbsp;kB" in page  # the page says how small
+
+
+def test_script_version_matches_the_major_version_in_its_url():
+    script = (WIDGET_FILES / WIDGET_SCRIPT).read_text(encoding="utf-8")
+    version = re.search(r'const VERSION = "(\d+)\.(\d+)\.(\d+)";', script)
+    assert version is not None
+    assert f"v{version.group(1)}" == WIDGET_MAJOR
+    assert script.startswith(f"/*! <pfocr-search> {'.'.join(version.groups())}:")
 
 
 def test_stable_script_url_is_cached_for_a_day_and_revalidated(client: FlaskClient):
