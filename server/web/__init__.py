@@ -29,7 +29,7 @@ from flask import Flask
 from flask_cors import CORS
 
 from server.search.service import SearchService
-from server.web import errors, export
+from server.web import embed, errors, export
 from server.web.api import api, health
 from server.web.pages import pages
 
@@ -79,6 +79,7 @@ def create_app(
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.register_blueprint(pages)
+    app.register_blueprint(embed.embed)
     return app
 
 

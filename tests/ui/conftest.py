@@ -101,6 +101,7 @@ def other_origin() -> Iterator[Callable[[str], str]]:
 
     yield publish
     httpd.shutdown()
+    httpd.server_close()  # shutdown() only stops the loop; this closes the socket
     shutil.rmtree(folder, ignore_errors=True)
 
 
