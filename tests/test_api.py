@@ -4,6 +4,7 @@ over an index built from the bundled sample records."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import shutil
@@ -25,7 +26,8 @@ from indexer import pipeline
 from indexer.index.schema import SCHEMA_VERSION
 from indexer.record import Figure, Gene, Term
 from server.search.hits import hit
-from server.search.models import DEFAULT_FACETS, InvalidParameter, SearchRequest
+from server.search.models import DEFAULT_FACETS, InvalidParameter, SearchRequest, normalize
+from server.search.service import SearchService
 from server.web import MAX_BODY_BYTES, create_app, export, params
 from server.web.serving import make_server
 from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
@@ -58,7 +60,9 @@ def test_search_request_from_query_args():
             ("facet_size", "25"),
         ]
     )
-    assert params.search_request(params.from_args(args)) == SearchRequest(
+    raw = params.search_request(params.from_args(args))
+    assert raw.year_min == "2010"  # as given: the service checks and converts it
+    assert normalize(raw) == SearchRequest(
         q='"JAK-STAT" signaling',
         filters={"gene": ["STAT3", "3716"], "organism": ["Homo sapiens"]},
         year_min=2010,
@@ -84,7 +88,7 @@ def test_json_body_reads_like_query_args():
         "year_min": ["2010"],
         "q": [],
     }
-    assert params.search_request(from_body) == SearchRequest(
+    assert normalize(params.search_request(from_body)) == SearchRequest(
         filters={"gene": ["STAT3", "3716"], "organism": ["Homo sapiens"]}, year_min=2010
     )
 
@@ -101,6 +105,47 @@ def test_cache_busters_are_ignored():
         params.check_known({"sort_by": ["year"]}, params.SEARCH_PARAMS)
     assert caught.value.parameter == "sort_by"
     assert "(did you mean 'sort'?)" in caught.value.message
+
+
+# -- the request: immutable, and its own cache key ---------------------------------------
+
+CACHE_BASE = SearchRequest(filters={"gene": ["STAT3", "JAK2", "IL6"]})  # 10 sample figures
+# One other value per field of SearchRequest, each changing the answer to CACHE_BASE.
+OTHER_VALUES: dict[str, Any] = {
+    "q": "kinase",
+    "filters": {"gene": ["STAT3", "JAK2", "IL6"], "organism": ["Mus musculus"]},
+    "year_min": 2015,
+    "year_max": 2015,
+    "gene_match": "all",
+    "min_genes": 2,
+    "sort": "year",
+    "page": 2,
+    "per_page": 5,
+    "facets": ("chemical",),
+    "facet_size": 3,
+}
+
+
+def test_request_is_immutable_and_hashable():
+    request = SearchRequest(filters={"gene": ["STAT3"]}, facets=["gene"])
+    assert request.filters == {"gene": ("STAT3",)} and request.facets == ("gene",)
+    assert hash(request) == hash(SearchRequest(filters={"gene": ("STAT3",)}, facets=("gene",)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.page = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        request.filters["gene"] = ("JAK2",)  # type: ignore[index]
+
+
+def test_every_request_field_is_part_of_the_cache_key(sample_index: Path):
+    names = [field.name for field in dataclasses.fields(SearchRequest)]
+    assert sorted(OTHER_VALUES) == sorted(names), "give a new field a value here"
+    cached = SearchService(sample_index)
+    base_answer = cached.search(CACHE_BASE)
+    for name in names:
+        changed = dataclasses.replace(CACHE_BASE, **{name: OTHER_VALUES[name]})
+        fresh = SearchService(sample_index).search(changed)  # nothing cached yet
+        assert fresh != base_answer, f"{name}: pick a value that changes the answer"
+        assert cached.search(changed) == fresh, f"{name} is left out of the cache key"
 
 
 # -- export formats, without HTTP --------------------------------------------------------
