@@ -572,6 +572,8 @@ def test_waitress_serves_the_app(served: str):
         ("/api/search?per_page=500", None, 400),
         ("/api/figures/PMC0__nothing", None, 404),
         ("/api/search", b"x" * (MAX_BODY_BYTES + 1), 413),
+        ("/api/search", b"[" * 100_000, 400),  # parsed in one of waitress's worker threads
+        ("/api/search", b'{"q": "\\ud800"}', 400),
     ],
 )
 def test_waitress_answers_errors_in_the_error_shape(

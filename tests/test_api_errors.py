@@ -14,6 +14,7 @@ from werkzeug.test import TestResponse
 
 from server.search.models import MAX_GENES, InvalidParameter, SearchRequest
 from server.web import create_app
+from server.web.errors import ApiError
 
 ERROR_KEYS = {"status", "code", "parameter", "message", "position"}
 SEARCH_PARAMETERS = (
@@ -411,6 +412,39 @@ def test_noncharacters_in_every_entry_point(
     error = assert_error(client.get(path), 400, "invalid_parameter", parameter)
     assert error["message"].startswith(message)
     assert error["message"].endswith("which is not text (a Unicode noncharacter)")
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+@pytest.mark.parametrize("query", ["", "?format=csv"])
+def test_deeply_nested_body(client: FlaskClient, opening: str, query: str):
+    response = client.post(f"/api/search{query}", data=opening * 100_000)
+    assert_error(
+        response,
+        400,
+        "invalid_parameter",
+        "body",
+        "the request body is not valid JSON: it nests arrays or objects too deeply; "
+        'a search body is one object of values or lists, such as {"gene": ["STAT3"]}',
+    )
+
+
+def test_body_number_too_long_to_read(client: FlaskClient):
+    response = client.post("/api/search", data=b'{"page": 1' + b"0" * 5000 + b"}")
+    assert_error(
+        response,
+        400,
+        "invalid_parameter",
+        "body",
+        "the request body is not valid JSON: it holds a number too long to read",
+    )
+
+
+def test_error_quoting_a_surrogate_still_encodes(app: Flask):
+    error = ApiError(400, "invalid_parameter", "bad \ud800 text", parameter="q\udfff")
+    with app.test_request_context("/api/search"):
+        response = error.response()
+    assert json.loads(response.get_data())["error"]["parameter"] == "q\\udfff"
+    assert json.loads(response.get_data())["error"]["message"] == "bad \\ud800 text"
 
 
 # -- one validator: the Python API and the HTTP API answer a bad value alike -----------------

@@ -149,6 +149,16 @@ def _parse_json(raw: bytes) -> Any:
         raise InvalidParameter(
             "body", f"the request body is not valid JSON: {_json_problem(exc)}", position=position
         ) from None
+    except RecursionError:
+        raise InvalidParameter(
+            "body",
+            "the request body is not valid JSON: it nests arrays or objects too deeply; "
+            'a search body is one object of values or lists, such as {"gene": ["STAT3"]}',
+        ) from None
+    except ValueError:  # a number of more than 4,300 digits, which Python will not read
+        raise InvalidParameter(
+            "body", "the request body is not valid JSON: it holds a number too long to read"
+        ) from None
 
 
 def _json_kind(value: Any) -> str:
