@@ -514,3 +514,19 @@ def test_suggest_limit_errors_are_the_services(
     assert caught.value.message.startswith(message)
     response = client.get("/api/suggest", query_string={"q": "STA", "limit": limit})
     assert_error(response, 400, "invalid_parameter", "limit", caught.value.message)
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter", "start"),
+    [
+        ({"x" * 1_000_000: 1}, "x" * 40, "unknown parameter 'xxxxxxxx"),
+        ({"sort": "y" * 900_000}, "sort", "sort must be one of relevance, year, -year; got 'yyy"),
+        ({"gene": ["é" * 100_000 + "\ufffe"]}, "gene", "gene value 1 holds U+FFFE at character"),
+    ],
+)
+def test_huge_values_are_not_echoed_back(
+    client: FlaskClient, body: dict, parameter: str, start: str
+):
+    error = assert_error(client.post("/api/search", json=body), 400, "invalid_parameter", parameter)
+    assert error["message"].startswith(start)
+    assert len(error["message"]) < 300

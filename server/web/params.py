@@ -83,12 +83,16 @@ def check_known(params: Params, allowed: Iterable[str]) -> None:
     for name in params:
         if name in allowed or name.startswith("_"):
             continue
+        # A name is echoed cut short, and only a short one is worth a spelling hint.
+        parameter, quoted = name[: models.SHOWN_VALUE_LENGTH], models.shown(name)
         if not allowed:
-            raise InvalidParameter(name, f"unknown parameter {name!r}: this takes no parameters")
-        close = difflib.get_close_matches(name, allowed, n=1)
+            raise InvalidParameter(
+                parameter, f"unknown parameter {quoted}: this takes no parameters"
+            )
+        close = difflib.get_close_matches(name, allowed, n=1) if name == parameter else []
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidParameter(
-            name, f"unknown parameter {name!r}{hint}; allowed: {', '.join(allowed)}"
+            parameter, f"unknown parameter {quoted}{hint}; allowed: {', '.join(allowed)}"
         )
 
 
