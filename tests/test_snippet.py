@@ -38,8 +38,8 @@ def test_snippet_time_grows_linearly_with_the_caption():
     small, large = caption_of(256 * 1024), caption_of(2 * 1024 * 1024)
     assert large.count("STAT3") > 10_000
     snippet(small, STEMS, set())  # warm the word-form memo, as a running server has
-    ratio = fastest(large, 2) / fastest(small, 3)
-    assert ratio < 24, f"8x the caption took {ratio:.1f}x the time"
+    ratio = fastest(large, 3) / fastest(small, 3)
+    assert ratio < 32, f"8x the caption took {ratio:.1f}x the time"
 
 
 def test_huge_caption_snippet_centres_on_the_matches():
