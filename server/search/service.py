@@ -285,7 +285,9 @@ class SearchService:
 
     # -- autocomplete and status ----------------------------------------------------------
 
-    def suggest(self, prefix: str, limit: models.Whole = DEFAULT_SUGGEST) -> list[dict[str, Any]]:
+    def suggest(
+        self, prefix: str, limit: models.Whole | None = DEFAULT_SUGGEST
+    ) -> list[dict[str, Any]]:
         """Names starting with ``prefix`` (case-insensitive), most figures first:
         ``[{"text", "kind": "gene"|"alias"|"organism"|"disease"|"word", "figures", ...}]``;
         genes also carry ``entrez``, aliases ``symbols``. Title words are index stems."""
