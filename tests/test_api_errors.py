@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -11,8 +12,9 @@ from flask import Flask
 from flask.testing import FlaskClient
 from werkzeug.test import TestResponse
 
-from server.search.models import MAX_GENES
+from server.search.models import MAX_GENES, InvalidParameter, SearchRequest
 from server.web import create_app
+from server.web.errors import ApiError
 
 ERROR_KEYS = {"status", "code", "parameter", "message", "position"}
 SEARCH_PARAMETERS = (
@@ -96,7 +98,7 @@ GET_CASES = [
     (
         "facets=organism,colour",
         "facets",
-        "unknown facet 'colour'; allowed: organism, year, gene, disease, chemical, annotation",
+        "facets names an unknown facet 'colour'; allowed: organism, year, gene, disease, chemical, annotation",
     ),
     ("facet_size=0", "facet_size", "facet_size must be between 1 and 1000, got 0"),
     ("facet_size=5000", "facet_size", "facet_size must be between 1 and 1000, got 5000"),
@@ -333,3 +335,198 @@ def test_no_index(tmp_path: Path, caplog: pytest.LogCaptureFixture):
             "the search index is not available; the details have been logged",
         )
     assert f"no index in {tmp_path / 'empty'}" in caplog.text  # the reason, for the operator
+
+
+# -- hostile input: every entry point answers 400 naming the parameter, never 500 ------------
+
+NONCHARACTER = "%EF%BF%BE"  # U+FFFE: valid UTF-8, but not a character
+
+
+def surrogate_body(name: str, value: Any) -> bytes:
+    """A JSON body whose text holds a lone surrogate, escaped as JSON allows."""
+    return json.dumps({name: value}).encode()
+
+
+SURROGATE_CASES = [
+    # (parameter, value in the body, what the message says before "which is not text")
+    ("q", "STAT3 \ud800", "q holds U+D800 at character 7"),
+    *((name, ["STAT3", "\ud800x"], f"{name} value 2 holds U+D800 at character 1")
+      for name in ("organism", "gene", "disease", "chemical", "annotation")),
+    ("sort", "\ud800", "sort holds U+D800 at character 1"),
+    ("page", "1\udfff", "page holds U+DFFF at character 2"),
+    ("facets", ["gene", "\ud800"], "facets holds U+D800 at character 1"),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "value", "message"), SURROGATE_CASES)
+@pytest.mark.parametrize("query", ["", "?format=csv", "?format=gmt"])
+def test_lone_surrogate_in_body(
+    client: FlaskClient, name: str, value: Any, message: str, query: str
+):
+    response = client.post(f"/api/search{query}", data=surrogate_body(name, value))
+    expected = f"{message}, which is not text (a lone surrogate)"
+    assert_error(response, 400, "invalid_parameter", name, expected)
+
+
+def test_lone_surrogate_in_the_body_format(client: FlaskClient):
+    response = client.post("/api/search", data=surrogate_body("format", "csv\ud800"))
+    message = "format holds U+D800 at character 4, which is not text (a lone surrogate)"
+    assert_error(response, 400, "invalid_parameter", "format", message)
+
+
+def test_surrogate_bytes_in_a_query_string_do_not_fail(client: FlaskClient):
+    # UTF-8 cannot hold a surrogate: the bytes that would spell one are not decoded as one.
+    response = client.get("/api/search?q=STAT3%ED%A0%80")
+    assert response.status_code == 200
+    assert not re.search("[\ud800-\udfff]", response.get_json()["query"]["q"])
+
+
+def test_lone_surrogate_in_a_body_parameter_name(client: FlaskClient):
+    response = client.post("/api/search", data=surrogate_body("q\ud800", "STAT3"))
+    assert_error(
+        response,
+        400,
+        "invalid_parameter",
+        "body",
+        "a parameter name in the body holds U+D800 at character 2, which is not text "
+        "(a lone surrogate)",
+    )
+
+
+@pytest.mark.parametrize(
+    ("path", "parameter", "message"),
+    [
+        (f"/api/search?q=a{NONCHARACTER}", "q", "q holds U+FFFE at character 2"),
+        (f"/api/search?gene={NONCHARACTER}&format=csv", "gene", "gene value 1 holds U+FFFE"),
+        (f"/api/search?organism=x&organism={NONCHARACTER}", "organism", "organism value 2"),
+        (f"/api/genes/STAT3{NONCHARACTER}", "text", "text holds U+FFFE at character 6"),
+        (f"/api/genes/STAT3?disease={NONCHARACTER}", "disease", "disease value 1 holds U+FFFE"),
+        (f"/api/suggest?q=ST{NONCHARACTER}", "q", "q holds U+FFFE at character 3"),
+        (f"/api/suggest?q=ST&limit={NONCHARACTER}", "limit", "limit holds U+FFFE"),
+        (f"/api/figures/PMC1{NONCHARACTER}", "figid", "figid holds U+FFFE at character 5"),
+    ],
+)
+def test_noncharacters_in_every_entry_point(
+    client: FlaskClient, path: str, parameter: str, message: str
+):
+    error = assert_error(client.get(path), 400, "invalid_parameter", parameter)
+    assert error["message"].startswith(message)
+    assert error["message"].endswith("which is not text (a Unicode noncharacter)")
+
+
+@pytest.mark.parametrize("opening", ["[", '{"a":'])
+@pytest.mark.parametrize("query", ["", "?format=csv"])
+def test_deeply_nested_body(client: FlaskClient, opening: str, query: str):
+    response = client.post(f"/api/search{query}", data=opening * 100_000)
+    assert_error(
+        response,
+        400,
+        "invalid_parameter",
+        "body",
+        "the request body is not valid JSON: it nests arrays or objects too deeply; "
+        'a search body is one object of values or lists, such as {"gene": ["STAT3"]}',
+    )
+
+
+def test_body_number_too_long_to_read(client: FlaskClient):
+    response = client.post("/api/search", data=b'{"page": 1' + b"0" * 5000 + b"}")
+    assert_error(
+        response,
+        400,
+        "invalid_parameter",
+        "body",
+        "the request body is not valid JSON: it holds a number too long to read",
+    )
+
+
+def test_error_quoting_a_surrogate_still_encodes(app: Flask):
+    error = ApiError(400, "invalid_parameter", "bad \ud800 text", parameter="q\udfff")
+    with app.test_request_context("/api/search"):
+        response = error.response()
+    assert json.loads(response.get_data())["error"]["parameter"] == "q\\udfff"
+    assert json.loads(response.get_data())["error"]["message"] == "bad \\ud800 text"
+
+
+# -- one validator: the Python API and the HTTP API answer a bad value alike -----------------
+
+SAME_ANSWER_CASES = [
+    {"per_page": 500},
+    {"per_page": 0},
+    {"per_page": "ten"},
+    {"page": 0},
+    {"page": 10_001},
+    {"page": "1.5"},
+    {"page": "9" * 5000},
+    {"year_min": 15},
+    {"year_max": 10_000},
+    {"year_min": "last"},
+    {"year_min": 2020, "year_max": 2010},
+    {"sort": "date"},
+    {"gene_match": "most"},
+    {"min_genes": 3, "filters": {"gene": ["STAT3", "JAK2"]}},
+    {"min_genes": 1},
+    {"min_genes": "two", "filters": {"gene": ["STAT3"]}},
+    {"facets": ("organism", "colour")},
+    {"facet_size": 0},
+    {"facet_size": 5000},
+    {"q": "a" * 1001},
+    {"q": "STAT3 year:2020..2010"},
+    {"q": "STAT3\ufffe"},
+    {"filters": {"gene": [f"G{i}" for i in range(MAX_GENES + 1)]}},
+    {"filters": {"organism": [f"o{i}" for i in range(1001)]}},
+    {"filters": {"disease": ["cancer", "\uffff"]}},
+]
+
+
+def as_parameters(changes: dict[str, Any]) -> dict[str, Any]:
+    """The HTTP parameters (name -> value or list) of ``SearchRequest(**changes)``."""
+    parameters = dict(changes.pop("filters", {}), **changes)
+    if "facets" in parameters:
+        parameters["facets"] = ",".join(parameters["facets"])
+    return parameters
+
+
+@pytest.mark.parametrize("changes", SAME_ANSWER_CASES, ids=lambda c: str(c)[:40])
+def test_service_and_http_give_the_same_error(app: Flask, client: FlaskClient, changes: dict):
+    with pytest.raises(InvalidParameter) as caught:
+        app.extensions["pfocr"].search(SearchRequest(**changes))
+    expected = (caught.value.parameter, caught.value.message, caught.value.position)
+    parameters = as_parameters(dict(changes))
+    answers = {
+        "GET": client.get("/api/search", query_string=parameters),
+        "POST": client.post("/api/search", json=parameters),
+        "export": client.get("/api/search", query_string={**parameters, "format": "csv"}),
+    }
+    for how, response in answers.items():
+        error = assert_error(response, 400, "invalid_parameter", expected[0])
+        assert (error["parameter"], error["message"], error["position"]) == expected, how
+
+
+@pytest.mark.parametrize(
+    ("limit", "message"),
+    [(0, "limit must be between 1 and 50, got 0"), ("many", "limit must be a whole number")],
+)
+def test_suggest_limit_errors_are_the_services(
+    app: Flask, client: FlaskClient, limit: Any, message: str
+):
+    with pytest.raises(InvalidParameter) as caught:
+        app.extensions["pfocr"].suggest("STA", limit)
+    assert caught.value.message.startswith(message)
+    response = client.get("/api/suggest", query_string={"q": "STA", "limit": limit})
+    assert_error(response, 400, "invalid_parameter", "limit", caught.value.message)
+
+
+@pytest.mark.parametrize(
+    ("body", "parameter", "start"),
+    [
+        ({"x" * 1_000_000: 1}, "x" * 40, "unknown parameter 'xxxxxxxx"),
+        ({"sort": "y" * 900_000}, "sort", "sort must be one of relevance, year, -year; got 'yyy"),
+        ({"gene": ["é" * 100_000 + "\ufffe"]}, "gene", "gene value 1 holds U+FFFE at character"),
+    ],
+)
+def test_huge_values_are_not_echoed_back(
+    client: FlaskClient, body: dict, parameter: str, start: str
+):
+    error = assert_error(client.post("/api/search", json=body), 400, "invalid_parameter", parameter)
+    assert error["message"].startswith(start)
+    assert len(error["message"]) < 300

@@ -93,11 +93,17 @@ def test_documented_limits_and_choices_are_the_real_ones(document: dict[str, Any
     assert search["facets"]["items"]["enum"] == list(models.FACET_NAMES)
     assert search["per_page"]["maximum"] == models.MAX_PER_PAGE
     assert search["per_page"]["default"] == models.DEFAULT_PER_PAGE
-    assert search["page"]["maximum"] == params.MAX_PAGE
+    assert search["page"]["maximum"] == models.MAX_PAGE
     assert search["facet_size"]["maximum"] == models.MAX_FACET_SIZE
     assert search["q"]["maxLength"] == models.MAX_QUERY_LENGTH
     assert search["gene"]["maxItems"] == models.MAX_GENES
-    assert search["year_min"]["minimum"] == params.MIN_YEAR
+    assert search["year_min"]["minimum"] == models.MIN_YEAR
+    assert search["year_max"]["maximum"] == models.MAX_YEAR
+    assert search["min_genes"]["maximum"] == models.MAX_GENES
+    body = document["components"]["schemas"]["SearchBody"]["properties"]
+    for name in ("year_min", "year_max", "min_genes", "page", "per_page", "facet_size"):
+        bounds = (body[name]["minimum"], body[name]["maximum"])
+        assert bounds == (search[name]["minimum"], search[name]["maximum"]), name
 
 
 def schema_validator(document: dict[str, Any], name: str) -> OAS31Validator:

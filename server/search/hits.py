@@ -174,13 +174,21 @@ def snippet(
 
 
 def _window_start(text: str, spans: list[tuple[int, int]], width: int) -> int:
+    """Where the window showing the most matches starts; ``spans`` are in text order.
+
+    Two pointers over the spans: the window's first match ``i`` and the first match past
+    its end ``j`` only move forward, so a huge caption costs time linear in its matches.
+    """
     if not spans or len(text) <= width:
         return 0
     best, best_count = spans[0][0], 0
+    j = 0
     for i, (s, _) in enumerate(spans):
-        count = sum(1 for s2, _ in spans[i:] if s2 < s + width - 20)
-        if count > best_count:
-            best, best_count = s, count
+        j = max(j, i)
+        while j < len(spans) and spans[j][0] < s + width - 20:
+            j += 1
+        if j - i > best_count:
+            best, best_count = s, j - i
     start = max(0, best - width // 4)
     if start > 0:  # start on a word boundary
         space = text.find(" ", start, best)

@@ -32,7 +32,7 @@ from server.search import models
 from server.search import query as q
 from server.search.hits import figure_dict, gene_dict, hit, snippet
 from server.search.matching import Evaluator, Explained, Match, facet_ordinals, year_mask
-from server.search.models import InvalidParameter, NotFound, SearchRequest
+from server.search.models import NotFound, SearchRequest, normalize
 from server.search.snapshot import MISSING_YEAR, Snapshot
 from server.search.suggest import corrections, suggest_index
 
@@ -40,7 +40,7 @@ log = logging.getLogger(__name__)
 
 RESULT_CACHE_SIZE = 512
 MATCH_CACHE_SIZE = 64
-MAX_SUGGEST = 50
+DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
 COOCCURRING = 20
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
 _RECORD_BATCH = 100
@@ -148,7 +148,7 @@ class SearchService:
         """
         snap = self._snapshot()
         req = normalize(request)
-        key = (snap.version, "search", _request_key(req))
+        key = (snap.version, "search", req)  # a normalised request is its own cache key
         cached = self._results.get(key)
         if cached is not None:
             return dict(cached)
@@ -180,7 +180,7 @@ class SearchService:
         """Every matching figure in sort order, at most ``limit``, ignoring page/per_page;
         each is the same hit dict as in :meth:`search`. Records are read in batches."""
         snap = self._snapshot()
-        req = normalize(replace(request, page=1, per_page=1, facets=()))
+        req = replace(normalize(request), page=1, per_page=1, facets=())
         run = _Run(self, snap, req, None)
         docs = run.ordered(max(0, limit))
         for i in range(0, len(docs), _RECORD_BATCH):
@@ -189,7 +189,7 @@ class SearchService:
     def count(self, request: SearchRequest) -> int:
         """Number of figures matching ``request`` (cheap: no hits, no facets)."""
         snap = self._snapshot()
-        req = normalize(replace(request, page=1, per_page=1, facets=()))
+        req = replace(normalize(request), page=1, per_page=1, facets=())
         return _Run(self, snap, req, None).total
 
     def _match(self, snap: Snapshot, text: str) -> tuple[q.Node | None, Match | None, Explained]:
@@ -209,6 +209,7 @@ class SearchService:
         ``caption``, ``number``, ``figtype``, ``publisher``, ``keywords``, ``annotations``,
         ``gene_keywords``, ``pathway_score``, ``organisms_source`` and ``record`` (the whole
         clean record). Raises ``NotFound`` for an unknown figid."""
+        figid = models.text("figid", figid)
         snap = self._snapshot()
         docnum = snap.docnum_by_figid.get(figid)
         if docnum is None:
@@ -230,10 +231,10 @@ class SearchService:
         them. ``request`` filters, sorts and pages the figures as in :meth:`search`.
         Raises ``NotFound`` when nothing in the lexicon or index matches ``text``.
         """
+        text = models.text("text", text).strip()
         snap = self._snapshot()
         req = normalize(request)
-        text = text.strip()
-        key = (snap.version, "gene", text.casefold(), _request_key(req))
+        key = (snap.version, "gene", text.casefold(), req)
         cached = self._results.get(key)
         if cached is not None:
             return dict(cached)
@@ -284,19 +285,14 @@ class SearchService:
 
     # -- autocomplete and status ----------------------------------------------------------
 
-    def suggest(self, prefix: str, limit: int = 10) -> list[dict[str, Any]]:
+    def suggest(
+        self, prefix: str, limit: models.Whole | None = DEFAULT_SUGGEST
+    ) -> list[dict[str, Any]]:
         """Names starting with ``prefix`` (case-insensitive), most figures first:
         ``[{"text", "kind": "gene"|"alias"|"organism"|"disease"|"word", "figures", ...}]``;
         genes also carry ``entrez``, aliases ``symbols``. Title words are index stems."""
-        if not isinstance(limit, int) or isinstance(limit, bool) or not 1 <= limit <= MAX_SUGGEST:
-            raise InvalidParameter(
-                "limit", f"limit must be a whole number from 1 to {MAX_SUGGEST}, got {limit!r}"
-            )
-        if len(prefix) > models.MAX_QUERY_LENGTH:
-            raise InvalidParameter(
-                "q",
-                f"q is {len(prefix)} characters long; at most {models.MAX_QUERY_LENGTH} are allowed",
-            )
+        prefix = models.query_text("q", prefix)
+        limit = models.whole_number("limit", limit, 1, MAX_SUGGEST, DEFAULT_SUGGEST)
         return suggest_index(self._snapshot()).complete(prefix, limit)
 
     def status(self) -> dict[str, Any]:
@@ -505,96 +501,3 @@ def _year_facet(snap: Snapshot, mask: np.ndarray, size: int, req: SearchRequest)
         "values": [value(y) for y in ranked[:size]],
         "truncated": len(ranked) > size,
     }
-
-
-# -- request validation -------------------------------------------------------------------
-
-
-def _int(name: str, value: Any, low: int, high: int | None = None) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        try:
-            value = int(str(value).strip())
-        except ValueError:
-            raise InvalidParameter(name, f"{name} must be a whole number, got {value!r}") from None
-    if value < low or (high is not None and value > high):
-        allowed = f"from {low} to {high}" if high is not None else f"at least {low}"
-        raise InvalidParameter(name, f"{name} must be {allowed}, got {value}")
-    return value
-
-
-def _choice(name: str, value: Any, allowed: tuple[str, ...]) -> str:
-    if value not in allowed:
-        raise InvalidParameter(name, f"unknown {name} {value!r}: use one of {', '.join(allowed)}")
-    return value
-
-
-def normalize(request: SearchRequest) -> SearchRequest:
-    """A validated copy of ``request`` with canonical values; raises ``InvalidParameter``."""
-    text = request.q or ""
-    if not isinstance(text, str):
-        raise InvalidParameter("q", f"q must be text, got {type(text).__name__}")
-    if len(text) > models.MAX_QUERY_LENGTH:
-        raise InvalidParameter(
-            "q", f"q is {len(text)} characters long; at most {models.MAX_QUERY_LENGTH} are allowed"
-        )
-    filters: dict[str, list[str]] = {}
-    for name, values in (request.filters or {}).items():
-        if name not in models.FILTER_NAMES:
-            raise InvalidParameter(
-                name, f"unknown filter {name!r}: filter on {', '.join(models.FILTER_NAMES)}"
-            )
-        values = [values] if isinstance(values, str) else list(values or [])
-        cleaned = list(dict.fromkeys(" ".join(str(v).split()) for v in values if str(v).strip()))
-        limit = models.MAX_GENES if name == "gene" else models.MAX_FILTER_VALUES
-        if len(cleaned) > limit:
-            what = "genes" if name == "gene" else f"{name} values"
-            raise InvalidParameter(
-                name, f"too many {what}: {len(cleaned)} given, at most {limit} allowed"
-            )
-        if cleaned:
-            filters[name] = cleaned
-    year_min = None if request.year_min is None else _int("year_min", request.year_min, 0, 9999)
-    year_max = None if request.year_max is None else _int("year_max", request.year_max, 0, 9999)
-    if year_min is not None and year_max is not None and year_min > year_max:
-        raise InvalidParameter(
-            "year_min", f"year_min ({year_min}) must not be after year_max ({year_max})"
-        )
-    gene_match = _choice("gene_match", request.gene_match, models.GENE_MATCHES)
-    genes = len(filters.get("gene", []))
-    min_genes = None
-    if request.min_genes is not None:
-        min_genes = _int("min_genes", request.min_genes, 1)
-        if genes == 0:
-            raise InvalidParameter(
-                "min_genes", "min_genes needs gene values: give one or more gene filters"
-            )
-        if min_genes > genes:
-            raise InvalidParameter(
-                "min_genes", f"min_genes ({min_genes}) is more than the {genes} genes given"
-            )
-    facets = request.facets
-    facets = (facets,) if isinstance(facets, str) else tuple(facets or ())
-    for facet in facets:
-        _choice("facets", facet, models.FACET_NAMES)
-    return SearchRequest(
-        q=" ".join(text.split()) if text.strip() else "",
-        filters=dict(sorted(filters.items())),
-        year_min=year_min,
-        year_max=year_max,
-        gene_match=gene_match,
-        min_genes=min_genes,
-        sort=_choice("sort", request.sort, models.SORTS),
-        page=_int("page", request.page, 1),
-        per_page=_int("per_page", request.per_page, 1, models.MAX_PER_PAGE),
-        facets=tuple(dict.fromkeys(facets)),
-        facet_size=_int("facet_size", request.facet_size, 1, models.MAX_FACET_SIZE),
-    )
-
-
-def _request_key(req: SearchRequest) -> tuple:
-    return (
-        req.q,
-        tuple((k, tuple(v)) for k, v in req.filters.items()),
-        req.year_min, req.year_max, req.gene_match, req.min_genes, req.sort,
-        req.page, req.per_page, req.facets, req.facet_size,
-    )  # fmt: skip

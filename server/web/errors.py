@@ -57,8 +57,8 @@ class ApiError(Exception):
             "error": {
                 "status": self.status,
                 "code": self.code,
-                "parameter": self.parameter,
-                "message": self.message,
+                "parameter": _encodable(self.parameter),
+                "message": _encodable(self.message),
                 "position": self.position,
             }
         }
@@ -159,6 +159,13 @@ def _http_message(exc: HTTPException) -> str:
         allowed = ", ".join(sorted(set(exc.valid_methods or ()) - {"HEAD", "OPTIONS"}))
         return f"method {request.method} is not allowed on {request.path}; allowed: {allowed}"
     return exc.description or exc.name
+
+
+def _encodable(text: str | None) -> str | None:
+    """``text`` as UTF-8 can carry it: an error must not fail on the text it quotes."""
+    if text is None:
+        return None
+    return text.encode("utf-8", "backslashreplace").decode("utf-8")
 
 
 def _snake(name: str) -> str:

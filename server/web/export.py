@@ -9,6 +9,12 @@ clear error instead of a silently truncated file.
   one cell (genes, organisms...) are joined with ``|``; cells are quoted when needed.
 - ``gmt``: one gene set per figure with at least one gene:
   ``figid<TAB>figure title<TAB>symbol<TAB>symbol...`` (GSEA's gene matrix format).
+
+CSV, TSV and GMT files get opened in spreadsheets, which run a cell starting with ``=``,
+``+``, ``-``, ``@``, a tab or a carriage return as a formula (a record titled
+``=HYPERLINK(...)`` could leak data). Such a cell gets a leading single quote, as OWASP
+advises, checked on the cell's final text. GMT too: HGNC symbols start with a letter or a
+digit, so real gene symbols stay exact for enrichment tools.
 """
 
 from __future__ import annotations
@@ -23,6 +29,9 @@ from server.web.errors import ApiError
 
 EXPORT_MAX = 10_000
 MULTI_SEPARATOR = "|"
+# First characters that make a spreadsheet read a cell as a formula (OWASP "CSV injection");
+# the full-width forms because some spreadsheets read those as formulas too.
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 
 # Column name -> how to read it from a hit (see ``SearchService.search``).
 COLUMNS: dict[str, Callable[[dict[str, Any]], Any]] = {
@@ -96,7 +105,7 @@ def gmt_chunks(hits: Iterable[dict[str, Any]]) -> Iterator[str]:
         symbols = [g["symbol"] for g in hit.get("genes") or () if g.get("symbol")]
         if symbols:  # an empty gene set is useless to enrichment tools, and some reject it
             fields = [hit.get("figid") or "", hit.get("title") or "", *symbols]
-            yield "\t".join(_gmt_field(f) for f in fields) + "\n"
+            yield "\t".join(spreadsheet_safe(_gmt_field(f)) for f in fields) + "\n"
 
 
 def _delimited(hits: Iterable[dict[str, Any]], dialect: type[csv.Dialect]) -> Iterator[str]:
@@ -104,12 +113,22 @@ def _delimited(hits: Iterable[dict[str, Any]], dialect: type[csv.Dialect]) -> It
     writer = csv.writer(buffer, dialect=dialect)
     writer.writerow(COLUMNS)
     for hit in hits:
-        writer.writerow(["" if (v := read(hit)) is None else v for read in COLUMNS.values()])
+        writer.writerow([spreadsheet_safe(_cell(read(hit))) for read in COLUMNS.values()])
         yield buffer.getvalue()
         buffer.seek(0)
         buffer.truncate()
     if rest := buffer.getvalue():  # the header alone, when nothing matched
         yield rest
+
+
+def spreadsheet_safe(cell: str) -> str:
+    """``cell``, with a leading single quote if a spreadsheet would run it as a formula."""
+    # Leading spaces too: a spreadsheet may trim them on import.
+    return f"'{cell}" if cell.lstrip(" ").startswith(FORMULA_STARTS) else cell
+
+
+def _cell(value: Any) -> str:
+    return "" if value is None else str(value)
 
 
 def _join(values: Iterable[Any]) -> str:

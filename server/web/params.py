@@ -1,9 +1,11 @@
-"""Turn query-string arguments or a JSON body into a :class:`SearchRequest`, checking types.
+"""Turn query-string arguments or a JSON body into a raw :class:`SearchRequest`.
 
-Both sources are first brought to one form, ``{name: [text, ...]}``, so a parameter is
-parsed and checked by the same code (and answers with the same message) whether it came
-from ``?per_page=500`` or ``{"per_page": 500}``. Every problem raises
-:class:`InvalidParameter` naming the parameter and what is allowed.
+Both sources are first brought to one form, ``{name: [text, ...]}``, so a parameter reads
+the same whether it came from ``?per_page=500`` or ``{"per_page": 500}``. This module only
+checks what is HTTP's own: unknown parameters, a parameter given twice, a body that is not
+a JSON object. The meaning and bounds of every value are checked once, by
+:func:`server.search.models.normalize` (and the service's other entry points), so the
+Python API and the HTTP API answer a bad value with the same :class:`InvalidParameter`.
 """
 
 from __future__ import annotations
@@ -21,10 +23,6 @@ from server.search.models import InvalidParameter, SearchRequest
 Params = Mapping[str, list[str]]
 
 FORMATS = ("json", "csv", "tsv", "gmt")
-MAX_PAGE = 10_000  # deeper pages cost the engine more than they help; exports walk everything
-MIN_YEAR, MAX_YEAR = 1000, 9999
-DEFAULT_SUGGEST_LIMIT = 10
-MAX_SUGGEST_LIMIT = 50
 
 SEARCH_PARAMS = (
     "q",
@@ -40,6 +38,10 @@ SEARCH_PARAMS = (
     "facet_size",
 )
 EXPORT_PARAMS = (*SEARCH_PARAMS, "format")
+# Search parameters given once (filters and facets may be repeated).
+SINGLE_PARAMS = tuple(
+    name for name in SEARCH_PARAMS if name not in (*models.FILTER_NAMES, "facets")
+)
 SUGGEST_PARAMS = ("q", "limit")
 
 
@@ -50,19 +52,15 @@ def from_args(args: MultiDict[str, str]) -> dict[str, list[str]]:
 
 def from_json_body(raw: bytes) -> dict[str, list[str]]:
     """A JSON object body as ``{name: [values]}``; numbers become their text."""
-    try:
-        body = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        position = getattr(exc, "pos", None)
-        raise InvalidParameter(
-            "body", f"the request body is not valid JSON: {_json_problem(exc)}", position=position
-        ) from None
+    body = _parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidParameter(
             "body",
             'the request body must be a JSON object such as {"gene": ["STAT3", "JAK2"]}, '
             f"got {_json_kind(body)}",
         )
+    for name in body:
+        models.text("body", name, what="a parameter name in the body")
     return {name: _body_values(name, value) for name, value in body.items()}
 
 
@@ -85,124 +83,52 @@ def check_known(params: Params, allowed: Iterable[str]) -> None:
     for name in params:
         if name in allowed or name.startswith("_"):
             continue
+        # A name is echoed cut short, and only a short one is worth a spelling hint.
+        parameter, quoted = name[: models.SHOWN_VALUE_LENGTH], models.shown(name)
         if not allowed:
-            raise InvalidParameter(name, f"unknown parameter {name!r}: this takes no parameters")
-        close = difflib.get_close_matches(name, allowed, n=1)
+            raise InvalidParameter(
+                parameter, f"unknown parameter {quoted}: this takes no parameters"
+            )
+        close = difflib.get_close_matches(name, allowed, n=1) if name == parameter else []
         hint = f" (did you mean {close[0]!r}?)" if close else ""
         raise InvalidParameter(
-            name, f"unknown parameter {name!r}{hint}; allowed: {', '.join(allowed)}"
+            parameter, f"unknown parameter {quoted}{hint}; allowed: {', '.join(allowed)}"
         )
 
 
 def search_request(params: Params) -> SearchRequest:
-    """The :class:`SearchRequest` that ``params`` describe."""
-    filters = {name: _values(params, name) for name in models.FILTER_NAMES}
-    request = SearchRequest(
-        q=_query(params),
-        filters={name: values for name, values in filters.items() if values},
-        year_min=_int(params, "year_min", MIN_YEAR, MAX_YEAR),
-        year_max=_int(params, "year_max", MIN_YEAR, MAX_YEAR),
-        gene_match=_choice(params, "gene_match", models.GENE_MATCHES) or "any",
-        min_genes=_int(params, "min_genes", 1, models.MAX_GENES),
-        sort=_choice(params, "sort", models.SORTS) or "relevance",
-        page=_int(params, "page", 1, MAX_PAGE) or 1,
-        per_page=_int(params, "per_page", 1, models.MAX_PER_PAGE) or models.DEFAULT_PER_PAGE,
-        facets=_facets(params),
-        facet_size=_int(params, "facet_size", 1, models.MAX_FACET_SIZE)
-        or models.DEFAULT_FACET_SIZE,
-    )
-    _check_consistent(request)
-    return request
+    """The raw :class:`SearchRequest` that ``params`` describe (the service checks it):
+    given values as text, defaults for the rest."""
+    given: dict[str, Any] = {
+        name: value for name in SINGLE_PARAMS if (value := _one(params, name)) is not None
+    }
+    if "facets" in params:
+        given["facets"] = _facets(params["facets"])
+    filters = {name: params[name] for name in models.FILTER_NAMES if name in params}
+    return SearchRequest(filters=filters, **given)
 
 
 def export_format(params: Params) -> str | None:
     """The export format asked for, or None for a page of results."""
-    return _choice(params, "format", FORMATS)
+    return models.one_of("format", _one(params, "format"), FORMATS)
 
 
-def suggest_args(params: Params) -> tuple[str, int]:
-    """The prefix and the number of suggestions asked for."""
-    prefix = _query(params)
-    limit = _int(params, "limit", 1, MAX_SUGGEST_LIMIT) or DEFAULT_SUGGEST_LIMIT
-    return prefix, limit
+def suggest_args(params: Params) -> tuple[str, str | None]:
+    """The prefix and the number of suggestions asked for, as given."""
+    return _one(params, "q") or "", _one(params, "limit")
 
 
 def _one(params: Params, name: str) -> str | None:
+    """The one value of ``name``, or None when it is not given."""
     values = params.get(name) or []
     if len(values) > 1:
         raise InvalidParameter(name, f"{name} is given {len(values)} times; give it once")
-    value = values[0].strip() if values else ""
-    return value or None
+    return values[0] if values else None
 
 
-def _values(params: Params, name: str) -> list[str]:
-    """The non-blank values of a repeatable parameter, in order, without repeats."""
-    values = list(dict.fromkeys(v.strip() for v in params.get(name) or [] if v.strip()))
-    limit = models.MAX_GENES if name == "gene" else models.MAX_FILTER_VALUES
-    if len(values) > limit:
-        raise InvalidParameter(
-            name, f"{name} has {len(values):,} values; at most {limit:,} are allowed"
-        )
-    return values
-
-
-def _query(params: Params) -> str:
-    q = _one(params, "q") or ""
-    if len(q) > models.MAX_QUERY_LENGTH:
-        raise InvalidParameter(
-            "q", f"q is {len(q):,} characters long; at most {models.MAX_QUERY_LENGTH:,} are allowed"
-        )
-    return q
-
-
-def _int(params: Params, name: str, low: int, high: int) -> int | None:
-    raw = _one(params, name)
-    if raw is None:
-        return None
-    try:
-        value = int(raw)
-    except ValueError:
-        raise InvalidParameter(
-            name, f"{name} must be a whole number between {low} and {high}, got {raw!r}"
-        ) from None
-    if not low <= value <= high:
-        raise InvalidParameter(name, f"{name} must be between {low} and {high}, got {value}")
-    return value
-
-
-def _choice(params: Params, name: str, allowed: tuple[str, ...]) -> str | None:
-    raw = _one(params, name)
-    if raw is not None and raw not in allowed:
-        raise InvalidParameter(name, f"{name} must be one of {', '.join(allowed)}; got {raw!r}")
-    return raw
-
-
-def _facets(params: Params) -> tuple[str, ...]:
+def _facets(values: list[str]) -> tuple[str, ...]:
     """Facets as a comma-separated list and/or repeated; given but empty means none."""
-    if "facets" not in params:
-        return models.DEFAULT_FACETS
-    names = [n.strip() for value in params["facets"] for n in value.split(",") if n.strip()]
-    for name in names:
-        if name not in models.FACET_NAMES:
-            raise InvalidParameter(
-                "facets",
-                f"unknown facet {name!r}; allowed: {', '.join(models.FACET_NAMES)}",
-            )
-    return tuple(dict.fromkeys(names))
-
-
-def _check_consistent(request: SearchRequest) -> None:
-    low, high = request.year_min, request.year_max
-    if low is not None and high is not None and low > high:
-        raise InvalidParameter("year_min", f"year_min ({low}) must not be after year_max ({high})")
-    if request.min_genes is not None:
-        genes = len(request.filters.get("gene", []))
-        if request.min_genes > genes:
-            raise InvalidParameter(
-                "min_genes",
-                f"min_genes ({request.min_genes}) must not exceed the number of gene values "
-                f"given ({genes})",
-            )
+    return tuple(name for value in values for name in value.split(",") if name.strip())
 
 
 def _body_values(name: str, value: Any) -> list[str]:
@@ -217,6 +143,26 @@ def _body_values(name: str, value: Any) -> list[str]:
             )
         texts.append(item if isinstance(item, str) else json.dumps(item))
     return texts
+
+
+def _parse_json(raw: bytes) -> Any:
+    try:
+        return json.loads(raw)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        position = getattr(exc, "pos", None)
+        raise InvalidParameter(
+            "body", f"the request body is not valid JSON: {_json_problem(exc)}", position=position
+        ) from None
+    except RecursionError:
+        raise InvalidParameter(
+            "body",
+            "the request body is not valid JSON: it nests arrays or objects too deeply; "
+            'a search body is one object of values or lists, such as {"gene": ["STAT3"]}',
+        ) from None
+    except ValueError:  # a number of more than 4,300 digits, which Python will not read
+        raise InvalidParameter(
+            "body", "the request body is not valid JSON: it holds a number too long to read"
+        ) from None
 
 
 def _json_kind(value: Any) -> str:
