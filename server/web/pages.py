@@ -9,8 +9,11 @@ from __future__ import annotations
 from flask import Blueprint, current_app, render_template
 
 from indexer.index.store import IndexError_
+from server.web import assets
 
 pages = Blueprint("pages", __name__)
+pages.add_app_template_global(assets.static_url, "static_url")
+pages.after_app_request(assets.cache_static)
 
 EXAMPLES = (
     ("Figures about a gene", "/api/search?q=gene:STAT3"),
@@ -24,9 +27,17 @@ EXAMPLES = (
 
 
 @pages.get("/")
-def front() -> str:
+def search() -> str:
+    return render_template("index.html", status=_status())
+
+
+@pages.get("/about")
+def about() -> str:
+    return render_template("about.html", status=_status(), examples=EXAMPLES)
+
+
+def _status() -> dict | None:
     try:
-        status = current_app.extensions["pfocr"].status()
+        return current_app.extensions["pfocr"].status()
     except IndexError_:
-        status = None
-    return render_template("index.html", status=status, examples=EXAMPLES)
+        return None
