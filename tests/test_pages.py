@@ -341,6 +341,11 @@ def test_gene_page_shows_the_gene_its_figures_and_chart(client):
     assert facet_link(page, "organism", "Homo sapiens")["href"].startswith("/genes/p53?")
 
 
+def test_gene_page_names_what_the_gene_is_printed_as(client):
+    page = get_page(client, "/genes/IL6")
+    assert "Printed in these figures as: IL-6" in page.select_one(".page-head").get_text()
+
+
 def test_ambiguous_alias_lists_the_genes_and_searches_them_all(client):
     page = get_page(client, "/genes/STAT")
     api = client.get("/api/genes/STAT").get_json()

@@ -120,6 +120,7 @@ def gene(text: str) -> Response:
         cooccurring=result["cooccurring"],
         search_all=views.PageState("/", tuple(gene_pairs)).url(),
         hgnc=views.HGNC_URL.format(result["symbol"]),
+        printed=views.printed_names(result),
     )
     return _render_results("gene.html", context)
 

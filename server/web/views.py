@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -34,8 +35,9 @@ SORT_CHOICES = (("relevance", "Relevance"), ("-year", "Newest"), ("year", "Oldes
 EXPORT_FORMATS = (("csv", "CSV"), ("tsv", "TSV"), ("json", "JSON"), ("gmt", "GMT"))
 # Parameters that shape the page of results but not the set of figures: not exported.
 PAGE_ONLY = ("page", "per_page", "facets", "facet_size")
-# Years asked of the service so the histogram has every year, whatever facet_size says.
-YEAR_VALUES = 200
+# Years asked of the service so the histogram has every year, whatever facet_size says
+# (PubMed Central's figures span about 30 years; more values would slow every facet).
+YEAR_VALUES = 50
 CARD_GENES = 12
 MORE_FACTOR = 5
 PAGER_WINDOW = 2
@@ -63,8 +65,8 @@ class PageState:
         return [v for n, v in self.pairs if n == name]
 
     def url(self, pairs: Iterable[tuple[str, str]] | None = None) -> str:
-        pairs = list(self.pairs if pairs is None else pairs)
-        return self.path + ("?" + urlencode(pairs) if pairs else "")
+        query = "&".join(_encoded(n, v) for n, v in (self.pairs if pairs is None else pairs))
+        return self.path + ("?" + query if query else "")
 
     def adding(self, name: str, value: str) -> str:
         """This page with one more ``name=value``, from its first page."""
@@ -94,6 +96,12 @@ class PageState:
 
     def _keep(self, drop: Iterable[str]) -> list[tuple[str, str]]:
         return self.without(drop)
+
+
+@lru_cache(maxsize=4096)
+def _encoded(name: str, value: str) -> str:
+    # A page makes ~100 links from the same few pairs: encode each pair once.
+    return urlencode([(name, value)])
 
 
 def page_request(request: SearchRequest) -> SearchRequest:
@@ -492,6 +500,20 @@ def _tsv(value: str) -> str:
 
 
 # -- gene page -----------------------------------------------------------------------------
+
+
+def printed_names(result: dict[str, Any]) -> list[str]:
+    """The names a gene page's gene is printed as in the figures shown, other than its
+    symbol, most frequent first."""
+    symbols = {g["symbol"] for g in result["genes"]}
+    counts: dict[str, int] = {}
+    for hit in result["hits"]:
+        for gene in hit["genes"]:
+            if gene["symbol"] in symbols:
+                for alias in gene["aliases"]:
+                    if alias.casefold() != gene["symbol"].casefold():
+                        counts[alias] = counts.get(alias, 0) + 1
+    return sorted(counts, key=lambda a: (-counts[a], a.casefold()))
 
 
 def year_chart(by_year: list[dict[str, int]]) -> dict[str, Any] | None:
