@@ -346,6 +346,15 @@ def test_gene_page_names_what_the_gene_is_printed_as(client):
     assert "Printed in these figures as: IL-6" in page.select_one(".page-head").get_text()
 
 
+def test_gene_page_of_an_alias_with_a_slash_links_back_to_itself(client):
+    page = get_page(client, "/genes/P/CAF")
+    api = client.get("/api/genes/P/CAF").get_json()
+    assert page.select_one("h1").get_text() == api["symbol"]
+    link = facet_link(page, "organism", api["by_organism"][0]["value"])
+    assert link["href"].startswith("/genes/P/CAF?organism=")
+    assert get_page(client, link["href"]).select_one("h1").get_text() == api["symbol"]
+
+
 def test_ambiguous_alias_lists_the_genes_and_searches_them_all(client):
     page = get_page(client, "/genes/STAT")
     api = client.get("/api/genes/STAT").get_json()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
 
 from flask import Blueprint, Response, current_app, make_response, render_template, request
 from werkzeug.exceptions import HTTPException
@@ -107,7 +108,8 @@ def gene(text: str) -> Response:
     params.check_known(args, params.SEARCH_PARAMS)
     search_request = params.search_request(args)
     result = service().gene(text, views.page_request(search_request))
-    state = views.PageState.from_params(request.path, args)
+    # request.path is decoded: an alias holding "?" or "#" must be quoted again in links.
+    state = views.PageState.from_params(quote(request.path, safe="/"), args)
     context = views.results_context(result, search_request, state, API_SEARCH)
     # Exports of a gene page are the search for its genes, filtered the same way.
     gene_pairs = [("gene", g["symbol"]) for g in result["genes"]]
