@@ -121,6 +121,19 @@ def test_two_values_of_one_facet_or_together_and_chips_remove_each(client):
     assert query(chips["Clear all filters"]) == []
 
 
+def test_removing_a_gene_never_leaves_more_min_genes_than_genes(client):
+    page = get_page(client, "/?gene=AKT1&gene=MTOR&gene=PTEN&min_genes=3")
+    for chip in page.select(".chips a.chip"):
+        get_page(client, chip["href"])  # each removal is a valid page, not a 400
+    chips = {a.get_text(" ", strip=True): a["href"] for a in page.select(".chips a.chip")}
+    assert query(chips["Genes: PTEN × (remove filter)"]) == [("gene", "AKT1"), ("gene", "MTOR")]
+    for link in page.select("#facet-gene + ul a[aria-current=true]"):
+        get_page(client, link["href"])
+    empty = get_page(client, "/?q=insulin&gene=AKT1&gene=NOSUCHGENE9&min_genes=2")
+    for hint in empty.select(".empty a"):
+        get_page(client, hint["href"])
+
+
 def test_gene_filter_by_alias_selects_the_symbol_and_its_toggle_removes_the_alias(client):
     page = get_page(client, "/?gene=p53")
     selected = facet_link(page, "gene", "TP53")

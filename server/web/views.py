@@ -11,7 +11,7 @@ except in :func:`drop_filter_hints`, which counts what dropping each filter woul
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
 from typing import Any
@@ -75,11 +75,12 @@ class PageState:
     def dropping(self, name: str, values: Iterable[str] | None = None) -> str:
         """This page without ``name`` (or only its ``values``, case-insensitively)."""
         folded = None if values is None else {v.casefold() for v in values}
-        return self.url(
+        kept = [
             (n, v)
             for n, v in self._keep(("page",))
             if n != name or (folded is not None and v.casefold() not in folded)
-        )
+        ]
+        return self.url(_consistent(kept))
 
     def setting(self, name: str, value: str | None) -> str:
         """This page with ``name`` set to ``value`` (or removed); a new first page unless
@@ -96,6 +97,18 @@ class PageState:
 
     def _keep(self, drop: Iterable[str]) -> list[tuple[str, str]]:
         return self.without(drop)
+
+
+def _consistent(pairs: list[tuple[str, str]]) -> list[tuple[str, str]]:
+    """``pairs`` without a ``min_genes`` above the gene values left, or a ``gene_match``
+    with none left: the API refuses both, so a link dropping genes must drop them too."""
+    genes = sum(1 for n, _ in pairs if n == "gene")
+    return [
+        (n, v)
+        for n, v in pairs
+        if not (n == "min_genes" and v.strip().isdigit() and int(v) > genes)
+        and not (n == "gene_match" and genes == 0)
+    ]
 
 
 @lru_cache(maxsize=4096)
@@ -263,7 +276,7 @@ def chips(result: dict[str, Any], request: SearchRequest, state: PageState) -> l
                 "url": state.url(state.without(("gene_match", "min_genes", "page"))),
             }
         )
-    return out  # fmt: skip
+    return out
 
 
 def clear_url(state: PageState) -> str:
@@ -333,10 +346,10 @@ def understood(result: dict[str, Any]) -> dict[str, Any]:
     return query if isinstance(query, dict) else result.get("search_query") or {}
 
 
-def card(hit: dict[str, Any], asked: set[str] = frozenset()) -> dict[str, Any]:  # type: ignore[assignment]
-    genes = sorted(
-        hit["genes"], key=lambda g: g["symbol"].casefold() not in asked
-    )  # stable: figure order otherwise
+def card(hit: dict[str, Any], asked: Collection[str] = ()) -> dict[str, Any]:
+    """A result card; ``asked`` are the case-folded symbols searched for, shown first."""
+    # sorted() is stable: the figure's own order otherwise
+    genes = sorted(hit["genes"], key=lambda g: g["symbol"].casefold() not in asked)
     return {
         "figid": hit["figid"],
         "title": hit["title"] or hit["figid"],
@@ -386,7 +399,7 @@ def drop_filter_hints(
         total = service.count(replace(request, year_min=None, year_max=None))
         url = state.url(state.without(("year_min", "year_max", "page")))
         hints.append({"label": "year range", "total": total, "url": url})
-    return [h for h in hints if h["total"]]  # fmt: skip
+    return [h for h in hints if h["total"]]
 
 
 def did_you_mean(result: dict[str, Any], state: PageState) -> list[dict[str, Any]]:
