@@ -210,6 +210,11 @@ def test_zero_results_suggest_spellings_and_filters_to_drop(client):
         ("q", "insulin"),
         ("organism", "Danio rerio"),
     ]
+    assert "Without the diseases filter (1 figure)" in page.select_one(".empty").get_text(
+        " ", strip=True
+    )
+    # Nothing to refine: only the selected values stay in the sidebar, to be undone.
+    assert [a["aria-current"] for a in page.select(".facets li a")] == ["true", "true"]
 
 
 def test_fragment_request_gets_only_the_results_region(client):

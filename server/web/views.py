@@ -376,6 +376,11 @@ def gene_chip(gene: dict[str, Any], asked: Iterable[str] = ()) -> dict[str, Any]
     }
 
 
+def figures(count: int) -> str:
+    """``"1 figure"``, ``"12,345 figures"``."""
+    return f"{count:,} figure" + ("" if count == 1 else "s")
+
+
 def gene_page(symbol: str) -> str:
     return "/genes/" + quote(symbol, safe="")
 
@@ -570,15 +575,20 @@ def results_context(
     result: dict[str, Any], request: SearchRequest, state: PageState, api_path: str
 ) -> dict[str, Any]:
     """Everything the results region (``_results.html``) shows for one search."""
+    facets = facet_views(result, request, state)
+    years = year_view(result, request, state)
+    if result["total"] == 0:  # nothing to refine: keep only what can still be undone
+        facets = [f for f in facets if f["values"]]
+        years = years if years and (years["bars"] or years["clear_url"]) else None
     return {
         "result": result,
         "search_request": request,
         "understood": understood(result),
         "state": state,
         "cards": cards(result),
-        "facets": facet_views(result, request, state),
-        "years": year_view(result, request, state),
-        "extra_facets": extra_facet_links(request, state),
+        "facets": facets,
+        "years": years,
+        "extra_facets": extra_facet_links(request, state) if result["total"] else [],
         "chips": chips(result, request, state),
         "clear_url": clear_url(state),
         "sorts": sort_links(request, state),
