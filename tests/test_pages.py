@@ -359,6 +359,11 @@ def test_gene_page_shows_the_gene_its_figures_and_chart(client):
     assert facet_link(page, "organism", "Homo sapiens")["href"].startswith("/genes/p53?")
 
 
+def test_gene_page_by_entrez_id(client):
+    page = get_page(client, "/genes/7157")
+    assert page.select_one("h1").get_text() == "TP53"
+
+
 def test_gene_page_names_what_the_gene_is_printed_as(client):
     page = get_page(client, "/genes/IL6")
     assert "Printed in these figures as: IL-6" in page.select_one(".page-head").get_text()

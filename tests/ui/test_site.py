@@ -325,6 +325,21 @@ def test_pages_have_no_serious_accessibility_violations(
     assert not watch.problems()  # no CSP report, no script error
 
 
+def test_keyboard_focus_is_visible(site_page: Any, site: str) -> None:
+    page, _ = site_page
+    page.goto(site + "/?q=insulin")
+    page.keyboard.press("Tab")  # the skip link comes first, and shows itself
+    assert page.evaluate("document.activeElement.className") == "skip-link"
+    assert page.locator(".skip-link").bounding_box()["y"] >= 0
+    for _ in range(3):
+        page.keyboard.press("Tab")
+    outline = page.evaluate(
+        "() => { const s = getComputedStyle(document.activeElement);"
+        " return [s.outlineStyle, s.outlineWidth]; }"
+    )
+    assert outline == ["solid", "3px"]
+
+
 def test_first_load_of_the_search_page_is_under_100_kb(site_page: Any, site: str) -> None:
     page, _ = site_page
     sizes: dict[str, int] = {}
