@@ -333,6 +333,16 @@ def test_unknown_figure_and_gene_get_a_404_page(client):
     assert client.get("/api/nowhere").get_json()["error"]["status"] == 404  # API keeps JSON
 
 
+def test_wrong_method_on_a_page_gets_a_page_and_on_the_api_json(client):
+    response = client.post("/")
+    assert response.status_code == 405 and response.mimetype == "text/html"
+    assert "POST is not allowed here." in response.get_data(as_text=True)
+    assert set(response.headers["Allow"].split(", ")) == {"GET", "HEAD", "OPTIONS"}
+    assert "Content-Security-Policy" in response.headers
+    api = client.delete("/api/search")
+    assert api.status_code == 405 and api.get_json()["error"]["code"] == "method_not_allowed"
+
+
 def test_figure_page_rejects_unknown_parameters(client):
     page = get_page(client, f"/figures/{STAT3_RECORD}?gene=IL6", status=400)
     assert "unknown parameter 'gene' (did you mean 'genes'?)" in page.get_text()

@@ -167,9 +167,16 @@ def failed(exc: Exception) -> Response:
 
 
 @pages.app_errorhandler(404)
-def unknown_path(exc: HTTPException) -> Response:
-    if request.path.startswith(errors.API_PREFIXES):  # the API keeps its JSON error shape
+@pages.app_errorhandler(405)
+def unrouted(exc: HTTPException) -> Response:
+    """Requests that match no route (or not with this method) get a page in the site's
+    style; the API keeps its JSON error shape."""
+    if request.path.startswith(errors.API_PREFIXES):
         return errors.from_http_exception(exc).response()
+    if exc.code == 405:
+        page = error_page(405, "Method not allowed", f"{request.method} is not allowed here.")
+        page.headers.update({k: v for k, v in exc.get_headers() if k.lower() == "allow"})
+        return page
     return error_page(404, "Page not found", f"Nothing lives at {request.path}.")
 
 
