@@ -242,10 +242,10 @@ class SearchService:
         own = np.unique(genes.doc_vals[genes.doc_ptr[docnum] : genes.doc_ptr[docnum + 1]])
         if not own.size:
             return []
-        # Shared genes per document: one count per (gene of this figure, document carrying it).
-        shared = np.zeros(snap.n_docs, dtype=np.int64)
-        for ordinal in own.tolist():
-            shared[np.unique(genes.docs(ordinal))] += 1
+        # Shared genes per document: a document lists each gene once, so counting it once
+        # per gene of this figure it carries counts the genes they share.
+        carrying = np.concatenate([genes.docs(o) for o in own.tolist()])
+        shared = np.bincount(carrying, minlength=snap.n_docs)
         shared[docnum] = 0
         shared[~snap.live] = 0
         candidates = np.flatnonzero(shared)
