@@ -18,7 +18,9 @@ PLACEHOLDERS = frozenset({"", "na", ".na.character", "n/a", "none", "null", ".na
 FIGID_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$")
 PMC_FIGURE_URL = "https://www.ncbi.nlm.nih.gov{figlink}"
 PMC_ARTICLE_URL = "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/"
-PMC_IMAGE_URL = "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/bin/{filename}"
+# NCBI's /pmc/articles/<pmcid>/bin/<file> links stopped working in October 2024; Europe PMC
+# serves the same files. The web app can override it (PFOCR_IMAGE_URL).
+PMC_IMAGE_URL = "https://europepmc.org/articles/{pmcid}/bin/{filename}"
 # Printed gene words carry OCR punctuation: "(Src", "AR*", "Ga12,Gaq".
 ALIAS_SPLIT = re.compile(r"[,;/]+|\s+")
 ALIAS_STRIP = "()[]{}*\"'.:!?<>"

@@ -37,10 +37,7 @@ def test_older_generation_record():
     assert genes["GNAQ"].printed == ["Ga12,Gaq"]
     assert [(c.name, c.mesh_id) for c in figure.chemicals] == [("bombesin", "D001839")]
     assert figure.diseases == []
-    assert (
-        figure.image_url
-        == "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC100003/bin/mb2410470011.jpg"
-    )
+    assert figure.image_url == "https://europepmc.org/articles/PMC100003/bin/mb2410470011.jpg"
 
 
 def test_newer_generation_record():

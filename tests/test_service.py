@@ -282,9 +282,7 @@ def test_hit_shape(service: SearchService) -> None:
     }
     assert hit["links"]["article"] == "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC7513516/"
     assert hit["links"]["page"] == f"/figures/{STAT3_RECORD}"
-    assert hit["links"]["image"].startswith(
-        "https://www.ncbi.nlm.nih.gov/pmc/articles/PMC7513516/bin/"
-    )
+    assert hit["links"]["image"].startswith("https://europepmc.org/articles/PMC7513516/bin/")
     assert "<mark>STAT3</mark>" in hit["snippet"]
 
 

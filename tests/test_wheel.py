@@ -77,7 +77,7 @@ def test_installed_package_is_not_the_source_tree(installed: Path, tmp_path: Pat
         [installed / "python", "-c", "import server.web; print(server.web.__file__)"], tmp_path
     )
     assert Path(where.strip()).is_relative_to(installed.parent)
-    templates = Path(where.strip()).parent / "templates" / "index.html"
+    templates = Path(where.strip()).parent / "templates" / "search.html"
     assert templates.is_file()
 
 
@@ -150,8 +150,12 @@ def get(url: str) -> tuple[int, str, str]:
 def test_front_page_is_rendered_from_the_packaged_templates(served: str):
     status, content_type, html = get(f"{served}/")
     assert (status, content_type) == (200, "text/html; charset=utf-8")
-    assert "<h1>Pathway figure search</h1>" in html
-    assert "214 figures indexed" in html  # filled in from the index: a real render
+    assert '<h1 id="search-title">Search pathway figures</h1>' in html
+    assert "214 figures" in html  # filled in from the index: a real render
+    stylesheet = re.search(r'href="(/static/site\.css\?v=[^"]+)"', html)
+    assert stylesheet, "the page links no packaged stylesheet"
+    status, content_type, _ = get(f"{served}{stylesheet.group(1)}")
+    assert (status, content_type) == (200, "text/css; charset=utf-8")
 
 
 def test_search_answers_json(served: str):

@@ -65,8 +65,14 @@ def gene_dict(symbol: str, entrez: str | None, aliases: list[str] | None = None)
     }
 
 
-def hit(record: dict[str, Any], snippet: str, score: float | None) -> dict[str, Any]:
-    """The dict of one matched figure (see ``SearchService.search``)."""
+def hit(
+    record: dict[str, Any],
+    snippet: str,
+    score: float | None,
+    image_url: str = PMC_IMAGE_URL,
+) -> dict[str, Any]:
+    """The dict of one matched figure (see ``SearchService.search``); ``image_url`` is the
+    template of the image link, with ``{pmcid}`` and ``{filename}``."""
     get = record.get
     figid, pmcid, doi = record["figid"], get("pmcid"), get("doi")
     filename, figlink = get("filename"), get("figlink")
@@ -90,7 +96,7 @@ def hit(record: dict[str, Any], snippet: str, score: float | None) -> dict[str, 
         "score": None if score is None else round(float(score), 4),
         "links": {
             "article": PMC_ARTICLE_URL.format(pmcid=pmcid) if pmcid else None,
-            "image": PMC_IMAGE_URL.format(pmcid=pmcid, filename=filename)
+            "image": image_url.format(pmcid=pmcid, filename=filename)
             if pmcid and filename
             else None,
             "pmc_figure": PMC_FIGURE_URL.format(figlink=figlink) if figlink else None,
@@ -119,10 +125,10 @@ def _term(term: dict[str, Any]) -> dict[str, Any]:
     return {"name": term["name"], "mesh_id": term.get("mesh_id")}
 
 
-def figure_dict(record: dict[str, Any]) -> dict[str, Any]:
+def figure_dict(record: dict[str, Any], image_url: str = PMC_IMAGE_URL) -> dict[str, Any]:
     """A hit (no score, whole caption as snippet) plus every other field of the record."""
     figure = Figure.from_dict(record)
-    result = hit(record, escape(figure.caption or ""), None)
+    result = hit(record, escape(figure.caption or ""), None, image_url)
     del result["score"]
     result.update(
         caption=figure.caption,

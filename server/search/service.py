@@ -28,11 +28,12 @@ import numpy as np
 
 from indexer.index.store import CURRENT_LINK, IndexStore
 from indexer.organisms import describe
+from indexer.record import PMC_IMAGE_URL
 from server.search import models
 from server.search import query as q
 from server.search.hits import figure_dict, gene_dict, hit, snippet
 from server.search.matching import Evaluator, Explained, Match, facet_ordinals, year_mask
-from server.search.models import NotFound, SearchRequest, normalize
+from server.search.models import NotFound, SearchRequest, normalize, whole_number
 from server.search.snapshot import MISSING_YEAR, Snapshot
 from server.search.suggest import corrections, suggest_index
 
@@ -42,6 +43,7 @@ RESULT_CACHE_SIZE = 512
 MATCH_CACHE_SIZE = 64
 DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
 COOCCURRING = 20
+MAX_SIMILAR = 100
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
 _RECORD_BATCH = 100
 
@@ -68,7 +70,10 @@ class _LRU:
 
 
 class SearchService:
-    def __init__(self, index_root: str | Path) -> None:
+    def __init__(self, index_root: str | Path, image_url: str = PMC_IMAGE_URL) -> None:
+        """Serve the index in ``index_root``; ``image_url`` is the template of every hit's
+        ``links.image``, with ``{pmcid}`` and ``{filename}`` (Europe PMC by default)."""
+        self.image_url = check_image_url(image_url)
         self.store = IndexStore(index_root)
         self._state: tuple[str | None, Snapshot] | None = None  # (link target, snapshot)
         self._failed_link: str | None = None
@@ -214,7 +219,58 @@ class SearchService:
         docnum = snap.docnum_by_figid.get(figid)
         if docnum is None:
             raise NotFound("figure", f"no figure with figid {figid!r}")
-        return figure_dict(snap.records([docnum])[0])
+        return figure_dict(snap.records([docnum])[0], self.image_url)
+
+    def similar_figures(self, figid: str, limit: int = 10) -> list[dict[str, Any]]:
+        """The figures sharing the most genes with ``figid``, most similar first: hit dicts
+        (empty snippet, no score) plus ``jaccard`` (shared genes over the genes of either
+        figure) and ``shared`` (the shared symbols, sorted). Raises ``NotFound`` for an
+        unknown figid, ``InvalidParameter`` for a ``limit`` outside 1..MAX_SIMILAR."""
+        limit = whole_number("limit", limit, 1, MAX_SIMILAR)
+        snap = self._snapshot()
+        docnum = snap.docnum_by_figid.get(figid)
+        if docnum is None:
+            raise NotFound("figure", f"no figure with figid {figid!r}")
+        key = (snap.version, "similar", figid, limit)
+        cached = self._results.get(key)
+        if cached is None:
+            cached = self._similar(snap, docnum, limit)
+            self._results.put(key, cached)
+        return list(cached)
+
+    def _similar(self, snap: Snapshot, docnum: int, limit: int) -> list[dict[str, Any]]:
+        genes = snap.facets["gene"]
+        own = np.unique(genes.doc_vals[genes.doc_ptr[docnum] : genes.doc_ptr[docnum + 1]])
+        if not own.size:
+            return []
+        # Shared genes per document: a document lists each gene once, so counting it once
+        # per gene of this figure it carries counts the genes they share.
+        carrying = np.concatenate([genes.docs(o) for o in own.tolist()])
+        shared = np.bincount(carrying, minlength=snap.n_docs)
+        shared[docnum] = 0
+        shared[~snap.live] = 0
+        candidates = np.flatnonzero(shared)
+        if not candidates.size:
+            return []
+        # A document lists each of its genes once, so its entry count is its gene count.
+        sizes = genes.doc_ptr[candidates + 1] - genes.doc_ptr[candidates]
+        jaccard = shared[candidates] / (sizes + own.size - shared[candidates])
+        order = np.lexsort((candidates, -shared[candidates], -jaccard))[:limit]
+        chosen = candidates[order]
+        own_set = set(own.tolist())
+        out = []
+        for doc, score, record in zip(
+            chosen.tolist(), jaccard[order].tolist(), snap.records(chosen.tolist()), strict=True
+        ):
+            common = own_set & set(
+                genes.doc_vals[genes.doc_ptr[doc] : genes.doc_ptr[doc + 1]].tolist()
+            )
+            item = hit(record, "", None, self.image_url)
+            del item["score"]
+            item["jaccard"] = round(score, 4)
+            item["shared"] = sorted(genes.values[o] for o in common)
+            out.append(item)
+        return out
 
     def gene(self, text: str, request: SearchRequest) -> dict[str, Any]:
         """Figures of one gene typed as HGNC symbol, Entrez ID or printed alias. Returns::
@@ -390,7 +446,7 @@ class _Run:
         for docnum, record in zip(docs.tolist(), records, strict=True):
             text = record.get("caption") or record.get("figtitle")
             score = None if self.scores is None else self.scores[docnum]
-            out.append(hit(record, snippet(text, stems, prefixes), score))
+            out.append(hit(record, snippet(text, stems, prefixes), score, self.service.image_url))
         return out
 
     def understood(self) -> dict[str, Any]:
@@ -459,6 +515,22 @@ def _facet_value(
         organism = describe(value)
         item.update(label=organism.label, taxon_id=organism.taxon_id)
     return item
+
+
+def check_image_url(template: str) -> str:
+    """``template`` if it names both ``{pmcid}`` and ``{filename}`` and nothing else."""
+    try:
+        template.format(pmcid="PMC1", filename="f.jpg")
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
+        raise ValueError(
+            f"image URL template {template!r} is not valid: use {{pmcid}} and {{filename}} "
+            f"only ({exc!r})"
+        ) from None
+    if "{pmcid}" not in template or "{filename}" not in template:
+        raise ValueError(
+            f"image URL template {template!r} must contain both {{pmcid}} and {{filename}}"
+        )
+    return template
 
 
 def _gene_link(snap: Snapshot, symbol: str) -> dict[str, Any]:

@@ -5,7 +5,7 @@ Configuration, later sources overriding earlier ones:
 1. the defaults below;
 2. without ``test_config``: a Python config file named by ``PFOCR_SETTINGS``, then the
    environment variables ``PFOCR_INDEX``, ``PFOCR_CORS_ORIGINS`` (comma-separated, or
-   ``*``) and ``PFOCR_EXPORT_MAX``; with it, ``test_config`` alone, so tests do not
+   ``*``), ``PFOCR_EXPORT_MAX`` and ``PFOCR_IMAGE_URL``; with it, ``test_config`` alone, so tests do not
    depend on the environment they run in;
 3. the ``index_root`` argument.
 
@@ -15,6 +15,8 @@ Keys:
   generation, so a rebuilt index is served without a restart.
 - ``PFOCR_CORS_ORIGINS``: origins allowed to call ``/api/*`` from a browser (``*``).
 - ``PFOCR_EXPORT_MAX``: most figures one export may stream (10,000).
+- ``PFOCR_IMAGE_URL``: template of figure image links (hits' ``links.image`` and the
+  pages' images), with ``{pmcid}`` and ``{filename}``; Europe PMC by default.
 - ``MAX_CONTENT_LENGTH``: largest request body in bytes (1 MiB); past it, 413.
 """
 
@@ -28,6 +30,7 @@ from typing import Any
 from flask import Flask
 from flask_cors import CORS
 
+from indexer.record import PMC_IMAGE_URL
 from server.search.service import SearchService
 from server.web import embed, errors, export
 from server.web.api import api, health
@@ -56,6 +59,7 @@ def create_app(
         PFOCR_INDEX=DEFAULT_INDEX,
         PFOCR_CORS_ORIGINS="*",
         PFOCR_EXPORT_MAX=export.EXPORT_MAX,
+        PFOCR_IMAGE_URL=PMC_IMAGE_URL,
         MAX_CONTENT_LENGTH=MAX_BODY_BYTES,
     )
     if test_config is None:
@@ -72,7 +76,11 @@ def create_app(
     app.json.sort_keys = False  # type: ignore[attr-defined]
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
-    app.extensions["pfocr"] = SearchService(app.config["PFOCR_INDEX"])
+    try:
+        service = SearchService(app.config["PFOCR_INDEX"], image_url=app.config["PFOCR_IMAGE_URL"])
+    except ValueError as exc:
+        raise ValueError(f"PFOCR_IMAGE_URL: {exc}") from None
+    app.extensions["pfocr"] = service
     _init_cors(app)
     errors.init_app(app)
 
@@ -87,6 +95,8 @@ def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     config: dict[str, Any] = {}
     if "PFOCR_INDEX" in environ:
         config["PFOCR_INDEX"] = environ["PFOCR_INDEX"]
+    if "PFOCR_IMAGE_URL" in environ:
+        config["PFOCR_IMAGE_URL"] = environ["PFOCR_IMAGE_URL"]
     if "PFOCR_CORS_ORIGINS" in environ:
         config["PFOCR_CORS_ORIGINS"] = environ["PFOCR_CORS_ORIGINS"]
     if "PFOCR_EXPORT_MAX" in environ:

@@ -1,16 +1,42 @@
-"""HTML pages. For now one: the front page, which says what is indexed and how to search.
+"""The HTML pages: search (``/``), a figure, a gene, and about. Routes stay thin: they parse
+parameters as the API does (``server.web.params``), call the same search service, and
+hand its result dicts to ``server.web.views`` and the templates.
 
-The search pages and the embeddable widget are to come; they will call the same
-search service as the JSON API.
+Every page answer carries a strict Content-Security-Policy (no inline script or style
+anywhere). A request with ``X-PFOCR-Fragment: results`` gets only the results region,
+which the page's script swaps in place; the URL is the same either way.
 """
 
 from __future__ import annotations
 
-from flask import Blueprint, current_app, render_template
+import re
+from typing import TYPE_CHECKING, Any
+from urllib.parse import quote
+
+from flask import Blueprint, Response, current_app, make_response, render_template, request
+from werkzeug.exceptions import HTTPException
 
 from indexer.index.store import IndexError_
+from server.search.models import InvalidParameter, NotFound, normalize
+from server.web import assets, errors, export, params, views
+
+if TYPE_CHECKING:
+    from server.search.service import SearchService
 
 pages = Blueprint("pages", __name__)
+pages.add_app_template_global(assets.static_url, "static_url")
+pages.after_app_request(assets.cache_static)
+pages.add_app_template_filter(views.gene_page, "gene_url")
+pages.add_app_template_filter(views.figures, "figures")
+
+CSP = (
+    "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "
+    "object-src 'none'; base-uri 'self'; form-action 'self'; frame-ancestors 'self'"
+)
+FRAGMENT_HEADER = "X-PFOCR-Fragment"
+FIGURE_PARAMS = ("genes",)
+SIMILAR_FIGURES = 8
+API_SEARCH = "/api/search"
 
 EXAMPLES = (
     ("Figures about a gene", "/api/search?q=gene:STAT3"),
@@ -23,10 +49,168 @@ EXAMPLES = (
 )
 
 
+def service() -> SearchService:
+    return current_app.extensions["pfocr"]
+
+
 @pages.get("/")
-def front() -> str:
+def search() -> Response:
+    args = params.from_args(request.args)
+    params.check_known(args, params.SEARCH_PARAMS)
+    search_request = normalize(params.search_request(args))
+    result = service().search(views.page_request(search_request))
+    state = views.PageState.from_params(request.path, args)
+    context = views.results_context(result, search_request, state, API_SEARCH)
+    if result["total"] == 0:
+        context["drop_hints"] = views.drop_filter_hints(service(), search_request, state)
+    return _render_results("search.html", context)
+
+
+@pages.get("/figures/<figid>")
+def figure(figid: str) -> str:
+    args = params.from_args(request.args)
+    params.check_known(args, FIGURE_PARAMS)
+    highlight = [g.strip() for v in args.get("genes", []) for g in v.split(",") if g.strip()]
+    record = service().figure(figid)
+    return render_template(
+        "figure.html",
+        figure=record,
+        genes=views.gene_rows(record, highlight),
+        highlight=highlight,
+        diseases=views.terms(record["diseases"]),
+        chemicals=views.terms(record["chemicals"]),
+        links=views.figure_links(record),
+        similar=[
+            {**views.card(item), "jaccard": item["jaccard"], "shared": item["shared"]}
+            for item in service().similar_figures(figid, SIMILAR_FIGURES)
+        ],
+        json_ld=views.json_ld(record, request.base_url),
+        organisms=[o.get("label") or o["name"] for o in record["organisms"]],
+    )
+
+
+@pages.get("/figures/<figid>/genes.tsv")
+def figure_genes_tsv(figid: str) -> Response:
+    params.check_known(params.from_args(request.args), ())
+    text = views.genes_tsv(service().figure(figid))
+    return _download(text, "text/tab-separated-values; charset=utf-8", f"{figid}-genes.tsv")
+
+
+@pages.get("/figures/<figid>/genes.gmt")
+def figure_genes_gmt(figid: str) -> Response:
+    params.check_known(params.from_args(request.args), ())
+    text = "".join(export.gmt_chunks([service().figure(figid)]))
+    return _download(text, export.MEDIA_TYPES["gmt"], f"{figid}.gmt")
+
+
+@pages.get("/genes/<path:text>")  # printed aliases such as "P/CAF" hold slashes
+def gene(text: str) -> Response:
+    args = params.from_args(request.args)
+    params.check_known(args, params.SEARCH_PARAMS)
+    search_request = normalize(params.search_request(args))
+    result = service().gene(text, views.page_request(search_request))
+    # request.path is decoded: an alias holding "?" or "#" must be quoted again in links.
+    state = views.PageState.from_params(quote(request.path, safe="/"), args)
+    context = views.results_context(result, search_request, state, API_SEARCH)
+    # Exports of a gene page are the search for its genes, filtered the same way.
+    gene_pairs = [("gene", g["symbol"]) for g in result["genes"]]
+    context["exports"] = views.export_links(
+        views.PageState(API_SEARCH, (*gene_pairs, *state.pairs)), API_SEARCH
+    )
+    context.update(
+        gene=result,
+        chart=views.year_chart(result["by_year"]),
+        cooccurring=result["cooccurring"],
+        search_all=views.PageState("/", tuple(gene_pairs)).url(),
+        hgnc=views.HGNC_URL.format(result["symbol"]),
+        printed=views.printed_names(result),
+    )
+    return _render_results("gene.html", context)
+
+
+@pages.get("/about")
+def about() -> str:
+    return render_template("about.html", status=_status(), examples=EXAMPLES)
+
+
+@pages.after_request
+def security_headers(response: Response) -> Response:
+    return _secure(response)
+
+
+@pages.errorhandler(InvalidParameter)
+def bad_parameter(exc: InvalidParameter) -> Response:
+    return error_page(
+        exc.status, "That request could not be read", exc.message, parameter=exc.parameter
+    )
+
+
+@pages.errorhandler(NotFound)
+def not_found(exc: NotFound) -> Response:
+    return error_page(404, f"No such {exc.what}", exc.message)
+
+
+@pages.errorhandler(IndexError_)
+def no_index(exc: IndexError_) -> Response:
+    current_app.logger.error("index unavailable: %s", exc)
+    return error_page(
+        503, "The search index is not available", "Try again in a minute; the details are logged."
+    )
+
+
+@pages.errorhandler(Exception)
+def failed(exc: Exception) -> Response:
+    if isinstance(exc, HTTPException):  # 405 and the like: the page style, the same status
+        return error_page(exc.code or 500, exc.name, exc.description or exc.name)
+    current_app.logger.exception("unhandled error on %s %s", request.method, request.path)
+    return error_page(500, "Something went wrong", "The details have been logged.")
+
+
+@pages.app_errorhandler(404)
+@pages.app_errorhandler(405)
+def unrouted(exc: HTTPException) -> Response:
+    """Requests that match no route (or not with this method) get a page in the site's
+    style; the API keeps its JSON error shape."""
+    if request.path.startswith(errors.API_PREFIXES):
+        return errors.from_http_exception(exc).response()
+    if exc.code == 405:
+        page = error_page(405, "Method not allowed", f"{request.method} is not allowed here.")
+        page.headers.update({k: v for k, v in exc.get_headers() if k.lower() == "allow"})
+        return page
+    return error_page(404, "Page not found", f"Nothing lives at {request.path}.")
+
+
+def error_page(status: int, title: str, message: str, parameter: str | None = None) -> Response:
+    body = render_template(
+        "error.html", status=status, title=title, message=message, parameter=parameter
+    )
+    return _secure(make_response(body, status))
+
+
+def _render_results(template: str, context: dict[str, Any]) -> Response:
+    fragment = request.headers.get(FRAGMENT_HEADER) == "results"
+    response = make_response(render_template("_results.html" if fragment else template, **context))
+    # The same URL answers with the page or its fragment: caches must keep them apart.
+    response.vary.add(FRAGMENT_HEADER)
+    return response
+
+
+def _download(text: str, media_type: str, filename: str) -> Response:
+    response = Response(text, content_type=media_type)
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", filename)  # figids are not meant for headers
+    response.headers["Content-Disposition"] = f'attachment; filename="{safe}"'
+    return response
+
+
+def _secure(response: Response) -> Response:
+    response.headers.setdefault("Content-Security-Policy", CSP)
+    response.headers.setdefault("X-Content-Type-Options", "nosniff")
+    response.headers.setdefault("Referrer-Policy", "strict-origin-when-cross-origin")
+    return response
+
+
+def _status() -> dict | None:
     try:
-        status = current_app.extensions["pfocr"].status()
+        return service().status()
     except IndexError_:
-        status = None
-    return render_template("index.html", status=status, examples=EXAMPLES)
+        return None
