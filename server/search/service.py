@@ -196,9 +196,10 @@ class SearchService:
         key = (snap.version, text)
         cached = self._matches.get(key)
         if cached is None:
-            tree = q.parse(text)
+            parsed = q.parse_query(text)
             evaluator = Evaluator(snap)
-            cached = (tree, evaluator.evaluate(tree), evaluator.explained)
+            evaluator.explained.notes.extend(parsed.notes)
+            cached = (parsed.tree, evaluator.evaluate(parsed.tree), evaluator.explained)
             self._matches.put(key, cached)
         return cached
 
