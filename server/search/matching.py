@@ -5,6 +5,10 @@ array (or None for nodes that only filter). Free words match the stemmed ``text`
 the ``title`` field (weighted higher) and the exact ``gene``/``alias`` values; scores are
 BM25 summed over fields and words. Phrases are checked against positions with Whoosh's
 own phrase matcher, run only over the documents holding every word.
+
+Every query spends from a :class:`Budget` (terms, prefix expansions, phrase checks): past
+it the query is refused with an ``InvalidParameter`` on ``q`` that says what to narrow,
+because the server is one Python process and one slow answer slows every other.
 """
 
 from __future__ import annotations
@@ -13,26 +17,23 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from whoosh import analysis
-from whoosh.support.charset import accent_map
 
 from indexer.index import schema
 from indexer.organisms import known_organisms
 from server.search import query as q
+from server.search.models import InvalidParameter
 from server.search.snapshot import MISSING_YEAR, Snapshot
 
 K1, B = 1.2, 0.75
 TITLE_BOOST = 2.0
 GENE_BOOST = 1.5
 PREFIX_SCORE = 1.0
-MAX_PREFIX_TERMS = 500
 _EXACT_STRIP = "()[]{}\"'.,;:!?<>"
 TEXT_ANALYZER = schema.text_analyzer()
-_FOLD = (
-    analysis.RegexTokenizer(r"\S+")
-    | analysis.LowercaseFilter()
-    | analysis.CharsetFilter(accent_map)
-)
+# Each limit keeps one answer well under 300 ms at 100k figures (bench/bench_hostile.py).
+MAX_TERMS = 64  # words, phrases, prefixes and fields in one query; a pasted title has ~20
+MAX_PREFIX_TERMS = 2000  # index terms all the query's prefixes expand to, together
+MAX_PHRASE_CANDIDATES = 20_000  # figures whose word positions the phrases may check
 
 
 @dataclass
@@ -52,23 +53,92 @@ class Explained:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Budget:
+    """The most work one query may ask for, and what it has used so far."""
+
+    terms: int = MAX_TERMS
+    prefix_terms: int = MAX_PREFIX_TERMS
+    phrase_candidates: int = MAX_PHRASE_CANDIDATES
+    used_prefix_terms: int = 0
+    used_phrase_candidates: int = 0
+    prefixes: list[str] = field(default_factory=list)  # as typed, for the message
+
+    def check_size(self, tree: q.Node | None) -> None:
+        """Refuse a query of more terms than the budget allows, before any work."""
+        leaves = q.leaves_of(tree)
+        self.prefixes = [str(leaf) for leaf in leaves if _is_prefix(leaf)]
+        if len(leaves) > self.terms:
+            raise InvalidParameter(
+                "q",
+                f"this query has {len(leaves):,} terms; at most {self.terms:,} are searched at "
+                "once: remove some, or give genes and organisms as filters",
+                position=leaves[self.terms].pos,
+            )
+
+    def prefix_room(self) -> int:
+        return self.prefix_terms - self.used_prefix_terms
+
+    def spend_prefix_terms(self, label: str, count: int, pos: int | None) -> None:
+        if label not in self.prefixes:
+            self.prefixes.append(label)
+        self.used_prefix_terms += count
+        if self.used_prefix_terms > self.prefix_terms:
+            shown = ", ".join(self.prefixes[:3]) + (", ..." if len(self.prefixes) > 3 else "")
+            raise InvalidParameter(
+                "q",
+                f"this query expands to more than {self.prefix_terms:,} prefix terms "
+                f"({shown}); use longer prefixes",
+                position=pos,
+            )
+
+    def spend_phrase(self, phrase: q.Phrase, candidates: int) -> None:
+        self.used_phrase_candidates += candidates
+        if self.used_phrase_candidates > self.phrase_candidates:
+            raise InvalidParameter(
+                "q",
+                f"the phrase {phrase} needs the word order of {candidates:,} figures checked "
+                f"(more than {self.phrase_candidates:,} for the whole query): add a rarer "
+                "word to the phrase, or search its words without quotes",
+                position=phrase.pos,
+            )
+
+
+def _is_prefix(leaf: q.Node) -> bool:
+    return isinstance(leaf, q.Prefix) or (isinstance(leaf, q.Field) and leaf.prefix)
+
+
 def analyze(text: str) -> list[str]:
     """The indexed forms (lower-cased, stemmed, stop words dropped) of the words in ``text``."""
     return list(dict.fromkeys(t.text for t in TEXT_ANALYZER(text)))
 
 
 class Evaluator:
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, budget: Budget | None = None) -> None:
         self.snap = snap
         self.n = snap.n_docs
         self.explained = Explained()
+        self.budget = budget or Budget()
+        self.leaf: q.Node | None = None  # the leaf being evaluated, for budget messages
 
     def evaluate(self, node: q.Node | None) -> Match | None:
         """The documents and scores of ``node``; None when it constrains nothing."""
         if node is None:
             return None
+        if not isinstance(node, q.And | q.Or | q.Not):
+            self.leaf = node
+        if isinstance(node, q.Phrase):
+            self._spend_phrase(node)
         method = getattr(self, f"_{type(node).__name__.lower()}")
         return method(node)
+
+    def _spend_phrase(self, node: q.Phrase) -> None:
+        # Whoosh's phrase matcher steps through the rarest word's figures in Python: that
+        # count bounds its work, and is known before any of it is done.
+        stems = analyze(node.text)
+        if len(stems) > 1:
+            rarest = min(len(self.snap.postings(schema.TEXT, s)[0]) for s in stems)
+            self.budget.spend_phrase(node, rarest)
 
     # -- boolean nodes --------------------------------------------------------------------
 
@@ -145,29 +215,38 @@ class Evaluator:
         return Match(mask, (both.scores + exact.scores) * mask)
 
     def _prefix(self, node: q.Prefix) -> Match | None:
+        """Gene symbols and aliases starting with the prefix as typed, and text whose words
+        start so: in ``NF-k*`` the words before the last are whole words ("nf"), and only
+        the last is a prefix ("k*"), so it is not every word starting with k."""
         prefix = node.text.strip(_EXACT_STRIP).casefold()
-        if not prefix:
+        words = [t.text for t in TEXT_ANALYZER(prefix, removestops=False, no_morph=True)]
+        if not prefix or not words:
             self.explained.ignored.append(str(node))
             return None
-        self.explained.prefixes.add(prefix)
-        # the index holds stems: try the prefix as typed (accents folded) and its stem
-        forms = {prefix, *(t.text for t in TEXT_ANALYZER(prefix, removestops=False))}
-        forms |= {"".join(t.text for t in _FOLD(prefix))}
-        fields = [(f, form) for form in sorted(forms) if form for f in (schema.TEXT, schema.TITLE)]
-        fields += [(schema.GENE, prefix), (schema.ALIAS, prefix)]
-        return self._prefix_match(fields)
+        last = words[-1]
+        self.explained.prefixes.add(last)
+        exact = self._prefix_match([(schema.GENE, prefix), (schema.ALIAS, prefix)])
+        # the index holds stems: try the last word as typed and its stem
+        forms = sorted({last, *(t.text for t in TEXT_ANALYZER(last, removestops=False))})
+        text = self._prefix_match(
+            [(f, form) for form in forms for f in (schema.TEXT, schema.TITLE)]
+        )
+        leading = analyze(" ".join(words[:-1]))
+        if leading:
+            whole = self._all_words(leading, title=True)
+            both = text.mask & whole.mask
+            text = Match(both, (text.scores + whole.scores) * both)
+        return Match(text.mask | exact.mask, text.scores + exact.scores)
 
     def _prefix_match(self, fields: list[tuple[str, str]]) -> Match:
         mask = np.zeros(self.n, dtype=bool)
         scores = np.zeros(self.n, dtype=np.float32)
+        label = str(self.leaf) if self.leaf is not None else f"{fields[0][1]}*"
+        pos = getattr(self.leaf, "pos", None)
         for field_name, prefix in fields:
-            terms = self.snap.expand_prefix(field_name, prefix, MAX_PREFIX_TERMS + 1)
-            if len(terms) > MAX_PREFIX_TERMS:
-                self.explained.notes.append(
-                    f"{prefix}* matches more than {MAX_PREFIX_TERMS} {field_name} terms; "
-                    f"only the first {MAX_PREFIX_TERMS} were searched"
-                )
-                terms = terms[:MAX_PREFIX_TERMS]
+            room = self.budget.prefix_room()
+            terms = self.snap.expand_prefix(field_name, prefix, room + 1)
+            self.budget.spend_prefix_terms(label, len(terms), pos)
             ids = [self.snap.postings(field_name, t)[0] for t in terms]
             if ids:
                 hit = np.zeros(self.n, dtype=bool)

@@ -497,3 +497,19 @@ def words_of(node: Node | None) -> list[Word | Phrase | Prefix | Field]:
     if isinstance(node, And | Or):
         return [leaf for child in node.children for leaf in words_of(child)]
     return [node]
+
+
+def leaves_of(node: Node | None) -> list[Word | Phrase | Prefix | Field | YearRange]:
+    """Every leaf of a tree, negated or not, in query order (without recursion)."""
+    leaves, stack = [], [node]
+    while stack:
+        current = stack.pop()
+        if current is None:
+            continue
+        if isinstance(current, And | Or):
+            stack.extend(reversed(current.children))
+        elif isinstance(current, Not):
+            stack.append(current.child)
+        else:
+            leaves.append(current)
+    return leaves

@@ -31,7 +31,14 @@ from indexer.organisms import describe
 from server.search import models
 from server.search import query as q
 from server.search.hits import figure_dict, gene_dict, hit, snippet
-from server.search.matching import Evaluator, Explained, Match, facet_ordinals, year_mask
+from server.search.matching import (
+    Budget,
+    Evaluator,
+    Explained,
+    Match,
+    facet_ordinals,
+    year_mask,
+)
 from server.search.models import InvalidParameter, NotFound, SearchRequest
 from server.search.snapshot import MISSING_YEAR, Snapshot
 from server.search.suggest import corrections, suggest_index
@@ -197,7 +204,9 @@ class SearchService:
         cached = self._matches.get(key)
         if cached is None:
             parsed = q.parse_query(text)
-            evaluator = Evaluator(snap)
+            budget = Budget()
+            budget.check_size(parsed.tree)
+            evaluator = Evaluator(snap, budget)
             evaluator.explained.notes.extend(parsed.notes)
             cached = (parsed.tree, evaluator.evaluate(parsed.tree), evaluator.explained)
             self._matches.put(key, cached)
