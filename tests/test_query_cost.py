@@ -16,6 +16,7 @@ from server.search import query as q
 from server.search.matching import MAX_PREFIX_TERMS, MAX_TERMS, Budget, Evaluator
 from server.search.models import InvalidParameter, SearchRequest
 from server.search.service import SearchService
+from server.search.suggest import MAX_CORRECTED_WORDS
 from server.web import create_app
 
 NESTED = "(" * 330 + "STAT3" + ")" * 330
@@ -162,3 +163,27 @@ def test_phrases_past_the_budget_are_refused(service: SearchService) -> None:
     assert "add a rarer word to the phrase, or search its words without quotes" in (
         error.value.message
     )
+
+
+# -- did you mean ---------------------------------------------------------------------------
+
+
+def test_did_you_mean_stops_after_its_budget_and_says_so(service: SearchService) -> None:
+    unknown = ["osteoblsts", "qzxvw", "jqxzv", "vxqzj", "zjvxq", "xvzqj", "wqzxj"]
+    assert len(unknown) > MAX_CORRECTED_WORDS
+    result = service.search(SearchRequest(q=" ".join(unknown)))
+    assert result["total"] == 0
+    [note] = result["query"]["notes"]
+    looked = int(note.removeprefix("did you mean: only the first ").split()[0])
+    assert 1 <= looked <= MAX_CORRECTED_WORDS
+    assert note == (
+        f"did you mean: only the first {looked} of {len(unknown)} unknown words were looked "
+        "up; check the spelling of the others"
+    )
+    again = service.search(SearchRequest(q=" ".join(unknown)))  # the cached match is unchanged
+    assert again["query"]["notes"] == [note]
+
+
+def test_did_you_mean_within_its_budget_adds_no_note(service: SearchService) -> None:
+    result = service.search(SearchRequest(q="osteoblsts"))
+    assert result["did_you_mean"] and result["query"]["notes"] == []

@@ -169,6 +169,10 @@ class SearchService:
         run = _Run(self, snap, req, extra)
         start = (req.page - 1) * req.per_page
         docs = run.ordered(start + req.per_page)[start:]
+        hint_notes: list[str] = []
+        did_you_mean = run.did_you_mean(hint_notes) if run.total == 0 else []
+        query = run.understood()
+        query["notes"] = [*query["notes"], *hint_notes]  # a new list: the match is cached
         result = {
             "version": snap.version,
             "total": run.total,
@@ -176,10 +180,10 @@ class SearchService:
             "per_page": req.per_page,
             "pages": -(-run.total // req.per_page),
             "sort": req.sort,
-            "query": run.understood(),
+            "query": query,
             "hits": run.hits(docs),
             "facets": run.facets(),
-            "did_you_mean": run.did_you_mean() if run.total == 0 else [],
+            "did_you_mean": did_you_mean,
         }
         return result, run
 
@@ -455,11 +459,16 @@ class _Run:
             }
         return out
 
-    def did_you_mean(self) -> list[dict[str, Any]]:
-        fixed = corrections(self.snap, self.req.q, self.tree)
+    def did_you_mean(self, notes: list[str]) -> list[dict[str, Any]]:
+        """The query with its unknown words corrected, if that finds figures; a hint, so
+        its limits (how many words it looks up) go to ``notes``, never to an error."""
+        fixed = corrections(self.snap, self.req.q, self.tree, notes)
         if fixed is None:
             return []
-        total = self.service.count(replace(self.req, q=fixed))
+        try:
+            total = self.service.count(replace(self.req, q=fixed))
+        except InvalidParameter:  # the corrected words cost more than the query's budget
+            return []
         return [{"q": fixed, "total": total}] if total else []
 
 
