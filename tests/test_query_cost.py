@@ -155,9 +155,10 @@ def test_a_compound_prefix_is_its_last_word_after_the_others(service: SearchServ
 def test_phrases_past_the_budget_are_refused(service: SearchService) -> None:
     snap = service._snapshot()
     tree = q.parse('"signaling pathway"')
+    Budget().check(tree, snap)
     assert Evaluator(snap).evaluate(tree).mask.any()
     with pytest.raises(InvalidParameter) as error:
-        Evaluator(snap, Budget(phrase_candidates=10)).evaluate(tree)
+        Budget(phrase_candidates=10).check(tree, snap)
     assert error.value.position == 0
     assert error.value.message.startswith('the phrase "signaling pathway" needs the word order of')
     assert "add a rarer word to the phrase, or search its words without quotes" in (
@@ -187,3 +188,43 @@ def test_did_you_mean_stops_after_its_budget_and_says_so(service: SearchService)
 def test_did_you_mean_within_its_budget_adds_no_note(service: SearchService) -> None:
     result = service.search(SearchRequest(q="osteoblsts"))
     assert result["did_you_mean"] and result["query"]["notes"] == []
+
+
+# -- postings read, and costly queries taking turns -----------------------------------------
+
+
+def test_words_that_read_too_much_of_the_index_are_refused(service: SearchService) -> None:
+    snap = service._snapshot()
+    tree = q.parse("signaling pathway apoptosis")
+    Budget().check(tree, snap)
+    with pytest.raises(InvalidParameter) as error:
+        Budget(postings=50).check(tree, snap)
+    assert error.value.message.startswith(
+        "the words of this query occur more than 50 times in the index, too many to search "
+        "at once: leave out its commonest words ("
+    )
+    assert error.value.message.endswith("), or narrow with filters")
+
+
+def test_costly_queries_wait_their_turn_then_are_turned_away(
+    service: SearchService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import server.search.service as service_module
+
+    costly = "sig* path* canc*"
+    budget = Budget()
+    budget.check(q.parse(costly), service._snapshot())
+    assert budget.costly
+    monkeypatch.setattr(service_module, "COSTLY_WAIT_SECONDS", 0.05)
+    service._matches.data.clear()
+    service._results.data.clear()
+    assert service._costly.acquire(timeout=1)  # another costly query is running
+    try:
+        with pytest.raises(InvalidParameter) as error:
+            service.search(SearchRequest(q=costly))
+        assert error.value.status == 503 and error.value.parameter == "q"
+        assert "busy with other costly queries" in error.value.message
+        assert service.search(SearchRequest(q="apoptosis"))["total"] > 0  # cheap: no wait
+    finally:
+        service._costly.release()
+    assert service.search(SearchRequest(q=costly))["total"] > 0

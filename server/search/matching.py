@@ -33,7 +33,13 @@ TEXT_ANALYZER = schema.text_analyzer()
 # Each limit keeps one answer well under 300 ms at 100k figures (bench/bench_hostile.py).
 MAX_TERMS = 64  # words, phrases, prefixes and fields in one query; a pasted title has ~20
 MAX_PREFIX_TERMS = 2000  # index terms all the query's prefixes expand to, together
-MAX_PHRASE_CANDIDATES = 20_000  # figures whose word positions the phrases may check
+MAX_POSTINGS = 1_500_000  # index entries its words and prefixes read (a word in every figure
+#                           of 100k reads ~130k with its titles)
+MAX_PHRASE_CANDIDATES = 5_000  # figures whose word positions its phrases may check
+# Past any of these a query is costly: it waits for its turn (``SearchService``).
+COSTLY_POSTINGS = 300_000
+COSTLY_PHRASE_CANDIDATES = 1_000
+COSTLY_PREFIXES = 2
 
 
 @dataclass
@@ -55,25 +61,65 @@ class Explained:
 
 @dataclass
 class Budget:
-    """The most work one query may ask for, and what it has used so far."""
+    """The most work one query may ask for, and what it has used.
+
+    :meth:`check` refuses, before any work, what the tree and the index's term counts
+    tell: terms, the postings its words read, the figures its phrases check. Prefix
+    expansions are counted as they are expanded. Past a limit: ``InvalidParameter`` on q.
+    """
 
     terms: int = MAX_TERMS
+    postings: int = MAX_POSTINGS
     prefix_terms: int = MAX_PREFIX_TERMS
     phrase_candidates: int = MAX_PHRASE_CANDIDATES
+    used_postings: int = 0
     used_prefix_terms: int = 0
     used_phrase_candidates: int = 0
-    prefixes: list[str] = field(default_factory=list)  # as typed, for the message
+    prefixes: list[str] = field(default_factory=list)  # as typed, for messages
+    _by_word: dict[str, int] = field(default_factory=dict)  # postings per word, for messages
 
-    def check_size(self, tree: q.Node | None) -> None:
-        """Refuse a query of more terms than the budget allows, before any work."""
+    def check(self, tree: q.Node | None, snap: Snapshot) -> None:
         leaves = q.leaves_of(tree)
-        self.prefixes = [str(leaf) for leaf in leaves if _is_prefix(leaf)]
         if len(leaves) > self.terms:
             raise InvalidParameter(
                 "q",
                 f"this query has {len(leaves):,} terms; at most {self.terms:,} are searched at "
                 "once: remove some, or give genes and organisms as filters",
                 position=leaves[self.terms].pos,
+            )
+        self.prefixes = [str(leaf) for leaf in leaves if _is_prefix(leaf)]
+        for leaf in leaves:
+            if not isinstance(leaf, q.Word | q.Phrase):
+                continue
+            stems = analyze(leaf.text)
+            in_text = [snap.doc_frequency(schema.TEXT, s) for s in stems]
+            in_title = sum(snap.doc_frequency(schema.TITLE, s) for s in stems)
+            self.spend_postings(leaf, sum(in_text) + in_title)
+            if isinstance(leaf, q.Phrase) and len(stems) > 1:
+                # Whoosh's phrase matcher steps through the rarest word's figures in Python
+                self.spend_phrase(leaf, min(in_text))
+
+    @property
+    def costly(self) -> bool:
+        """Whether the query is heavy enough to wait for its turn (see the service)."""
+        return (
+            self.used_postings > COSTLY_POSTINGS
+            or self.used_phrase_candidates > COSTLY_PHRASE_CANDIDATES
+            or len(self.prefixes) > COSTLY_PREFIXES
+        )
+
+    def spend_postings(self, leaf: q.Node | None, count: int) -> None:
+        label = str(leaf)
+        self._by_word[label] = self._by_word.get(label, 0) + count
+        self.used_postings += count
+        if self.used_postings > self.postings:
+            common = sorted(self._by_word, key=lambda w: -self._by_word[w])[:3]
+            raise InvalidParameter(
+                "q",
+                f"the words of this query occur more than {self.postings:,} times in the "
+                f"index, too many to search at once: leave out its commonest words "
+                f"({', '.join(common)}), or narrow with filters",
+                position=getattr(leaf, "pos", None),
             )
 
     def prefix_room(self) -> int:
@@ -127,18 +173,8 @@ class Evaluator:
             return None
         if not isinstance(node, q.And | q.Or | q.Not):
             self.leaf = node
-        if isinstance(node, q.Phrase):
-            self._spend_phrase(node)
         method = getattr(self, f"_{type(node).__name__.lower()}")
         return method(node)
-
-    def _spend_phrase(self, node: q.Phrase) -> None:
-        # Whoosh's phrase matcher steps through the rarest word's figures in Python: that
-        # count bounds its work, and is known before any of it is done.
-        stems = analyze(node.text)
-        if len(stems) > 1:
-            rarest = min(len(self.snap.postings(schema.TEXT, s)[0]) for s in stems)
-            self.budget.spend_phrase(node, rarest)
 
     # -- boolean nodes --------------------------------------------------------------------
 
@@ -248,6 +284,7 @@ class Evaluator:
             terms = self.snap.expand_prefix(field_name, prefix, room + 1)
             self.budget.spend_prefix_terms(label, len(terms), pos)
             ids = [self.snap.postings(field_name, t)[0] for t in terms]
+            self.budget.spend_postings(self.leaf, sum(len(i) for i in ids))
             if ids:
                 hit = np.zeros(self.n, dtype=bool)
                 hit[np.concatenate(ids)] = True

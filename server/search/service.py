@@ -20,6 +20,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -51,6 +52,10 @@ MAX_SUGGEST = 50
 COOCCURRING = 20
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
 _RECORD_BATCH = 100
+# Threads share one GIL: costly queries run one at a time so that two of them do not each
+# take twice as long, nor starve cheap requests; one that cannot start soon is turned away.
+COSTLY_AT_ONCE = 1
+COSTLY_WAIT_SECONDS = 2.0
 
 
 class _LRU:
@@ -82,6 +87,7 @@ class SearchService:
         self._load_lock = threading.Lock()
         self._results = _LRU(RESULT_CACHE_SIZE)
         self._matches = _LRU(MATCH_CACHE_SIZE)
+        self._costly = threading.BoundedSemaphore(COSTLY_AT_ONCE)
 
     # -- index generations ----------------------------------------------------------------
 
@@ -209,12 +215,32 @@ class SearchService:
         if cached is None:
             parsed = q.parse_query(text)
             budget = Budget()
-            budget.check_size(parsed.tree)
+            budget.check(parsed.tree, snap)
             evaluator = Evaluator(snap, budget)
             evaluator.explained.notes.extend(parsed.notes)
-            cached = (parsed.tree, evaluator.evaluate(parsed.tree), evaluator.explained)
+            with self._turn(budget):
+                match = evaluator.evaluate(parsed.tree)
+            cached = (parsed.tree, match, evaluator.explained)
             self._matches.put(key, cached)
         return cached
+
+    @contextmanager
+    def _turn(self, budget: Budget) -> Iterator[None]:
+        """Wait for the costly-query slot if ``budget`` says the query is costly."""
+        if not budget.costly:
+            yield
+            return
+        if not self._costly.acquire(timeout=COSTLY_WAIT_SECONDS):
+            raise InvalidParameter(
+                "q",
+                "the server is busy with other costly queries: retry in a few seconds, or "
+                "narrow this one (fewer common words, phrases or prefixes)",
+                status=503,
+            )
+        try:
+            yield
+        finally:
+            self._costly.release()
 
     # -- figures and genes ----------------------------------------------------------------
 

@@ -10,9 +10,10 @@ from server.web import create_app
 
 DEFAULT_HOST = "127.0.0.1"  # local only unless asked: the API has no authentication
 DEFAULT_PORT = 5000
-# Whoosh is pure Python, so threads share the GIL: a few keep one slow query from
-# blocking quick ones (and /healthz) without adding contention.
-DEFAULT_THREADS = 4
+# Whoosh is pure Python, so threads share the GIL. Costly queries run one at a time (the
+# service makes the others wait, briefly), so threads beyond the waiting ones stay free
+# for quick requests and /healthz instead of queueing behind them.
+DEFAULT_THREADS = 8
 
 
 def make_server(
