@@ -33,8 +33,8 @@ TEXT_ANALYZER = schema.text_analyzer()
 # Each limit keeps one answer well under 300 ms at 100k figures (bench/bench_hostile.py).
 MAX_TERMS = 64  # words, phrases, prefixes and fields in one query; a pasted title has ~20
 MAX_PREFIX_TERMS = 2000  # index terms all the query's prefixes expand to, together
-MAX_POSTINGS = 1_500_000  # index entries its words and prefixes read (a word in every figure
-#                           of 100k reads ~130k with its titles)
+MAX_POSTINGS = 1_000_000  # figures its words are in, summed (a word in every figure of 100k:
+#                           100,000), and postings its prefixes read
 MAX_PHRASE_CANDIDATES = 5_000  # figures whose word positions its phrases may check
 # Past any of these a query is costly: it waits for its turn (``SearchService``).
 COSTLY_POSTINGS = 300_000
@@ -88,16 +88,20 @@ class Budget:
                 position=leaves[self.terms].pos,
             )
         self.prefixes = [str(leaf) for leaf in leaves if _is_prefix(leaf)]
+        # Counted in the text field only (titles add a fraction): a term count costs a
+        # lookup, so each stem is looked up once however often the query repeats it.
+        figures: dict[str, int] = {}
         for leaf in leaves:
             if not isinstance(leaf, q.Word | q.Phrase):
                 continue
             stems = analyze(leaf.text)
-            in_text = [snap.doc_frequency(schema.TEXT, s) for s in stems]
-            in_title = sum(snap.doc_frequency(schema.TITLE, s) for s in stems)
-            self.spend_postings(leaf, sum(in_text) + in_title)
+            for stem in stems:
+                if stem not in figures:
+                    figures[stem] = snap.doc_frequency(schema.TEXT, stem)
+            self.spend_postings(leaf, sum(figures[s] for s in stems))
             if isinstance(leaf, q.Phrase) and len(stems) > 1:
                 # Whoosh's phrase matcher steps through the rarest word's figures in Python
-                self.spend_phrase(leaf, min(in_text))
+                self.spend_phrase(leaf, min(figures[s] for s in stems))
 
     @property
     def costly(self) -> bool:
