@@ -168,6 +168,7 @@ def test_syntax_from_other_engines(text: str, understood: str) -> None:
         ),
         ("ST*T3", "ST*T3", "* inside a word"),
         ("roam~ boost^2", "roam AND boost", "~ and ^ are not supported"),
+        ("entrez:TP53", "entrez:TP53", "entrez:TP53 at character 1 is not an Entrez Gene ID"),
     ],
 )
 def test_what_is_dropped_or_reinterpreted_is_noted(text: str, understood: str, note: str) -> None:

@@ -278,6 +278,11 @@ class _Lexer:
             return self._year(value, start), end
         prefix = value.endswith("*") and len(value.rstrip("*")) > 0
         value = value.rstrip("*") if prefix else value
+        if folded == "entrez" and not value.isdigit():
+            self.notes.append(
+                f"entrez:{value} {_at(start)} is not an Entrez Gene ID, which is a number "
+                "(entrez:7157); search gene: for symbols and aliases"
+            )
         return Field(folded, value, start, prefix), end
 
     def _bracketed(self, name: str, start: int, value_start: int) -> tuple[str, int]:
