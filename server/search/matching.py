@@ -88,13 +88,17 @@ class Budget:
                 position=leaves[self.terms].pos,
             )
         self.prefixes = [str(leaf) for leaf in leaves if _is_prefix(leaf)]
+        words = [
+            (leaf, analyze(leaf.text)) for leaf in leaves if isinstance(leaf, q.Word | q.Phrase)
+        ]
+        stem_count = sum(len(s) for _, s in words)
+        phrases = any(isinstance(leaf, q.Phrase) for leaf, _ in words)
+        if not phrases and stem_count * snap.documents <= min(COSTLY_POSTINGS, self.postings):
+            return  # a few words: neither costly nor past the budget, whatever they are
         # Counted in the text field only (titles add a fraction): a term count costs a
         # lookup, so each stem is looked up once however often the query repeats it.
         figures: dict[str, int] = {}
-        for leaf in leaves:
-            if not isinstance(leaf, q.Word | q.Phrase):
-                continue
-            stems = analyze(leaf.text)
+        for leaf, stems in words:
             for stem in stems:
                 if stem not in figures:
                     figures[stem] = snap.doc_frequency(schema.TEXT, stem)
