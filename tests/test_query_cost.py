@@ -13,7 +13,13 @@ from flask import Flask
 from flask.testing import FlaskClient
 
 from server.search import query as q
-from server.search.matching import MAX_PREFIX_TERMS, MAX_TERMS, Budget, Evaluator
+from server.search.matching import (
+    COSTLY_TERMS,
+    MAX_PREFIX_TERMS,
+    MAX_TERMS,
+    Budget,
+    Evaluator,
+)
 from server.search.models import InvalidParameter, SearchRequest
 from server.search.service import SearchService
 from server.search.suggest import MAX_CORRECTED_WORDS
@@ -228,3 +234,31 @@ def test_costly_queries_wait_their_turn_then_are_turned_away(
     finally:
         service._costly.release()
     assert service.search(SearchRequest(q=costly))["total"] > 0
+
+
+def test_many_terms_make_a_query_costly(service: SearchService) -> None:
+    snap = service._snapshot()
+    few, many = Budget(), Budget()
+    few.check(q.parse("insulin receptor"), snap)
+    many.check(q.parse(" ".join(["insulin", "receptor"] * (COSTLY_TERMS // 2 + 1))), snap)
+    assert not few.costly and many.costly
+
+
+def test_did_you_mean_is_skipped_while_busy_and_the_answer_not_kept(
+    service: SearchService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import server.search.service as service_module
+
+    monkeypatch.setattr(service_module, "HINT_WAIT_SECONDS", 0.01)
+    service._results.data.clear()
+    assert service._costly.acquire(timeout=1)
+    try:
+        busy = service.search(SearchRequest(q="osteoblsts"))
+    finally:
+        service._costly.release()
+    assert busy["did_you_mean"] == []
+    assert busy["query"]["notes"] == [
+        "did you mean: not looked up, the server is busy; ask again later"
+    ]
+    later = service.search(SearchRequest(q="osteoblsts"))
+    assert later["did_you_mean"] and later["query"]["notes"] == []

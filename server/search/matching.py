@@ -40,6 +40,7 @@ MAX_PHRASE_CANDIDATES = 5_000  # figures whose word positions its phrases may ch
 COSTLY_POSTINGS = 300_000
 COSTLY_PHRASE_CANDIDATES = 1_000
 COSTLY_PREFIXES = 2
+COSTLY_TERMS = 24  # each term costs a few arrays over every figure, whatever it matches
 
 
 @dataclass
@@ -72,6 +73,7 @@ class Budget:
     postings: int = MAX_POSTINGS
     prefix_terms: int = MAX_PREFIX_TERMS
     phrase_candidates: int = MAX_PHRASE_CANDIDATES
+    terms_in_query: int = 0
     used_postings: int = 0
     used_prefix_terms: int = 0
     used_phrase_candidates: int = 0
@@ -80,6 +82,7 @@ class Budget:
 
     def check(self, tree: q.Node | None, snap: Snapshot) -> None:
         leaves = q.leaves_of(tree)
+        self.terms_in_query = len(leaves)
         if len(leaves) > self.terms:
             raise InvalidParameter(
                 "q",
@@ -111,7 +114,8 @@ class Budget:
     def costly(self) -> bool:
         """Whether the query is heavy enough to wait for its turn (see the service)."""
         return (
-            self.used_postings > COSTLY_POSTINGS
+            self.terms_in_query > COSTLY_TERMS
+            or self.used_postings > COSTLY_POSTINGS
             or self.used_phrase_candidates > COSTLY_PHRASE_CANDIDATES
             or len(self.prefixes) > COSTLY_PREFIXES
         )

@@ -42,7 +42,7 @@ from server.search.matching import (
 )
 from server.search.models import InvalidParameter, NotFound, SearchRequest
 from server.search.snapshot import MISSING_YEAR, Snapshot
-from server.search.suggest import corrections, suggest_index
+from server.search.suggest import corrections, has_unknown_words, suggest_index
 
 log = logging.getLogger(__name__)
 
@@ -56,6 +56,7 @@ _RECORD_BATCH = 100
 # take twice as long, nor starve cheap requests; one that cannot start soon is turned away.
 COSTLY_AT_ONCE = 1
 COSTLY_WAIT_SECONDS = 2.0
+HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
 
 
 class _LRU:
@@ -165,8 +166,9 @@ class SearchService:
         cached = self._results.get(key)
         if cached is not None:
             return dict(cached)
-        result, _ = self._search(snap, req)
-        self._results.put(key, result)
+        result, run = self._search(snap, req)
+        if not run.hint_skipped:  # a later asking gets the hint
+            self._results.put(key, result)
         return dict(result)
 
     def _search(
@@ -375,6 +377,7 @@ class _Run:
             base = base & extra
         self.base = base
         self.gene_filters: list[dict[str, Any]] = []
+        self.hint_skipped = False  # did-you-mean skipped for load: the answer is not cached
         self.selected: dict[str, set[int]] = {}
         self.filters: dict[str, np.ndarray] = {}
         for name, values in req.filters.items():
@@ -487,8 +490,20 @@ class _Run:
 
     def did_you_mean(self, notes: list[str]) -> list[dict[str, Any]]:
         """The query with its unknown words corrected, if that finds figures; a hint, so
-        its limits (how many words it looks up) go to ``notes``, never to an error."""
-        fixed = corrections(self.snap, self.req.q, self.tree, notes)
+        its limits (how many words it looks up) go to ``notes``, never to an error.
+
+        Looking words up is costly (about 0.1 s a word at 100k figures): it takes the
+        costly-query turn, and is skipped, with a note, when that is not free soon."""
+        if not has_unknown_words(self.snap, self.tree):
+            return []
+        if not self.service._costly.acquire(timeout=HINT_WAIT_SECONDS):
+            notes.append("did you mean: not looked up, the server is busy; ask again later")
+            self.hint_skipped = True
+            return []
+        try:
+            fixed = corrections(self.snap, self.req.q, self.tree, notes)
+        finally:
+            self.service._costly.release()
         if fixed is None:
             return []
         try:

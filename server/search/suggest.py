@@ -112,6 +112,11 @@ def corrections(
     return "".join(out)
 
 
+def has_unknown_words(snap: Snapshot, tree: q.Node | None) -> bool:
+    """Whether :func:`corrections` has anything to look up in ``tree``."""
+    return any(_is_unknown(snap, leaf) for leaf in q.words_of(tree))
+
+
 def _is_unknown(snap: Snapshot, leaf: q.Node) -> bool:
     """A word of the query that matches no indexed word nor printed alias."""
     if not isinstance(leaf, q.Word):
