@@ -11,7 +11,8 @@ Lenient, but never silent: text that is not a field or an operator is taken as w
 unbalanced parentheses and quotes are closed at the end, a dangling operator or a
 malformed year is dropped, and each such repair is a note in :attr:`Parsed.notes`. So a
 figure title pasted with its colons, brackets, quotes, hyphens and Greek letters is simply
-a list of words. Only two things raise :class:`InvalidParameter` (on ``q``, with the
+a list of words (in more than ``PASTED_TEXT_WORDS`` words, ``-word`` is taken as a
+hyphenated word, not an exclusion: "log2 -transformed"). Only two things raise :class:`InvalidParameter` (on ``q``, with the
 position): a reversed year range, and nesting deeper than ``MAX_DEPTH``, which keeps
 every recursive walk of the tree (parser, evaluator, ``str``) far from Python's limit.
 """
