@@ -291,10 +291,12 @@ class Evaluator:
         scores = np.zeros(self.n, dtype=np.float32)
         label = str(self.leaf) if self.leaf is not None else f"{fields[0][1]}*"
         pos = getattr(self.leaf, "pos", None)
-        for field_name, prefix in fields:
-            room = self.budget.prefix_room()
-            terms = self.snap.expand_prefix(field_name, prefix, room + 1)
+        expanded = []
+        for field_name, prefix in fields:  # every field expanded before any postings read
+            terms = self.snap.expand_prefix(field_name, prefix, self.budget.prefix_room() + 1)
             self.budget.spend_prefix_terms(label, len(terms), pos)
+            expanded.append((field_name, terms))
+        for field_name, terms in expanded:
             ids = [self.snap.postings(field_name, t)[0] for t in terms]
             self.budget.spend_postings(self.leaf, sum(len(i) for i in ids))
             if ids:
