@@ -321,7 +321,8 @@ class SearchService:
         )
         result["search_query"] = result.pop("query")
         result["query"] = text
-        self._results.put(key, result)
+        if not run.hint_skipped:
+            self._results.put(key, result)
         return dict(result)
 
     # -- autocomplete and status ----------------------------------------------------------
