@@ -133,6 +133,7 @@ def ordinary(service: SearchService, classes: dict[str, list[SearchRequest]], ru
 
 
 def _get(port: int, path: str) -> tuple[int, float]:
+    """(HTTP status, milliseconds); status 0 when no answer came within ``HTTP_TIMEOUT``."""
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
     start = time.perf_counter()
     try:
@@ -140,6 +141,8 @@ def _get(port: int, path: str) -> tuple[int, float]:
         response = connection.getresponse()
         response.read()
         return response.status, (time.perf_counter() - start) * 1000
+    except TimeoutError:
+        return 0, (time.perf_counter() - start) * 1000
     finally:
         connection.close()
 
@@ -221,6 +224,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--ordinary-runs", type=int, default=20, help="runs of each class")
     parser.add_argument("--load-seconds", type=float, default=20.0)
     parser.add_argument("--no-http", action="store_true", help="skip the HTTP measurement")
+    parser.add_argument("--only-http", action="store_true", help="only the HTTP measurement")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--json", type=Path, help="also write the figures here")
     args = parser.parse_args(argv)
@@ -237,11 +241,12 @@ def main(argv: list[str] | None = None) -> None:
     rare = [r.q for r in classes["rare"]]
     kinds = hostile_kinds(common, rng)
     print(f"{snap.documents} figures, index generation {snap.version}")
-    print("ordinary classes of bench_search (in process, caches cleared):")
     results: dict[str, Any] = {"documents": snap.documents}
-    results["ordinary"] = ordinary(service, classes, args.ordinary_runs)
-    print(f"hostile queries (in process, caches cleared, worst of {args.runs}):")
-    results["hostile"] = in_process(service, kinds, args.runs)
+    if not args.only_http:
+        print("ordinary classes of bench_search (in process, caches cleared):")
+        results["ordinary"] = ordinary(service, classes, args.ordinary_runs)
+        print(f"hostile queries (in process, caches cleared, worst of {args.runs}):")
+        results["hostile"] = in_process(service, kinds, args.runs)
     service.close()
     if not args.no_http:
         print(f"over HTTP on 127.0.0.1 ({args.load_seconds:.0f} s of load):")
