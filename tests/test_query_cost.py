@@ -143,6 +143,8 @@ def test_the_budget_counts_every_expanded_term(service: SearchService) -> None:
     Evaluator(snap, Budget(prefix_terms=100)).evaluate(q.parse("sig*"))
     with pytest.raises(InvalidParameter, match=r"more than 3 prefix terms \(sig\*\)"):
         Evaluator(snap, Budget(prefix_terms=3)).evaluate(q.parse("sig*"))
+    with pytest.raises(InvalidParameter, match=r"more than 3 prefix terms \(sig\*\)"):
+        Budget(prefix_terms=3).check(q.parse("sig*"), snap)  # before any postings are read
 
 
 def test_a_compound_prefix_is_its_last_word_after_the_others(service: SearchService) -> None:

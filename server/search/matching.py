@@ -32,7 +32,7 @@ _EXACT_STRIP = "()[]{}\"'.,;:!?<>"
 TEXT_ANALYZER = schema.text_analyzer()
 # Each limit keeps one answer well under 300 ms at 100k figures (bench/bench_hostile.py).
 MAX_TERMS = 64  # words, phrases, prefixes and fields in one query; a pasted title has ~20
-MAX_PREFIX_TERMS = 2000  # index terms all the query's prefixes expand to, together
+MAX_PREFIX_TERMS = 500  # index terms all its prefixes expand to (IL* at 100k: 262)
 MAX_POSTINGS = 1_000_000  # figures its words are in, summed (a word in every figure of 100k:
 #                           100,000), and postings its prefixes read
 MAX_PHRASE_CANDIDATES = 5_000  # figures whose word positions its phrases may check
@@ -91,6 +91,7 @@ class Budget:
                 position=leaves[self.terms].pos,
             )
         self.prefixes = [str(leaf) for leaf in leaves if _is_prefix(leaf)]
+        self._estimate_prefixes(leaves, snap)
         words = [
             (leaf, analyze(leaf.text)) for leaf in leaves if isinstance(leaf, q.Word | q.Phrase)
         ]
@@ -109,6 +110,28 @@ class Budget:
             if isinstance(leaf, q.Phrase) and len(stems) > 1:
                 # Whoosh's phrase matcher steps through the rarest word's figures in Python
                 self.spend_phrase(leaf, min(figures[s] for s in stems))
+
+    def _estimate_prefixes(self, leaves: list, snap: Snapshot) -> None:
+        """Refuse prefixes whose text-field expansions alone are past the limit: counting
+        terms is cheap, reading their postings (about 1 ms each at 100k) is not."""
+        estimate = 0
+        for leaf in leaves:
+            if not isinstance(leaf, q.Prefix):
+                continue
+            for form in prefix_parts(leaf.text)[2]:
+                room = self.prefix_terms - estimate
+                estimate += len(snap.expand_prefix(schema.TEXT, form, room + 1))
+                if estimate > self.prefix_terms:
+                    raise self._too_many_prefix_terms(leaf.pos)
+
+    def _too_many_prefix_terms(self, pos: int | None) -> InvalidParameter:
+        shown = ", ".join(self.prefixes[:3]) + (", ..." if len(self.prefixes) > 3 else "")
+        return InvalidParameter(
+            "q",
+            f"this query expands to more than {self.prefix_terms:,} prefix terms ({shown}); "
+            "use longer prefixes",
+            position=pos,
+        )
 
     @property
     def costly(self) -> bool:
@@ -142,13 +165,7 @@ class Budget:
             self.prefixes.append(label)
         self.used_prefix_terms += count
         if self.used_prefix_terms > self.prefix_terms:
-            shown = ", ".join(self.prefixes[:3]) + (", ..." if len(self.prefixes) > 3 else "")
-            raise InvalidParameter(
-                "q",
-                f"this query expands to more than {self.prefix_terms:,} prefix terms "
-                f"({shown}); use longer prefixes",
-                position=pos,
-            )
+            raise self._too_many_prefix_terms(pos)
 
     def spend_phrase(self, phrase: q.Phrase, candidates: int) -> None:
         self.used_phrase_candidates += candidates
@@ -160,6 +177,17 @@ class Budget:
                 "word to the phrase, or search its words without quotes",
                 position=phrase.pos,
             )
+
+
+def prefix_parts(text: str) -> tuple[str, list[str], list[str]]:
+    """A prefix folded, its words (the last one the prefix), and the forms of the last
+    word to expand in text fields: as typed and its stem, since the index holds stems."""
+    prefix = text.strip(_EXACT_STRIP).casefold()
+    words = [t.text for t in TEXT_ANALYZER(prefix, removestops=False, no_morph=True)]
+    if not prefix or not words:
+        return prefix, [], []
+    last = words[-1]
+    return prefix, words, sorted({last, *(t.text for t in TEXT_ANALYZER(last, removestops=False))})
 
 
 def _is_prefix(leaf: q.Node) -> bool:
@@ -266,16 +294,12 @@ class Evaluator:
         """Gene symbols and aliases starting with the prefix as typed, and text whose words
         start so: in ``NF-k*`` the words before the last are whole words ("nf"), and only
         the last is a prefix ("k*"), so it is not every word starting with k."""
-        prefix = node.text.strip(_EXACT_STRIP).casefold()
-        words = [t.text for t in TEXT_ANALYZER(prefix, removestops=False, no_morph=True)]
-        if not prefix or not words:
+        prefix, words, forms = prefix_parts(node.text)
+        if not forms:
             self.explained.ignored.append(str(node))
             return None
-        last = words[-1]
-        self.explained.prefixes.add(last)
+        self.explained.prefixes.add(words[-1])
         exact = self._prefix_match([(schema.GENE, prefix), (schema.ALIAS, prefix)])
-        # the index holds stems: try the last word as typed and its stem
-        forms = sorted({last, *(t.text for t in TEXT_ANALYZER(last, removestops=False))})
         text = self._prefix_match(
             [(f, form) for form in forms for f in (schema.TEXT, schema.TITLE)]
         )
