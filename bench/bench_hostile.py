@@ -19,6 +19,7 @@ time). Latencies are milliseconds, loopback only.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import http.client
 import json
 import logging
@@ -158,7 +159,7 @@ def over_http(
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = make_server(index, port=0)
     port = server.effective_port
-    threading.Thread(target=server.run, daemon=True).start()
+    threading.Thread(target=_serve, args=(server,), daemon=True).start()
     try:
         _get(port, "/healthz")  # the index is loaded before anything is timed
         page_sizes = iter(range(10**9))
@@ -201,6 +202,11 @@ def over_http(
         return {"idle": quiet, "loaded": loaded, "hostile": by_kind}
     finally:
         server.close()
+
+
+def _serve(server: Any) -> None:
+    with contextlib.suppress(OSError):  # closing the server ends its loop with EBADF
+        server.run()
 
 
 def _probe(port: int, cheap: Callable[[], str], seconds: float) -> dict[str, dict[str, float]]:
