@@ -30,7 +30,8 @@ GENE_BOOST = 1.5
 PREFIX_SCORE = 1.0
 _EXACT_STRIP = "()[]{}\"'.,;:!?<>"
 TEXT_ANALYZER = schema.text_analyzer()
-# Each limit keeps one answer well under 300 ms at 100k figures (bench/bench_hostile.py).
+# Limits of one query, set so that its answer takes about 300 ms at most at 100k figures
+# on a busy 2-core machine (measured by bench/bench_hostile.py).
 MAX_TERMS = 64  # words, phrases, prefixes and fields in one query; a pasted title has ~20
 MAX_PREFIX_TERMS = 500  # index terms all its prefixes expand to (IL* at 100k: 262)
 MAX_POSTINGS = 1_000_000  # figures its words are in, summed (a word in every figure of 100k:
@@ -81,6 +82,7 @@ class Budget:
     _by_word: dict[str, int] = field(default_factory=dict)  # postings per word, for messages
 
     def check(self, tree: q.Node | None, snap: Snapshot) -> None:
+        """Refuse ``tree`` if what can be counted before evaluating it is past a limit."""
         leaves = q.leaves_of(tree)
         self.terms_in_query = len(leaves)
         if len(leaves) > self.terms:
