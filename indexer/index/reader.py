@@ -212,12 +212,13 @@ class GenerationReader:
                     counts[text] = counts.get(text, 0) + info.doc_frequency()
         yield from counts.items()
 
-    def terms_within(self, field: str, text: str, maxdist: int) -> list[str]:
-        """Indexed terms of ``field`` within ``maxdist`` edits of ``text`` (same first letter)."""
+    def terms_within(self, field: str, text: str, maxdist: int, prefix: int = 1) -> list[str]:
+        """Indexed terms of ``field`` within ``maxdist`` edits of ``text`` that share its
+        first ``prefix`` letters (each more letter makes the search many times cheaper)."""
         with self._lock:
             found: set[str] = set()
             for leaf, _ in self.leaves:
-                found.update(leaf.terms_within(field, text, maxdist, prefix=1))
+                found.update(leaf.terms_within(field, text, maxdist, prefix=prefix))
             return sorted(found)
 
     def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:

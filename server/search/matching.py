@@ -5,6 +5,10 @@ array (or None for nodes that only filter). Free words match the stemmed ``text`
 the ``title`` field (weighted higher) and the exact ``gene``/``alias`` values; scores are
 BM25 summed over fields and words. Phrases are checked against positions with Whoosh's
 own phrase matcher, run only over the documents holding every word.
+
+Every query spends from a :class:`Budget` (terms, prefix expansions, phrase checks): past
+it the query is refused with an ``InvalidParameter`` on ``q`` that says what to narrow,
+because the server is one Python process and one slow answer slows every other.
 """
 
 from __future__ import annotations
@@ -13,26 +17,31 @@ import re
 from dataclasses import dataclass, field
 
 import numpy as np
-from whoosh import analysis
-from whoosh.support.charset import accent_map
 
 from indexer.index import schema
 from indexer.organisms import known_organisms
 from server.search import query as q
+from server.search.models import InvalidParameter
 from server.search.snapshot import MISSING_YEAR, Snapshot
 
 K1, B = 1.2, 0.75
 TITLE_BOOST = 2.0
 GENE_BOOST = 1.5
 PREFIX_SCORE = 1.0
-MAX_PREFIX_TERMS = 500
 _EXACT_STRIP = "()[]{}\"'.,;:!?<>"
 TEXT_ANALYZER = schema.text_analyzer()
-_FOLD = (
-    analysis.RegexTokenizer(r"\S+")
-    | analysis.LowercaseFilter()
-    | analysis.CharsetFilter(accent_map)
-)
+# Limits of one query, set so that its answer takes about 300 ms at most at 100k figures
+# on a busy 2-core machine (measured by bench/bench_hostile.py).
+MAX_TERMS = 64  # words, phrases, prefixes and fields in one query; a pasted title has ~20
+MAX_PREFIX_TERMS = 500  # index terms all its prefixes expand to (IL* at 100k: 262)
+MAX_POSTINGS = 1_000_000  # figures its words are in, summed (a word in every figure of 100k:
+#                           100,000), and postings its prefixes read
+MAX_PHRASE_CANDIDATES = 5_000  # figures whose word positions its phrases may check
+# Past any of these a query is costly: it waits for its turn (``SearchService``).
+COSTLY_POSTINGS = 300_000
+COSTLY_PHRASE_CANDIDATES = 1_000
+COSTLY_PREFIXES = 2
+COSTLY_TERMS = 24  # each term costs a few arrays over every figure, whatever it matches
 
 
 @dataclass
@@ -52,21 +61,160 @@ class Explained:
     notes: list[str] = field(default_factory=list)
 
 
+@dataclass
+class Budget:
+    """The most work one query may ask for, and what it has used.
+
+    :meth:`check` refuses, before any work, what the tree and the index's term counts
+    tell: terms, the postings its words read, the figures its phrases check. Prefix
+    expansions are counted as they are expanded. Past a limit: ``InvalidParameter`` on q.
+    """
+
+    terms: int = MAX_TERMS
+    postings: int = MAX_POSTINGS
+    prefix_terms: int = MAX_PREFIX_TERMS
+    phrase_candidates: int = MAX_PHRASE_CANDIDATES
+    terms_in_query: int = 0
+    used_postings: int = 0
+    used_prefix_terms: int = 0
+    used_phrase_candidates: int = 0
+    prefixes: list[str] = field(default_factory=list)  # as typed, for messages
+    _by_word: dict[str, int] = field(default_factory=dict)  # postings per word, for messages
+
+    def check(self, tree: q.Node | None, snap: Snapshot) -> None:
+        """Refuse ``tree`` if what can be counted before evaluating it is past a limit."""
+        leaves = q.leaves_of(tree)
+        self.terms_in_query = len(leaves)
+        if len(leaves) > self.terms:
+            raise InvalidParameter(
+                "q",
+                f"this query has {len(leaves):,} terms; at most {self.terms:,} are searched at "
+                "once: remove some, or give genes and organisms as filters",
+                position=leaves[self.terms].pos,
+            )
+        self.prefixes = [str(leaf) for leaf in leaves if _is_prefix(leaf)]
+        self._estimate_prefixes(leaves, snap)
+        words = [
+            (leaf, analyze(leaf.text)) for leaf in leaves if isinstance(leaf, q.Word | q.Phrase)
+        ]
+        stem_count = sum(len(s) for _, s in words)
+        phrases = any(isinstance(leaf, q.Phrase) for leaf, _ in words)
+        if not phrases and stem_count * snap.documents <= min(COSTLY_POSTINGS, self.postings):
+            return  # a few words: neither costly nor past the budget, whatever they are
+        # Counted in the text field only (titles add a fraction): a term count costs a
+        # lookup, so each stem is looked up once however often the query repeats it.
+        figures: dict[str, int] = {}
+        for leaf, stems in words:
+            for stem in stems:
+                if stem not in figures:
+                    figures[stem] = snap.doc_frequency(schema.TEXT, stem)
+            self.spend_postings(leaf, sum(figures[s] for s in stems))
+            if isinstance(leaf, q.Phrase) and len(stems) > 1:
+                # Whoosh's phrase matcher steps through the rarest word's figures in Python
+                self.spend_phrase(leaf, min(figures[s] for s in stems))
+
+    def _estimate_prefixes(self, leaves: list, snap: Snapshot) -> None:
+        """Refuse prefixes whose text-field expansions alone are past the limit: counting
+        terms is cheap, reading their postings (about 1 ms each at 100k) is not."""
+        estimate = 0
+        for leaf in leaves:
+            if not isinstance(leaf, q.Prefix):
+                continue
+            for form in prefix_parts(leaf.text)[2]:
+                room = self.prefix_terms - estimate
+                estimate += len(snap.expand_prefix(schema.TEXT, form, room + 1))
+                if estimate > self.prefix_terms:
+                    raise self._too_many_prefix_terms(leaf.pos)
+
+    def _too_many_prefix_terms(self, pos: int | None) -> InvalidParameter:
+        shown = ", ".join(self.prefixes[:3]) + (", ..." if len(self.prefixes) > 3 else "")
+        return InvalidParameter(
+            "q",
+            f"this query expands to more than {self.prefix_terms:,} prefix terms ({shown}); "
+            "use longer prefixes",
+            position=pos,
+        )
+
+    @property
+    def costly(self) -> bool:
+        """Whether the query is heavy enough to wait for its turn (see the service)."""
+        return (
+            self.terms_in_query > COSTLY_TERMS
+            or self.used_postings > COSTLY_POSTINGS
+            or self.used_phrase_candidates > COSTLY_PHRASE_CANDIDATES
+            or len(self.prefixes) > COSTLY_PREFIXES
+        )
+
+    def spend_postings(self, leaf: q.Node | None, count: int) -> None:
+        label = str(leaf)
+        self._by_word[label] = self._by_word.get(label, 0) + count
+        self.used_postings += count
+        if self.used_postings > self.postings:
+            common = sorted(self._by_word, key=lambda w: -self._by_word[w])[:3]
+            raise InvalidParameter(
+                "q",
+                f"the words of this query occur more than {self.postings:,} times in the "
+                f"index, too many to search at once: leave out its commonest words "
+                f"({', '.join(common)}), or narrow with filters",
+                position=getattr(leaf, "pos", None),
+            )
+
+    def prefix_room(self) -> int:
+        return self.prefix_terms - self.used_prefix_terms
+
+    def spend_prefix_terms(self, label: str, count: int, pos: int | None) -> None:
+        if label not in self.prefixes:
+            self.prefixes.append(label)
+        self.used_prefix_terms += count
+        if self.used_prefix_terms > self.prefix_terms:
+            raise self._too_many_prefix_terms(pos)
+
+    def spend_phrase(self, phrase: q.Phrase, candidates: int) -> None:
+        self.used_phrase_candidates += candidates
+        if self.used_phrase_candidates > self.phrase_candidates:
+            raise InvalidParameter(
+                "q",
+                f"the phrase {phrase} needs the word order of {candidates:,} figures checked "
+                f"(more than {self.phrase_candidates:,} for the whole query): add a rarer "
+                "word to the phrase, or search its words without quotes",
+                position=phrase.pos,
+            )
+
+
+def prefix_parts(text: str) -> tuple[str, list[str], list[str]]:
+    """A prefix folded, its words (the last one the prefix), and the forms of the last
+    word to expand in text fields: as typed and its stem, since the index holds stems."""
+    prefix = text.strip(_EXACT_STRIP).casefold()
+    words = [t.text for t in TEXT_ANALYZER(prefix, removestops=False, no_morph=True)]
+    if not prefix or not words:
+        return prefix, [], []
+    last = words[-1]
+    return prefix, words, sorted({last, *(t.text for t in TEXT_ANALYZER(last, removestops=False))})
+
+
+def _is_prefix(leaf: q.Node) -> bool:
+    return isinstance(leaf, q.Prefix) or (isinstance(leaf, q.Field) and leaf.prefix)
+
+
 def analyze(text: str) -> list[str]:
     """The indexed forms (lower-cased, stemmed, stop words dropped) of the words in ``text``."""
     return list(dict.fromkeys(t.text for t in TEXT_ANALYZER(text)))
 
 
 class Evaluator:
-    def __init__(self, snap: Snapshot) -> None:
+    def __init__(self, snap: Snapshot, budget: Budget | None = None) -> None:
         self.snap = snap
         self.n = snap.n_docs
         self.explained = Explained()
+        self.budget = budget or Budget()
+        self.leaf: q.Node | None = None  # the leaf being evaluated, for budget messages
 
     def evaluate(self, node: q.Node | None) -> Match | None:
         """The documents and scores of ``node``; None when it constrains nothing."""
         if node is None:
             return None
+        if not isinstance(node, q.And | q.Or | q.Not):
+            self.leaf = node
         method = getattr(self, f"_{type(node).__name__.lower()}")
         return method(node)
 
@@ -145,30 +293,38 @@ class Evaluator:
         return Match(mask, (both.scores + exact.scores) * mask)
 
     def _prefix(self, node: q.Prefix) -> Match | None:
-        prefix = node.text.strip(_EXACT_STRIP).casefold()
-        if not prefix:
+        """Gene symbols and aliases starting with the prefix as typed, and text whose words
+        start so: in ``NF-k*`` the words before the last are whole words ("nf"), and only
+        the last is a prefix ("k*"), so it is not every word starting with k."""
+        prefix, words, forms = prefix_parts(node.text)
+        if not forms:
             self.explained.ignored.append(str(node))
             return None
-        self.explained.prefixes.add(prefix)
-        # the index holds stems: try the prefix as typed (accents folded) and its stem
-        forms = {prefix, *(t.text for t in TEXT_ANALYZER(prefix, removestops=False))}
-        forms |= {"".join(t.text for t in _FOLD(prefix))}
-        fields = [(f, form) for form in sorted(forms) if form for f in (schema.TEXT, schema.TITLE)]
-        fields += [(schema.GENE, prefix), (schema.ALIAS, prefix)]
-        return self._prefix_match(fields)
+        self.explained.prefixes.add(words[-1])
+        exact = self._prefix_match([(schema.GENE, prefix), (schema.ALIAS, prefix)])
+        text = self._prefix_match(
+            [(f, form) for form in forms for f in (schema.TEXT, schema.TITLE)]
+        )
+        leading = analyze(" ".join(words[:-1]))
+        if leading:
+            whole = self._all_words(leading, title=True)
+            both = text.mask & whole.mask
+            text = Match(both, (text.scores + whole.scores) * both)
+        return Match(text.mask | exact.mask, text.scores + exact.scores)
 
     def _prefix_match(self, fields: list[tuple[str, str]]) -> Match:
         mask = np.zeros(self.n, dtype=bool)
         scores = np.zeros(self.n, dtype=np.float32)
-        for field_name, prefix in fields:
-            terms = self.snap.expand_prefix(field_name, prefix, MAX_PREFIX_TERMS + 1)
-            if len(terms) > MAX_PREFIX_TERMS:
-                self.explained.notes.append(
-                    f"{prefix}* matches more than {MAX_PREFIX_TERMS} {field_name} terms; "
-                    f"only the first {MAX_PREFIX_TERMS} were searched"
-                )
-                terms = terms[:MAX_PREFIX_TERMS]
+        label = str(self.leaf) if self.leaf is not None else f"{fields[0][1]}*"
+        pos = getattr(self.leaf, "pos", None)
+        expanded = []
+        for field_name, prefix in fields:  # every field expanded before any postings read
+            terms = self.snap.expand_prefix(field_name, prefix, self.budget.prefix_room() + 1)
+            self.budget.spend_prefix_terms(label, len(terms), pos)
+            expanded.append((field_name, terms))
+        for field_name, terms in expanded:
             ids = [self.snap.postings(field_name, t)[0] for t in terms]
+            self.budget.spend_postings(self.leaf, sum(len(i) for i in ids))
             if ids:
                 hit = np.zeros(self.n, dtype=bool)
                 hit[np.concatenate(ids)] = True

@@ -20,6 +20,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
+from contextlib import contextmanager
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -32,10 +33,17 @@ from indexer.record import PMC_IMAGE_URL
 from server.search import models
 from server.search import query as q
 from server.search.hits import figure_dict, gene_dict, hit, snippet
-from server.search.matching import Evaluator, Explained, Match, facet_ordinals, year_mask
-from server.search.models import NotFound, SearchRequest, normalize, whole_number
+from server.search.matching import (
+    Budget,
+    Evaluator,
+    Explained,
+    Match,
+    facet_ordinals,
+    year_mask,
+)
+from server.search.models import InvalidParameter, NotFound, SearchRequest, normalize, whole_number
 from server.search.snapshot import MISSING_YEAR, Snapshot
-from server.search.suggest import corrections, suggest_index
+from server.search.suggest import corrections, has_unknown_words, suggest_index
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +54,11 @@ COOCCURRING = 20
 MAX_SIMILAR = 100
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
 _RECORD_BATCH = 100
+# Threads share one GIL: costly queries run one at a time so that two of them do not each
+# take twice as long, nor starve cheap requests; one that cannot start soon is turned away.
+COSTLY_AT_ONCE = 1
+COSTLY_WAIT_SECONDS = 2.0
+HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
 
 
 class _LRU:
@@ -80,6 +93,7 @@ class SearchService:
         self._load_lock = threading.Lock()
         self._results = _LRU(RESULT_CACHE_SIZE)
         self._matches = _LRU(MATCH_CACHE_SIZE)
+        self._costly = threading.BoundedSemaphore(COSTLY_AT_ONCE)
 
     # -- index generations ----------------------------------------------------------------
 
@@ -157,8 +171,9 @@ class SearchService:
         cached = self._results.get(key)
         if cached is not None:
             return dict(cached)
-        result, _ = self._search(snap, req)
-        self._results.put(key, result)
+        result, run = self._search(snap, req)
+        if not run.hint_skipped:  # a later asking gets the hint
+            self._results.put(key, result)
         return dict(result)
 
     def _search(
@@ -167,6 +182,10 @@ class SearchService:
         run = _Run(self, snap, req, extra)
         start = (req.page - 1) * req.per_page
         docs = run.ordered(start + req.per_page)[start:]
+        hint_notes: list[str] = []
+        did_you_mean = run.did_you_mean(hint_notes) if run.total == 0 else []
+        query = run.understood()
+        query["notes"] = [*query["notes"], *hint_notes]  # a new list: the match is cached
         result = {
             "version": snap.version,
             "total": run.total,
@@ -174,10 +193,10 @@ class SearchService:
             "per_page": req.per_page,
             "pages": -(-run.total // req.per_page),
             "sort": req.sort,
-            "query": run.understood(),
+            "query": query,
             "hits": run.hits(docs),
             "facets": run.facets(),
-            "did_you_mean": run.did_you_mean() if run.total == 0 else [],
+            "did_you_mean": did_you_mean,
         }
         return result, run
 
@@ -201,11 +220,34 @@ class SearchService:
         key = (snap.version, text)
         cached = self._matches.get(key)
         if cached is None:
-            tree = q.parse(text)
-            evaluator = Evaluator(snap)
-            cached = (tree, evaluator.evaluate(tree), evaluator.explained)
+            parsed = q.parse_query(text)
+            budget = Budget()
+            budget.check(parsed.tree, snap)
+            evaluator = Evaluator(snap, budget)
+            evaluator.explained.notes.extend(parsed.notes)
+            with self._turn(budget):
+                match = evaluator.evaluate(parsed.tree)
+            cached = (parsed.tree, match, evaluator.explained)
             self._matches.put(key, cached)
         return cached
+
+    @contextmanager
+    def _turn(self, budget: Budget) -> Iterator[None]:
+        """Wait for the costly-query slot if ``budget`` says the query is costly."""
+        if not budget.costly:
+            yield
+            return
+        if not self._costly.acquire(timeout=COSTLY_WAIT_SECONDS):
+            raise InvalidParameter(
+                "q",
+                "the server is busy with other costly queries: retry in a few seconds, or "
+                "narrow this one (fewer common words, phrases or prefixes)",
+                status=503,
+            )
+        try:
+            yield
+        finally:
+            self._costly.release()
 
     # -- figures and genes ----------------------------------------------------------------
 
@@ -336,7 +378,8 @@ class SearchService:
         )
         result["search_query"] = result.pop("query")
         result["query"] = text
-        self._results.put(key, result)
+        if not run.hint_skipped:
+            self._results.put(key, result)
         return dict(result)
 
     # -- autocomplete and status ----------------------------------------------------------
@@ -387,6 +430,7 @@ class _Run:
             base = base & extra
         self.base = base
         self.gene_filters: list[dict[str, Any]] = []
+        self.hint_skipped = False  # did-you-mean skipped for load: the answer is not cached
         self.selected: dict[str, set[int]] = {}
         self.filters: dict[str, np.ndarray] = {}
         for name, values in req.filters.items():
@@ -497,11 +541,28 @@ class _Run:
             }
         return out
 
-    def did_you_mean(self) -> list[dict[str, Any]]:
-        fixed = corrections(self.snap, self.req.q, self.tree)
+    def did_you_mean(self, notes: list[str]) -> list[dict[str, Any]]:
+        """The query with its unknown words corrected, if that finds figures; a hint, so
+        its limits (how many words it looks up) go to ``notes``, never to an error.
+
+        Looking words up is costly (about 0.1 s a word at 100k figures): it takes the
+        costly-query turn, and is skipped, with a note, when that is not free soon."""
+        if not has_unknown_words(self.snap, self.tree):
+            return []
+        if not self.service._costly.acquire(timeout=HINT_WAIT_SECONDS):
+            notes.append("did you mean: not looked up, the server is busy; ask again later")
+            self.hint_skipped = True
+            return []
+        try:
+            fixed = corrections(self.snap, self.req.q, self.tree, notes)
+        finally:
+            self.service._costly.release()
         if fixed is None:
             return []
-        total = self.service.count(replace(self.req, q=fixed))
+        try:
+            total = self.service.count(replace(self.req, q=fixed))
+        except InvalidParameter:  # the corrected words cost more than the query's budget
+            return []
         return [{"q": fixed, "total": total}] if total else []
 
 
