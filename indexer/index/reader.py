@@ -260,8 +260,11 @@ class GenerationReader:
 
 
 def _deleted_docs(leaf: Any) -> Any:
-    """Segment-local numbers of a segment's deleted documents."""
-    return leaf.deleted_docs()
+    """Segment-local numbers of a segment's deleted documents (sorted).
+
+    whoosh-reloaded's SegmentReader has no ``deleted_docs()``; its cached
+    ``deleted_docs_set`` is what its own ``postings()`` filters with."""
+    return sorted(leaf.deleted_docs_set)
 
 
 def segment_stats(generation: Path) -> dict[str, int]:
