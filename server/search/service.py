@@ -368,23 +368,30 @@ class _Run:
         return per_value >= need
 
     def ordered(self, limit: int) -> np.ndarray:
-        """Document numbers of the first ``limit`` matches in sort order."""
+        """Document numbers of the first ``limit`` matches in sort order.
+
+        Ties are broken by a key of the records, never by document number, which differs
+        between builds of the same records: relevance is score, then year (newest first),
+        then figid; year sorts are year, then score, then figid."""
         docs = np.flatnonzero(self.matched)
         if limit <= 0 or not len(docs):
             return docs[:0]
         scores = self.scores[docs] if self.scores is not None else np.zeros(len(docs), np.float32)
         years = self.snap.years[docs]
+        newest_first = -years.astype(np.float64)  # a missing year (0) comes last
+        by_score = -scores.astype(np.float64)
         if self.req.sort == "year":
             primary = np.where(years == MISSING_YEAR, 10_000, years).astype(np.float64)
+            secondary = by_score
         elif self.req.sort == "-year" or self.scores is None:
-            primary = -years.astype(np.float64)
+            primary, secondary = newest_first, by_score
         else:
-            primary = -scores.astype(np.float64)
+            primary, secondary = by_score, newest_first
         if limit < len(docs):
             kth = np.partition(primary, limit - 1)[limit - 1]
             keep = primary <= kth
-            docs, primary, scores = docs[keep], primary[keep], scores[keep]
-        order = np.lexsort((docs, -scores, primary))
+            docs, primary, secondary = docs[keep], primary[keep], secondary[keep]
+        order = np.lexsort((self.snap.figid_rank[docs], secondary, primary))
         return docs[order][:limit]
 
     def hits(self, docs: np.ndarray) -> list[dict[str, Any]]:
