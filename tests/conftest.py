@@ -35,20 +35,44 @@ _DROPPED_EVERY, _EDITED_EVERY = 20, 15
 EXTRA_FIGID = f"{OLDER_RECORD}__extra"
 
 
+class ShapeBuilder:
+    """Builds each index shape of the sample the first time it is asked for."""
+
+    def __init__(self, tmp_path_factory: pytest.TempPathFactory) -> None:
+        self.tmp_path_factory = tmp_path_factory
+        self.roots: dict[str, Path] = {}
+
+    def __call__(self, shape: str) -> Path:
+        if shape not in self.roots:
+            root = self.tmp_path_factory.mktemp(f"sample_index-{shape}")
+            build_shape(shape, root, self.tmp_path_factory.mktemp("records"))
+            check_shape(shape, root)
+            self.roots[shape] = root
+        return self.roots[shape]
+
+
+@pytest.fixture(scope="session")
+def index_shapes(tmp_path_factory: pytest.TempPathFactory) -> ShapeBuilder:
+    """``index_shapes(name)``: the index root of one shape, for tests comparing shapes."""
+    return ShapeBuilder(tmp_path_factory)
+
+
 @pytest.fixture(scope="session", params=SHAPES)
-def sample_index(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def sample_index(request: pytest.FixtureRequest, index_shapes: ShapeBuilder) -> Path:
     """An index root (as ``index_data/``) holding exactly the 214 sample figures."""
-    root = tmp_path_factory.mktemp(f"sample_index-{request.param}")
-    build_shape(request.param, root, tmp_path_factory.mktemp("records"))
-    shape = index_shape(root)
-    assert shape["documents"] == SAMPLE_FIGURES, shape
+    return index_shapes(request.param)
+
+
+def check_shape(shape: str, root: Path) -> None:
+    """Fail unless the index at ``root`` really is of the named shape."""
+    found = index_shape(root)
+    assert found["documents"] == SAMPLE_FIGURES, found
     expected = {
         "one-segment": lambda s: s["segments"] == 1 and s["deleted"] == 0,
         "many-segments": lambda s: s["segments"] > 1 and s["deleted"] == 0,
         "updated": lambda s: s["segments"] > 1 and s["deleted"] > 0,
-    }[request.param]
-    assert expected(shape), (request.param, shape)
-    return root
+    }[shape]
+    assert expected(found), (shape, found)
 
 
 def build_shape(shape: str, root: Path, scratch: Path) -> None:

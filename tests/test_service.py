@@ -24,7 +24,7 @@ from server.search.models import (
     SearchRequest,
 )
 from server.search.service import SearchService
-from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
+from tests.conftest import SAMPLE_RECORDS, SHAPES, STAT3_RECORD
 
 OSTEOBLAST = "PMC10003241__ijms-24-04893-g003"
 BIFIDO = "PMC10034056__fendo-14-1109296-g001"  # paper title "... TNF-α/NF-κB inflammatory ..."
@@ -545,6 +545,27 @@ SHAPE_QUERIES: list[dict] = [
     {"q": "metabolism", "year_min": 2010, "year_max": 2022},
     {"q": "kinase", "page": 4, "per_page": 9},
 ]
+
+
+def answers(service: SearchService, request: dict) -> tuple[list, list]:
+    """Every match as ``(figid, score)`` in order, and the figids of the requested page."""
+    req = SearchRequest(**request)
+    everything = [(h["figid"], h["score"]) for h in service.iter_hits(req, 10_000)]
+    return everything, figids(service.search(req))
+
+
+def test_every_index_shape_answers_alike(index_shapes) -> None:
+    services = {shape: SearchService(index_shapes(shape)) for shape in SHAPES}
+    try:
+        for request in SHAPE_QUERIES:
+            by_shape = {shape: answers(s, request) for shape, s in services.items()}
+            expected = by_shape["one-segment"]
+            assert expected[0], request  # every query matches something
+            for shape, got in by_shape.items():
+                assert got == expected, (shape, request)
+    finally:
+        for service in services.values():
+            service.close()
 
 
 def test_ties_are_broken_by_year_then_figid(service: SearchService) -> None:

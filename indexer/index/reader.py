@@ -7,6 +7,11 @@ What it offers is plain data: document numbers global over the generation's segm
 ``live`` (a bool mask of documents not deleted), figids, years and facet values as
 arrays or lists, per-term postings as numpy arrays, and the stored records.
 
+Everything about terms (postings, document frequencies, the terms a prefix or a fuzzy
+match finds, average field lengths) counts live documents only, so an index that an
+update left with deleted documents reads, and scores, exactly as a fresh build of the
+same records.
+
 Postings are read a whole block at a time (ids and term frequencies decoded with numpy,
 never one posting per Python step) and cached per term. Whoosh file objects seek, so
 every read of them holds ``self._lock``.
@@ -15,6 +20,7 @@ every read of them holds ``self._lock``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
 import zlib
 from collections import OrderedDict
@@ -38,7 +44,7 @@ from indexer.vocabulary import Vocabulary
 
 MISSING_YEAR = 0
 _POSTINGS_CACHE_SIZE = 4096
-_LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
+_LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
 
 Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies float32)
 _EMPTY: Postings = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
@@ -64,6 +70,7 @@ class GenerationReader:
             if leaf.has_deletions():
                 self.live[[offset + d for d in _deleted_docs(leaf)]] = False
         self.documents = int(self.live.sum())
+        self.has_deletions = self.documents < self.n_docs
         self.figids = [b.decode("utf-8") for b in self._column_bytes(schema.FIGID)]
         self.years = self._numeric_column(schema.YEAR).astype(np.int32)
         self.years[self.years == 65535] = MISSING_YEAR
@@ -116,14 +123,18 @@ class GenerationReader:
         ]
 
     def field_lengths(self, field: str) -> tuple[np.ndarray, float]:
-        """Per-document length of ``field`` (float32) and its average over the documents."""
+        """Per-document length of ``field`` (float32) and its average over live documents.
+
+        The average is taken over the stored (byte-quantised) lengths, summed exactly as
+        integers: Whoosh's per-segment totals count deleted documents, and a float sum
+        would depend on the order of the documents."""
         with self._lock:
             if field not in self._lengths:
                 codes = self._numeric_column(f"_{field}_len", LENGTHS_COLUMN)
                 lengths = _LENGTH_TABLE[codes.astype(np.uint8)]
-                total = sum(leaf.field_length(field) for leaf, _ in self.leaves)
-                average = total / max(self.n_docs, 1) or 1.0
-                self._lengths[field] = (lengths, float(average))
+                total = int(lengths[self.live].sum())
+                average = total / max(self.documents, 1) or 1.0
+                self._lengths[field] = (lengths.astype(np.float32), float(average))
             return self._lengths[field]
 
     # -- postings -----------------------------------------------------------------------
@@ -136,7 +147,7 @@ class GenerationReader:
             if cached is not None:
                 self._postings.move_to_end(key)
                 return cached
-            parts = [self._leaf_postings(leaf, offset, field, term) for leaf, offset in self.leaves]
+            parts = [self._live_postings(leaf, offset, field, term) for leaf, offset in self.leaves]
             parts = [p for p in parts if len(p[0])]
             if not parts:
                 result = _EMPTY
@@ -152,8 +163,17 @@ class GenerationReader:
                 self._postings.popitem(last=False)
             return result
 
+    def _live_postings(self, leaf: Any, offset: int, field: str, term: str) -> Postings:
+        """One segment's postings of a term, its deleted documents left out."""
+        ids, weights = self._leaf_postings(leaf, offset, field, term)
+        if leaf.has_deletions() and len(ids):
+            keep = self.live[ids]
+            ids, weights = ids[keep], weights[keep]
+        return ids, weights
+
     @staticmethod
     def _leaf_postings(leaf: Any, offset: int, field: str, term: str) -> Postings:
+        """One segment's postings of a term as stored (deleted documents included)."""
         try:
             matcher = leaf.postings(field, term)
         except TermNotFound:
@@ -188,29 +208,46 @@ class GenerationReader:
         return ids, np.concatenate(weight_parts)
 
     def doc_frequency(self, field: str, term: str) -> int:
+        """Number of live documents holding ``term`` in ``field``."""
         with self._lock:
-            return sum(leaf.doc_frequency(field, term) for leaf, _ in self.leaves)
+            return sum(
+                self._leaf_frequency(leaf, offset, field, term) for leaf, offset in self.leaves
+            )
+
+    def _leaf_frequency(self, leaf: Any, offset: int, field: str, term: str | bytes) -> int:
+        if not leaf.has_deletions():
+            return leaf.doc_frequency(field, term)
+        return len(self._live_postings(leaf, offset, field, _text(term))[0])
+
+    def _live_terms(self, field: str, terms: Iterator[str | bytes]) -> Iterator[str]:
+        """``terms`` (as text) less those held only by deleted documents."""
+        for term in terms:
+            text = _text(term)
+            if not self.has_deletions or self.doc_frequency(field, text):
+                yield text
 
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
-        """Up to ``limit`` indexed terms of ``field`` starting with ``prefix``."""
+        """Up to ``limit`` indexed terms of ``field`` starting with ``prefix``, in order."""
         with self._lock:
             found: set[str] = set()
-            for leaf, _ in self.leaves:
-                for term in leaf.expand_prefix(field, prefix):
-                    found.add(term.decode("utf-8") if isinstance(term, bytes) else term)
-                    if len(found) >= limit:
-                        break
+            for leaf, _ in self.leaves:  # each segment's terms come sorted: its first suffice
+                live = self._live_terms(field, leaf.expand_prefix(field, prefix))
+                found.update(itertools.islice(live, limit))
             return sorted(found)[:limit]
 
     def iter_terms(self, field: str) -> Iterator[tuple[str, int]]:
-        """Every term of ``field`` with its document frequency (first segment's order)."""
+        """Every term of ``field`` held by live documents, with their number."""
         with self._lock:
             counts: dict[str, int] = {}
-            for leaf, _ in self.leaves:
+            for leaf, offset in self.leaves:
                 for tbytes, info in leaf.iter_field(field):
-                    text = tbytes.decode("utf-8") if isinstance(tbytes, bytes) else tbytes
-                    counts[text] = counts.get(text, 0) + info.doc_frequency()
-        yield from counts.items()
+                    text = _text(tbytes)
+                    if leaf.has_deletions():
+                        frequency = self._leaf_frequency(leaf, offset, field, text)
+                    else:
+                        frequency = info.doc_frequency()
+                    counts[text] = counts.get(text, 0) + frequency
+        yield from ((term, count) for term, count in counts.items() if count)
 
     def terms_within(self, field: str, text: str, maxdist: int) -> list[str]:
         """Indexed terms of ``field`` within ``maxdist`` edits of ``text`` (same first letter)."""
@@ -218,7 +255,7 @@ class GenerationReader:
             found: set[str] = set()
             for leaf, _ in self.leaves:
                 found.update(leaf.terms_within(field, text, maxdist, prefix=1))
-            return sorted(found)
+            return sorted(self._live_terms(field, iter(found)))
 
     def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:
         """Bool mask of documents (among ``candidates``) where ``words`` occur in sequence."""
@@ -257,6 +294,10 @@ class GenerationReader:
         if reader is not None:
             with contextlib.suppress(Exception):  # nothing to do about it while collected
                 reader.close()
+
+
+def _text(term: str | bytes) -> str:
+    return term.decode("utf-8") if isinstance(term, bytes) else term
 
 
 def _deleted_docs(leaf: Any) -> Any:
