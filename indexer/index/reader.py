@@ -32,13 +32,13 @@ from typing import Any
 import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 from indexer.index import schema
-from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, check_compatible
+from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexError_, check_compatible
 from indexer.lexicon import GeneLexicon
 from indexer.vocabulary import Vocabulary
 
@@ -50,6 +50,24 @@ Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term freque
 _EMPTY: Postings = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
 
 
+class UnreadableGeneration(IndexError_):
+    """A file of an index generation cannot be read: the message names the file."""
+
+
+@contextlib.contextmanager
+def reading(generation: Path, what: str) -> Iterator[None]:
+    """Turn any failure to read ``what`` into an error naming the generation and file."""
+    try:
+        yield
+    except IndexError_:
+        raise
+    except Exception as exc:
+        raise UnreadableGeneration(
+            f"{generation}: cannot read {what} ({type(exc).__name__}: {exc}); "
+            "the generation is damaged: rebuild it with `pfocr build`"
+        ) from exc
+
+
 class GenerationReader:
     """Everything stored in one published index generation, read once where it is small."""
 
@@ -57,11 +75,14 @@ class GenerationReader:
         self.path = generation
         self.meta = check_compatible(generation)
         self.version = str(self.meta.get("generation") or generation.name)
-        self.lexicon = GeneLexicon.load(generation / LEXICON_FILE)
-        self.spelling = Vocabulary.load_surface(generation / VOCABULARY_FILE)  # stem -> word
+        with reading(generation, LEXICON_FILE):
+            self.lexicon = GeneLexicon.load(generation / LEXICON_FILE)
+        with reading(generation, VOCABULARY_FILE):
+            self.spelling = Vocabulary.load_surface(generation / VOCABULARY_FILE)  # stem -> word
         self._lock = threading.RLock()
-        self._ix = whoosh_index.open_dir(str(generation))
-        self._reader = self._ix.reader()
+        with reading(generation, "the Whoosh table of contents and segments"):
+            self._ix = whoosh_index.open_dir(str(generation))
+            self._reader = self._ix.reader()
         self._records: Any = None  # the record column's reader, opened on first use
         self.leaves: list[tuple[Any, int]] = list(self._reader.leaf_readers())
         self.n_docs = self._reader.doc_count_all()
@@ -79,40 +100,49 @@ class GenerationReader:
 
     # -- columns ------------------------------------------------------------------------
 
+    def _column_file(self, leaf: Any, field: str) -> str:
+        return W3Codec.column_filename(leaf.segment(), field)
+
     def _column_bytes(self, field: str) -> list[bytes]:
         out: list[bytes] = []
         for leaf, _ in self.leaves:
-            n = leaf.doc_count_all()
-            if not leaf.has_column(field):
-                out.extend([b""] * n)
-                continue
-            col = leaf.column_reader(field, translate=False)
-            offsets, lengths = getattr(col, "_offsets", None), getattr(col, "_lengths", None)
-            if offsets is None or lengths is None:  # another column type: one read per doc
-                out.extend(col[i] for i in range(n))
-                continue
-            base = col._basepos
-            blob = col._dbfile.get(base, (offsets[-1] + lengths[-1]) if n else 0)
-            out.extend(blob[o : o + w] for o, w in zip(offsets, lengths, strict=True))
+            with reading(self.path, self._column_file(leaf, field)):
+                out.extend(self._leaf_column_bytes(leaf, field))
         return out
+
+    @staticmethod
+    def _leaf_column_bytes(leaf: Any, field: str) -> list[bytes]:
+        n = leaf.doc_count_all()
+        if not leaf.has_column(field):
+            return [b""] * n
+        col = leaf.column_reader(field, translate=False)
+        offsets, lengths = getattr(col, "_offsets", None), getattr(col, "_lengths", None)
+        if offsets is None or lengths is None:  # another column type: one read per doc
+            return [col[i] for i in range(n)]
+        blob = col._dbfile.get(col._basepos, (offsets[-1] + lengths[-1]) if n else 0)
+        return [blob[o : o + w] for o, w in zip(offsets, lengths, strict=True)]
 
     def _numeric_column(self, field: str, column: Any = None) -> np.ndarray:
         parts = []
         for leaf, _ in self.leaves:
-            n = leaf.doc_count_all()
-            if column is None:
-                col = leaf.column_reader(field, translate=False) if leaf.has_column(field) else None
-            else:
-                col = leaf._perdoc._cached_reader(field, column)
-            if col is None:
-                parts.append(np.zeros(n, dtype=np.int64))
-                continue
-            dtype = np.dtype(">" + col._typecode)
-            raw = np.frombuffer(col._dbfile.get(col._basepos, col._count * col._fixedlen), dtype)
-            values = np.full(n, col._default, dtype=np.int64)
-            values[: len(raw)] = raw[:n]
-            parts.append(values)
+            with reading(self.path, self._column_file(leaf, field)):
+                parts.append(self._leaf_numeric_column(leaf, field, column))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    @staticmethod
+    def _leaf_numeric_column(leaf: Any, field: str, column: Any) -> np.ndarray:
+        n = leaf.doc_count_all()
+        if column is None:
+            col = leaf.column_reader(field, translate=False) if leaf.has_column(field) else None
+        else:  # lengths: the reader Whoosh itself caches for the segment
+            col = leaf._perdoc._cached_reader(field, column)
+        if col is None:
+            return np.zeros(n, dtype=np.int64)
+        dtype = np.dtype(">" + col._typecode)
+        raw = np.frombuffer(col._dbfile.get(col._basepos, col._count * col._fixedlen), dtype)
+        values = np.full(n, col._default, dtype=np.int64)
+        values[: len(raw)] = raw[:n]
+        return values
 
     def facet_values(self, facet: str) -> list[list[str]]:
         """The display values of ``facet`` for every document (deleted ones included)."""

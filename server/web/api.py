@@ -112,8 +112,9 @@ def openapi() -> Response:
 
 @health.get("/healthz")
 def healthz() -> Response:
-    # With no index, ``version`` raises and the error handler answers 503.
-    return jsonify({"status": "ok", "index_version": service().version})
+    # 200 while an index is served, "degraded" if it is older than ``current``; with
+    # nothing to serve the service raises and the error handler answers 503.
+    return jsonify(service().health())
 
 
 @functools.cache
