@@ -9,6 +9,8 @@ function with the public API over a one-segment, a many-segment and an updated i
 
 from __future__ import annotations
 
+import gc
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -227,3 +229,19 @@ def test_records(reader: GenerationReader, whoosh: Any) -> None:
     live = list(whoosh.all_doc_ids())
     records = reader.records(live)
     assert [r["figid"] for r in records] == [whoosh.stored_fields(d)[schema.FIGID] for d in live]
+
+
+def test_a_reader_dropped_in_a_reference_cycle_closes_its_files(sample_index: Path) -> None:
+    """A Flask app is cyclic garbage: its generation reader must close Whoosh's files
+    before the collector finalizes them (each would warn of an unclosed file)."""
+    generation = GenerationReader(IndexStore(sample_index).require_current())
+    generation.records([0])
+    generation.postings(schema.TEXT, "pathwai")
+    cycle: list[Any] = [generation]
+    cycle.append(cycle)
+    del generation
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        del cycle
+        gc.collect()
+    assert not [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]

@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import threading
+import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -83,7 +84,27 @@ class GenerationReader:
         with reading(generation, "the Whoosh table of contents and segments"):
             self._ix = whoosh_index.open_dir(str(generation))
             self._reader = self._ix.reader()
+        # A replaced generation is closed when its last in-flight request lets go of it.
+        # Not in __del__: when the reader is cyclic garbage (held by a Flask app, say), the
+        # collector may finalize Whoosh's open files first; weakref callbacks run before.
+        self._closer = weakref.finalize(self, _close_quietly, self._reader)
         self._records: Any = None  # the record column's reader, opened on first use
+        self._lengths: dict[str, tuple[np.ndarray, float]] = {}
+        self._postings: OrderedDict[tuple[str, str], Postings] = OrderedDict()
+        with self.closed_on_error():
+            self._read_documents()
+
+    @contextlib.contextmanager
+    def closed_on_error(self) -> Iterator[None]:
+        """Close the files at once if loading fails, rather than when collected."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_documents(self) -> None:
+        """Segments, deletions, figids and years: what every search needs."""
         self.leaves: list[tuple[Any, int]] = list(self._reader.leaf_readers())
         self.n_docs = self._reader.doc_count_all()
         self.live = np.ones(self.n_docs, dtype=bool)
@@ -95,8 +116,6 @@ class GenerationReader:
         self.figids = [b.decode("utf-8") for b in self._column_bytes(schema.FIGID)]
         self.years = self._numeric_column(schema.YEAR).astype(np.int32)
         self.years[self.years == 65535] = MISSING_YEAR
-        self._lengths: dict[str, tuple[np.ndarray, float]] = {}
-        self._postings: OrderedDict[tuple[str, str], Postings] = OrderedDict()
 
     # -- columns ------------------------------------------------------------------------
 
@@ -314,16 +333,12 @@ class GenerationReader:
 
     def close(self) -> None:
         with self._lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+            self._closer()  # closes once, however often called
 
-    def __del__(self) -> None:
-        # A replaced generation is closed when its last in-flight request lets go of it.
-        reader = getattr(self, "_reader", None)
-        if reader is not None:
-            with contextlib.suppress(Exception):  # nothing to do about it while collected
-                reader.close()
+
+def _close_quietly(reader: Any) -> None:
+    with contextlib.suppress(Exception):  # nothing to do about it while collected
+        reader.close()
 
 
 def _text(term: str | bytes) -> str:
