@@ -74,6 +74,19 @@ def fetch(url: str) -> tuple[int, dict[str, Any]]:
             return error.code, json.load(error)
 
 
+def etag_and_revalidation(url: str) -> tuple[str, int]:
+    """The ETag of ``url`` and the status of a revalidation sent with it at once."""
+    with urllib.request.urlopen(url, timeout=10) as reply:
+        tag = reply.headers["ETag"]
+    request = urllib.request.Request(url, headers={"If-None-Match": tag})
+    try:
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return tag, reply.status
+    except urllib.error.HTTPError as error:
+        with error:
+            return tag, error.code
+
+
 def retitle(records: Path, figid: str, title: str) -> None:
     edit_front_matter(records / f"{figid}.md", lambda r: {**r, "figtitle": title})
 
@@ -127,6 +140,8 @@ def test_broken_generation_keeps_the_old_one_served_then_recovers(
     records, root = small_index
     good = fetch(f"{served}/healthz")[1]
     assert good == {"status": "ok", "index_version": good["index_version"], "load_error": None}
+    ok_tag, revalidated = etag_and_revalidation(f"{served}/api/status")
+    assert revalidated == 304
 
     broken = publish_broken_copy(root)
     for _ in range(3):  # served from the old generation; not reloaded on every request
@@ -141,6 +156,8 @@ def test_broken_generation_keeps_the_old_one_served_then_recovers(
     status, info = fetch(f"{served}/api/status")
     assert (status, info["status"], info["load_error"]) == (200, "degraded", error)
     assert info["version"] == good["index_version"]
+    degraded_tag, revalidated = etag_and_revalidation(f"{served}/api/status")
+    assert degraded_tag != ok_tag and revalidated == 304  # same version, another answer
     check_schema(health, "Health")
     check_schema(info, "Status")
     assert len(load_failures(caplog)) == 1  # logged once, with the old version still served
