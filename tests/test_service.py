@@ -554,8 +554,13 @@ def answers(service: SearchService, request: dict) -> tuple[list, list]:
     return everything, figids(service.search(req))
 
 
-def test_every_index_shape_answers_alike(index_shapes) -> None:
+def test_every_index_shape_answers_alike(index_shapes, tmp_path: Path) -> None:
+    parallel = tmp_path / "parallel"  # four workers: another document order
+    pipeline.build([SAMPLE_RECORDS], parallel, workers=4)
     services = {shape: SearchService(index_shapes(shape)) for shape in SHAPES}
+    services["parallel"] = SearchService(parallel)
+    orders = {shape: s._snapshot().figids for shape, s in services.items()}
+    assert orders["parallel"] != orders["one-segment"] != orders["updated"]
     try:
         for request in SHAPE_QUERIES:
             by_shape = {shape: answers(s, request) for shape, s in services.items()}
