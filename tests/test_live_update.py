@@ -208,6 +208,23 @@ def test_service_recovers_when_current_moves_on(small_index: tuple[Path, Path]):
     service.close()
 
 
+def test_damaged_postings_are_named_when_read(small_index: tuple[Path, Path]):
+    """Postings are read on demand, not at load: a damaged postings file is reported as
+    such (the API answers 503 index_unavailable), naming the file and term."""
+    _, root = small_index
+    store = IndexStore(root)
+    partial = store.new_generation()
+    shutil.copytree(store.current(), partial, dirs_exist_ok=True)
+    (postings,) = partial.glob("*.pst")
+    postings.write_bytes(bytes(postings.stat().st_size))
+    store.publish(partial)
+    service = SearchService(root)
+    assert service.status()["status"] == "ok"  # loads: postings are not read yet
+    with pytest.raises(UnreadableGeneration, match=r"cannot read the postings of text:pathwai in"):
+        service.search(SearchRequest(q="pathway"))
+    service.close()
+
+
 def test_pointing_back_at_the_served_generation_is_not_degraded(small_index: tuple[Path, Path]):
     _, root = small_index
     service = SearchService(root)

@@ -214,7 +214,9 @@ class GenerationReader:
 
     def _live_postings(self, leaf: Any, offset: int, field: str, term: str) -> Postings:
         """One segment's postings of a term, its deleted documents left out."""
-        ids, weights = self._leaf_postings(leaf, offset, field, term)
+        # Postings are read on demand, long after loading: a damaged file shows up here.
+        with reading(self.path, f"the postings of {field}:{term} in {leaf.segment().segment_id()}"):
+            ids, weights = self._leaf_postings(leaf, offset, field, term)
         if leaf.has_deletions() and len(ids):
             keep = self.live[ids]
             ids, weights = ids[keep], weights[keep]
@@ -326,7 +328,7 @@ class GenerationReader:
 
     def records(self, docnums: Sequence[int]) -> list[dict[str, Any]]:
         """The stored clean records (``Figure.as_dict()``) of ``docnums``, in order."""
-        with self._lock:
+        with self._lock, reading(self.path, f"the {schema.RECORD} column"):
             if self._records is None:
                 self._records = self._reader.column_reader(schema.RECORD)
             return [schema.decode_record(self._records[int(d)]) for d in docnums]
