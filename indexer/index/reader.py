@@ -34,6 +34,7 @@ import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
@@ -229,6 +230,8 @@ class GenerationReader:
             matcher = leaf.postings(field, term)
         except TermNotFound:
             return _EMPTY
+        if isinstance(matcher, FilterMatcher):  # Whoosh's filter of deleted documents:
+            matcher = matcher.child  # read the blocks whole; the caller drops deleted ones
         if not isinstance(matcher, W3LeafMatcher):  # inlined postings: tiny lists
             ids, weights = [], []
             while matcher.is_active():
