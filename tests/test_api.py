@@ -370,13 +370,14 @@ def test_status(client: FlaskClient):
     result = client.get("/api/status").get_json()
     assert result["server_version"] == indexer.__version__
     assert (result["documents"], result["schema_version"]) == (214, SCHEMA_VERSION)
+    assert (result["status"], result["load_error"]) == ("ok", None)
 
 
 def test_healthz(client: FlaskClient):
     response = client.get("/healthz")
     assert response.status_code == 200
     version = client.get("/api/status").get_json()["version"]
-    assert response.get_json() == {"status": "ok", "index_version": version}
+    assert response.get_json() == {"status": "ok", "index_version": version, "load_error": None}
 
 
 # -- exports -------------------------------------------------------------------------------

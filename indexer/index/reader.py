@@ -7,6 +7,11 @@ What it offers is plain data: document numbers global over the generation's segm
 ``live`` (a bool mask of documents not deleted), figids, years and facet values as
 arrays or lists, per-term postings as numpy arrays, and the stored records.
 
+Everything about terms (postings, document frequencies, the terms a prefix or a fuzzy
+match finds, average field lengths) counts live documents only, so an index that an
+update left with deleted documents reads, and scores, exactly as a fresh build of the
+same records.
+
 Postings are read a whole block at a time (ids and term frequencies decoded with numpy,
 never one posting per Python step) and cached per term. Whoosh file objects seek, so
 every read of them holds ``self._lock``.
@@ -15,7 +20,9 @@ every read of them holds ``self._lock``.
 from __future__ import annotations
 
 import contextlib
+import itertools
 import threading
+import weakref
 import zlib
 from collections import OrderedDict
 from collections.abc import Iterator, Sequence
@@ -26,22 +33,41 @@ from typing import Any
 import numpy as np
 from whoosh import index as whoosh_index
 from whoosh import query as wq
-from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3LeafMatcher
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher
+from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
 from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 from indexer.index import schema
-from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, check_compatible
+from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexError_, check_compatible
 from indexer.lexicon import GeneLexicon
 from indexer.vocabulary import Vocabulary
 
 MISSING_YEAR = 0
 _POSTINGS_CACHE_SIZE = 4096
-_LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.float32)
+_LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
 
 Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies float32)
 _EMPTY: Postings = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
+
+
+class UnreadableGeneration(IndexError_):
+    """A file of an index generation cannot be read: the message names the file."""
+
+
+@contextlib.contextmanager
+def reading(generation: Path, what: str) -> Iterator[None]:
+    """Turn any failure to read ``what`` into an error naming the generation and file."""
+    try:
+        yield
+    except IndexError_:
+        raise
+    except Exception as exc:
+        raise UnreadableGeneration(
+            f"{generation}: cannot read {what} ({type(exc).__name__}: {exc}); "
+            "the generation is damaged: rebuild it with `pfocr build`"
+        ) from exc
 
 
 class GenerationReader:
@@ -51,12 +77,35 @@ class GenerationReader:
         self.path = generation
         self.meta = check_compatible(generation)
         self.version = str(self.meta.get("generation") or generation.name)
-        self.lexicon = GeneLexicon.load(generation / LEXICON_FILE)
-        self.spelling = Vocabulary.load_surface(generation / VOCABULARY_FILE)  # stem -> word
+        with reading(generation, LEXICON_FILE):
+            self.lexicon = GeneLexicon.load(generation / LEXICON_FILE)
+        with reading(generation, VOCABULARY_FILE):
+            self.spelling = Vocabulary.load_surface(generation / VOCABULARY_FILE)  # stem -> word
         self._lock = threading.RLock()
-        self._ix = whoosh_index.open_dir(str(generation))
-        self._reader = self._ix.reader()
+        with reading(generation, "the Whoosh table of contents and segments"):
+            self._ix = whoosh_index.open_dir(str(generation))
+            self._reader = self._ix.reader()
+        # A replaced generation is closed when its last in-flight request lets go of it.
+        # Not in __del__: when the reader is cyclic garbage (held by a Flask app, say), the
+        # collector may finalize Whoosh's open files first; weakref callbacks run before.
+        self._closer = weakref.finalize(self, _close_quietly, self._reader)
         self._records: Any = None  # the record column's reader, opened on first use
+        self._lengths: dict[str, tuple[np.ndarray, float]] = {}
+        self._postings: OrderedDict[tuple[str, str], Postings] = OrderedDict()
+        with self.closed_on_error():
+            self._read_documents()
+
+    @contextlib.contextmanager
+    def closed_on_error(self) -> Iterator[None]:
+        """Close the files at once if loading fails, rather than when collected."""
+        try:
+            yield
+        except BaseException:
+            self.close()
+            raise
+
+    def _read_documents(self) -> None:
+        """Segments, deletions, figids and years: what every search needs."""
         self.leaves: list[tuple[Any, int]] = list(self._reader.leaf_readers())
         self.n_docs = self._reader.doc_count_all()
         self.live = np.ones(self.n_docs, dtype=bool)
@@ -64,48 +113,56 @@ class GenerationReader:
             if leaf.has_deletions():
                 self.live[[offset + d for d in _deleted_docs(leaf)]] = False
         self.documents = int(self.live.sum())
+        self.has_deletions = self.documents < self.n_docs
         self.figids = [b.decode("utf-8") for b in self._column_bytes(schema.FIGID)]
         self.years = self._numeric_column(schema.YEAR).astype(np.int32)
         self.years[self.years == 65535] = MISSING_YEAR
-        self._lengths: dict[str, tuple[np.ndarray, float]] = {}
-        self._postings: OrderedDict[tuple[str, str], Postings] = OrderedDict()
 
     # -- columns ------------------------------------------------------------------------
+
+    def _column_file(self, leaf: Any, field: str) -> str:
+        return W3Codec.column_filename(leaf.segment(), field)
 
     def _column_bytes(self, field: str) -> list[bytes]:
         out: list[bytes] = []
         for leaf, _ in self.leaves:
-            n = leaf.doc_count_all()
-            if not leaf.has_column(field):
-                out.extend([b""] * n)
-                continue
-            col = leaf.column_reader(field, translate=False)
-            offsets, lengths = getattr(col, "_offsets", None), getattr(col, "_lengths", None)
-            if offsets is None or lengths is None:  # another column type: one read per doc
-                out.extend(col[i] for i in range(n))
-                continue
-            base = col._basepos
-            blob = col._dbfile.get(base, (offsets[-1] + lengths[-1]) if n else 0)
-            out.extend(blob[o : o + w] for o, w in zip(offsets, lengths, strict=True))
+            with reading(self.path, self._column_file(leaf, field)):
+                out.extend(self._leaf_column_bytes(leaf, field))
         return out
+
+    @staticmethod
+    def _leaf_column_bytes(leaf: Any, field: str) -> list[bytes]:
+        n = leaf.doc_count_all()
+        if not leaf.has_column(field):
+            return [b""] * n
+        col = leaf.column_reader(field, translate=False)
+        offsets, lengths = getattr(col, "_offsets", None), getattr(col, "_lengths", None)
+        if offsets is None or lengths is None:  # another column type: one read per doc
+            return [col[i] for i in range(n)]
+        blob = col._dbfile.get(col._basepos, (offsets[-1] + lengths[-1]) if n else 0)
+        return [blob[o : o + w] for o, w in zip(offsets, lengths, strict=True)]
 
     def _numeric_column(self, field: str, column: Any = None) -> np.ndarray:
         parts = []
         for leaf, _ in self.leaves:
-            n = leaf.doc_count_all()
-            if column is None:
-                col = leaf.column_reader(field, translate=False) if leaf.has_column(field) else None
-            else:
-                col = leaf._perdoc._cached_reader(field, column)
-            if col is None:
-                parts.append(np.zeros(n, dtype=np.int64))
-                continue
-            dtype = np.dtype(">" + col._typecode)
-            raw = np.frombuffer(col._dbfile.get(col._basepos, col._count * col._fixedlen), dtype)
-            values = np.full(n, col._default, dtype=np.int64)
-            values[: len(raw)] = raw[:n]
-            parts.append(values)
+            with reading(self.path, self._column_file(leaf, field)):
+                parts.append(self._leaf_numeric_column(leaf, field, column))
         return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+
+    @staticmethod
+    def _leaf_numeric_column(leaf: Any, field: str, column: Any) -> np.ndarray:
+        n = leaf.doc_count_all()
+        if column is None:
+            col = leaf.column_reader(field, translate=False) if leaf.has_column(field) else None
+        else:  # lengths: the reader Whoosh itself caches for the segment
+            col = leaf._perdoc._cached_reader(field, column)
+        if col is None:
+            return np.zeros(n, dtype=np.int64)
+        dtype = np.dtype(">" + col._typecode)
+        raw = np.frombuffer(col._dbfile.get(col._basepos, col._count * col._fixedlen), dtype)
+        values = np.full(n, col._default, dtype=np.int64)
+        values[: len(raw)] = raw[:n]
+        return values
 
     def facet_values(self, facet: str) -> list[list[str]]:
         """The display values of ``facet`` for every document (deleted ones included)."""
@@ -116,14 +173,18 @@ class GenerationReader:
         ]
 
     def field_lengths(self, field: str) -> tuple[np.ndarray, float]:
-        """Per-document length of ``field`` (float32) and its average over the documents."""
+        """Per-document length of ``field`` (float32) and its average over live documents.
+
+        The average is taken over the stored (byte-quantised) lengths, summed exactly as
+        integers: Whoosh's per-segment totals count deleted documents, and a float sum
+        would depend on the order of the documents."""
         with self._lock:
             if field not in self._lengths:
                 codes = self._numeric_column(f"_{field}_len", LENGTHS_COLUMN)
                 lengths = _LENGTH_TABLE[codes.astype(np.uint8)]
-                total = sum(leaf.field_length(field) for leaf, _ in self.leaves)
-                average = total / max(self.n_docs, 1) or 1.0
-                self._lengths[field] = (lengths, float(average))
+                total = int(lengths[self.live].sum())
+                average = total / max(self.documents, 1) or 1.0
+                self._lengths[field] = (lengths.astype(np.float32), float(average))
             return self._lengths[field]
 
     # -- postings -----------------------------------------------------------------------
@@ -136,7 +197,7 @@ class GenerationReader:
             if cached is not None:
                 self._postings.move_to_end(key)
                 return cached
-            parts = [self._leaf_postings(leaf, offset, field, term) for leaf, offset in self.leaves]
+            parts = [self._live_postings(leaf, offset, field, term) for leaf, offset in self.leaves]
             parts = [p for p in parts if len(p[0])]
             if not parts:
                 result = _EMPTY
@@ -152,12 +213,25 @@ class GenerationReader:
                 self._postings.popitem(last=False)
             return result
 
+    def _live_postings(self, leaf: Any, offset: int, field: str, term: str) -> Postings:
+        """One segment's postings of a term, its deleted documents left out."""
+        # Postings are read on demand, long after loading: a damaged file shows up here.
+        with reading(self.path, f"the postings of {field}:{term} in {leaf.segment().segment_id()}"):
+            ids, weights = self._leaf_postings(leaf, offset, field, term)
+        if leaf.has_deletions() and len(ids):
+            keep = self.live[ids]
+            ids, weights = ids[keep], weights[keep]
+        return ids, weights
+
     @staticmethod
     def _leaf_postings(leaf: Any, offset: int, field: str, term: str) -> Postings:
+        """One segment's postings of a term as stored (deleted documents included)."""
         try:
             matcher = leaf.postings(field, term)
         except TermNotFound:
             return _EMPTY
+        if isinstance(matcher, FilterMatcher):  # Whoosh's filter of deleted documents:
+            matcher = matcher.child  # read the blocks whole; the caller drops deleted ones
         if not isinstance(matcher, W3LeafMatcher):  # inlined postings: tiny lists
             ids, weights = [], []
             while matcher.is_active():
@@ -188,29 +262,46 @@ class GenerationReader:
         return ids, np.concatenate(weight_parts)
 
     def doc_frequency(self, field: str, term: str) -> int:
+        """Number of live documents holding ``term`` in ``field``."""
         with self._lock:
-            return sum(leaf.doc_frequency(field, term) for leaf, _ in self.leaves)
+            return sum(
+                self._leaf_frequency(leaf, offset, field, term) for leaf, offset in self.leaves
+            )
+
+    def _leaf_frequency(self, leaf: Any, offset: int, field: str, term: str | bytes) -> int:
+        if not leaf.has_deletions():
+            return leaf.doc_frequency(field, term)
+        return len(self._live_postings(leaf, offset, field, _text(term))[0])
+
+    def _live_terms(self, field: str, terms: Iterator[str | bytes]) -> Iterator[str]:
+        """``terms`` (as text) less those held only by deleted documents."""
+        for term in terms:
+            text = _text(term)
+            if not self.has_deletions or self.doc_frequency(field, text):
+                yield text
 
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
-        """Up to ``limit`` indexed terms of ``field`` starting with ``prefix``."""
+        """Up to ``limit`` indexed terms of ``field`` starting with ``prefix``, in order."""
         with self._lock:
             found: set[str] = set()
-            for leaf, _ in self.leaves:
-                for term in leaf.expand_prefix(field, prefix):
-                    found.add(term.decode("utf-8") if isinstance(term, bytes) else term)
-                    if len(found) >= limit:
-                        break
+            for leaf, _ in self.leaves:  # each segment's terms come sorted: its first suffice
+                live = self._live_terms(field, leaf.expand_prefix(field, prefix))
+                found.update(itertools.islice(live, limit))
             return sorted(found)[:limit]
 
     def iter_terms(self, field: str) -> Iterator[tuple[str, int]]:
-        """Every term of ``field`` with its document frequency (first segment's order)."""
+        """Every term of ``field`` held by live documents, with their number."""
         with self._lock:
             counts: dict[str, int] = {}
-            for leaf, _ in self.leaves:
+            for leaf, offset in self.leaves:
                 for tbytes, info in leaf.iter_field(field):
-                    text = tbytes.decode("utf-8") if isinstance(tbytes, bytes) else tbytes
-                    counts[text] = counts.get(text, 0) + info.doc_frequency()
-        yield from counts.items()
+                    text = _text(tbytes)
+                    if leaf.has_deletions():
+                        frequency = self._leaf_frequency(leaf, offset, field, text)
+                    else:
+                        frequency = info.doc_frequency()
+                    counts[text] = counts.get(text, 0) + frequency
+        yield from ((term, count) for term, count in counts.items() if count)
 
     def terms_within(self, field: str, text: str, maxdist: int, prefix: int = 1) -> list[str]:
         """Indexed terms of ``field`` within ``maxdist`` edits of ``text`` that share its
@@ -219,7 +310,7 @@ class GenerationReader:
             found: set[str] = set()
             for leaf, _ in self.leaves:
                 found.update(leaf.terms_within(field, text, maxdist, prefix=prefix))
-            return sorted(found)
+            return sorted(self._live_terms(field, iter(found)))
 
     def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:
         """Bool mask of documents (among ``candidates``) where ``words`` occur in sequence."""
@@ -241,28 +332,31 @@ class GenerationReader:
 
     def records(self, docnums: Sequence[int]) -> list[dict[str, Any]]:
         """The stored clean records (``Figure.as_dict()``) of ``docnums``, in order."""
-        with self._lock:
+        with self._lock, reading(self.path, f"the {schema.RECORD} column"):
             if self._records is None:
                 self._records = self._reader.column_reader(schema.RECORD)
             return [schema.decode_record(self._records[int(d)]) for d in docnums]
 
     def close(self) -> None:
         with self._lock:
-            if self._reader is not None:
-                self._reader.close()
-                self._reader = None
+            self._closer()  # closes once, however often called
 
-    def __del__(self) -> None:
-        # A replaced generation is closed when its last in-flight request lets go of it.
-        reader = getattr(self, "_reader", None)
-        if reader is not None:
-            with contextlib.suppress(Exception):  # nothing to do about it while collected
-                reader.close()
+
+def _close_quietly(reader: Any) -> None:
+    with contextlib.suppress(Exception):  # nothing to do about it while collected
+        reader.close()
+
+
+def _text(term: str | bytes) -> str:
+    return term.decode("utf-8") if isinstance(term, bytes) else term
 
 
 def _deleted_docs(leaf: Any) -> Any:
-    """Segment-local numbers of a segment's deleted documents."""
-    return leaf.deleted_docs()
+    """Segment-local numbers of a segment's deleted documents (sorted).
+
+    whoosh-reloaded's SegmentReader has no ``deleted_docs()``; its cached
+    ``deleted_docs_set`` is what its own ``postings()`` filters with."""
+    return sorted(leaf.deleted_docs_set)
 
 
 def segment_stats(generation: Path) -> dict[str, int]:

@@ -4,12 +4,16 @@ One :class:`SearchService` serves one ``index_data/`` folder. It holds the curre
 generation as a :class:`server.search.snapshot.Snapshot` (numpy arrays, loaded once) and
 re-reads the ``current`` link on every call: when a new generation is published, the
 first call to notice loads it while other threads go on with the old one, then the
-reference is swapped in one assignment. Results are cached, keyed by index version and
-the normalised request, so a repeated query costs a dictionary lookup.
+reference is swapped in one assignment. A generation that cannot be loaded is logged and
+tried again only once ``current`` points elsewhere; meanwhile the older one is served and
+:meth:`SearchService.status` says the service is degraded, and why. Results are cached,
+keyed by index version and the normalised request, so a repeated query costs a
+dictionary lookup.
 
 Every bad parameter raises :class:`server.search.models.InvalidParameter`; an unknown figure or
-gene raises :class:`server.search.models.NotFound`; with no index published, calls raise
-``indexer.index.store.NoIndex``. Returned dicts are shared with the cache: add keys to the
+gene raises :class:`server.search.models.NotFound`; with nothing to serve, calls raise an
+``indexer.index.store.IndexError_`` (``NoIndex``, ``IncompatibleIndex`` or
+:class:`IndexUnavailable`). Returned dicts are shared with the cache: add keys to the
 top level if you must, never mutate nested values.
 """
 
@@ -18,16 +22,17 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Hashable, Iterator
 from contextlib import contextmanager
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexer.index.store import CURRENT_LINK, IndexStore
+from indexer.index.store import CURRENT_LINK, IndexError_, IndexStore
 from indexer.organisms import describe
 from indexer.record import PMC_IMAGE_URL
 from server.search import models
@@ -82,6 +87,28 @@ class _LRU:
                 self.data.popitem(last=False)
 
 
+class IndexUnavailable(IndexError_):
+    """The current generation cannot be loaded and no older one is being served."""
+
+
+@dataclass(frozen=True)
+class LoadFailure:
+    """Why the generation ``current`` points at could not be loaded."""
+
+    link: str | None  # the ``current`` link's target when loading failed
+    error_type: type[IndexError_]  # what calls raise while nothing else can be served
+    detail: str  # for the log and the exception: may name server paths
+    reason: str  # for clients: the same without server paths
+    since: str  # when loading failed (UTC, ISO 8601)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "generation": _generation_name(self.link),
+            "reason": self.reason,
+            "since": self.since,
+        }
+
+
 class SearchService:
     def __init__(self, index_root: str | Path, image_url: str = PMC_IMAGE_URL) -> None:
         """Serve the index in ``index_root``; ``image_url`` is the template of every hit's
@@ -89,7 +116,7 @@ class SearchService:
         self.image_url = check_image_url(image_url)
         self.store = IndexStore(index_root)
         self._state: tuple[str | None, Snapshot] | None = None  # (link target, snapshot)
-        self._failed_link: str | None = None
+        self._failure: LoadFailure | None = None
         self._load_lock = threading.Lock()
         self._results = _LRU(RESULT_CACHE_SIZE)
         self._matches = _LRU(MATCH_CACHE_SIZE)
@@ -98,35 +125,70 @@ class SearchService:
     # -- index generations ----------------------------------------------------------------
 
     def _snapshot(self) -> Snapshot:
-        try:
-            link = os.readlink(self.store.root / CURRENT_LINK)
-        except OSError:
-            link = None
+        link = self._current_link()
         state = self._state
-        if state is not None and (state[0] == link or link == self._failed_link):
+        if state is not None and state[0] == link:
             return state[1]
+        if self._failure is not None and self._failure.link == link:
+            return self._after_failure(state)  # tried already: try again when current moves
         # Someone else is loading: serve the old generation meanwhile.
         if not self._load_lock.acquire(blocking=state is None):
             return state[1]  # type: ignore[index]
         try:
-            state = self._state
-            if state is not None and state[0] == link:
-                return state[1]
-            try:
-                snap = Snapshot(self.store.require_current())
-            except Exception:
-                if state is None:
-                    raise
-                log.exception(
-                    "cannot load the new index generation; still serving %s", state[1].version
-                )
-                self._failed_link = link
-                return state[1]
-            self._state = (link, snap)
-            self._failed_link = None
-            return snap
+            return self._load(link)
         finally:
             self._load_lock.release()
+
+    def _current_link(self) -> str | None:
+        try:
+            return os.readlink(self.store.root / CURRENT_LINK)
+        except OSError:
+            return None
+
+    def _load(self, link: str | None) -> Snapshot:
+        """Load the generation ``link`` names (the load lock held), or record why not."""
+        state = self._state
+        if state is not None and state[0] == link:
+            return state[1]
+        if self._failure is not None and self._failure.link == link:
+            return self._after_failure(state)
+        try:
+            snap = Snapshot(self.store.require_current())
+        except Exception as exc:
+            self._failure = self._failure_of(link, exc)
+            serving = f"still serving {state[1].version}" if state else "nothing to serve"
+            # An unexpected error gets its traceback; our own ones say all there is.
+            trace = None if isinstance(exc, IndexError_) else exc
+            log.error(
+                "cannot load index generation %s (%s): %s", link, serving, exc, exc_info=trace
+            )
+            return self._after_failure(state)
+        if self._failure is not None:
+            log.warning("index generation %s loaded; no longer degraded", snap.version)
+        self._state = (link, snap)
+        self._failure = None
+        return snap
+
+    def _after_failure(self, state: tuple[str | None, Snapshot] | None) -> Snapshot:
+        """The older generation still served, or the failure raised when there is none."""
+        if state is not None:
+            return state[1]
+        failure = self._failure
+        assert failure is not None
+        raise failure.error_type(failure.detail)  # a fresh exception: tracebacks stay short
+
+    def _failure_of(self, link: str | None, exc: Exception) -> LoadFailure:
+        detail = str(exc) if isinstance(exc, IndexError_) else f"{type(exc).__name__}: {exc}"
+        reason = detail
+        for root in {str(self.store.root.resolve()), str(self.store.root)}:
+            reason = reason.replace(root + os.sep, "").replace(root, "the index folder")
+        return LoadFailure(
+            link=link,
+            error_type=type(exc) if isinstance(exc, IndexError_) else IndexUnavailable,
+            detail=detail,
+            reason=reason,
+            since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        )
 
     def refresh(self) -> str:
         """Load the current generation now if it changed; return its version."""
@@ -395,20 +457,44 @@ class SearchService:
         return suggest_index(self._snapshot()).complete(prefix, limit)
 
     def status(self) -> dict[str, Any]:
-        """``{"version", "documents", "lexicon_size", "lexicon_aliases", "schema_version",
-        "built_at", "meta": <meta.json as written by the indexer, less server paths>}``."""
+        """``{"status": "ok"|"degraded", "version", "documents", "lexicon_size",
+        "lexicon_aliases", "schema_version", "built_at", "load_error", "meta": <meta.json
+        as written by the indexer, less server paths>}``. ``degraded``: the generation
+        ``current`` points at could not be loaded (``load_error`` says which and why,
+        ``{"generation", "reason", "since"}``) and an older one is served."""
         snap = self._snapshot()
         # Where the index and its sources live on the server is nobody else's business.
         meta = {key: value for key, value in snap.meta.items() if key not in PRIVATE_META}
+        load_error = self.load_error()
         return {
+            "status": "degraded" if load_error else "ok",
             "version": snap.version,
             "documents": snap.documents,
             "lexicon_size": len(snap.lexicon),
             "lexicon_aliases": len(snap.lexicon.alias_symbols),
             "schema_version": snap.meta.get("schema_version"),
             "built_at": snap.meta.get("built_at"),
+            "load_error": load_error,
             "meta": meta,
         }
+
+    def health(self) -> dict[str, Any]:
+        """``{"status": "ok"|"degraded", "index_version", "load_error"}`` (as in
+        :meth:`status`); raises like every call when nothing can be served."""
+        version = self._snapshot().version
+        load_error = self.load_error()
+        return {
+            "status": "degraded" if load_error else "ok",
+            "index_version": version,
+            "load_error": load_error,
+        }
+
+    def load_error(self) -> dict[str, Any] | None:
+        """Why the current generation is not the one served, or None when it is."""
+        failure = self._failure
+        if failure is None or failure.link != self._current_link():
+            return None  # current moved on (maybe back to the generation served)
+        return failure.as_dict()
 
 
 class _Resolved:
@@ -464,23 +550,30 @@ class _Run:
         return per_value >= need
 
     def ordered(self, limit: int) -> np.ndarray:
-        """Document numbers of the first ``limit`` matches in sort order."""
+        """Document numbers of the first ``limit`` matches in sort order.
+
+        Ties are broken by a key of the records, never by document number, which differs
+        between builds of the same records: relevance is score, then year (newest first),
+        then figid; year sorts are year, then score, then figid."""
         docs = np.flatnonzero(self.matched)
         if limit <= 0 or not len(docs):
             return docs[:0]
         scores = self.scores[docs] if self.scores is not None else np.zeros(len(docs), np.float32)
         years = self.snap.years[docs]
+        newest_first = -years.astype(np.float64)  # a missing year (0) comes last
+        by_score = -scores.astype(np.float64)
         if self.req.sort == "year":
             primary = np.where(years == MISSING_YEAR, 10_000, years).astype(np.float64)
+            secondary = by_score
         elif self.req.sort == "-year" or self.scores is None:
-            primary = -years.astype(np.float64)
+            primary, secondary = newest_first, by_score
         else:
-            primary = -scores.astype(np.float64)
+            primary, secondary = by_score, newest_first
         if limit < len(docs):
             kth = np.partition(primary, limit - 1)[limit - 1]
             keep = primary <= kth
-            docs, primary, scores = docs[keep], primary[keep], scores[keep]
-        order = np.lexsort((docs, -scores, primary))
+            docs, primary, secondary = docs[keep], primary[keep], secondary[keep]
+        order = np.lexsort((self.snap.figid_rank[docs], secondary, primary))
         return docs[order][:limit]
 
     def hits(self, docs: np.ndarray) -> list[dict[str, Any]]:
@@ -564,6 +657,10 @@ class _Run:
         except InvalidParameter:  # the corrected words cost more than the query's budget
             return []
         return [{"q": fixed, "total": total}] if total else []
+
+
+def _generation_name(link: str | None) -> str | None:
+    return None if link is None else Path(link).name
 
 
 def _facet_value(

@@ -6,6 +6,8 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+import numpy as np
+
 from indexer.index import schema
 from indexer.index.reader import MISSING_YEAR, GenerationReader
 from server.search.facets import FacetArrays
@@ -18,9 +20,18 @@ class Snapshot(GenerationReader):
 
     def __init__(self, generation: Path) -> None:
         super().__init__(generation)
-        self.docnum_by_figid = {f: i for i, f in enumerate(self.figids) if self.live[i]}
-        self.facets = {
-            facet: FacetArrays(facet, self.facet_values(facet), self.live)
-            for facet in schema.FACET_FIELDS
-        }
         self.suggest_index: Any = None  # built on first use by server.search.suggest
+        with self.closed_on_error():
+            self.docnum_by_figid = {f: i for i, f in enumerate(self.figids) if self.live[i]}
+            self.figid_rank = _figid_rank(self.figids)
+            self.facets = {
+                facet: FacetArrays(facet, self.facet_values(facet), self.live)
+                for facet in schema.FACET_FIELDS
+            }
+
+
+def _figid_rank(figids: list[str]) -> np.ndarray:
+    """Each document's place in figid order: the last tie-breaker of every sort."""
+    rank = np.empty(len(figids), dtype=np.int32)
+    rank[sorted(range(len(figids)), key=figids.__getitem__)] = np.arange(len(figids))
+    return rank

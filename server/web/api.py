@@ -46,17 +46,21 @@ def conditional(view: Callable[P, Any]) -> Callable[P, Response]:
 
     @functools.wraps(view)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> Response:
-        tag = _etag(service().version)
-        if request.if_none_match.contains(tag):
-            response = Response(status=304)  # before any work: the answer cannot have changed
-        else:
-            response = make_response(view(*args, **kwargs))
-        response.set_etag(tag)
-        # Revalidate every time: a rebuilt index changes every answer.
-        response.headers["Cache-Control"] = "no-cache"
-        return response
+        return _tagged(_etag(service().version), lambda: view(*args, **kwargs))
 
     return wrapper
+
+
+def _tagged(tag: str, render: Callable[[], Any]) -> Response:
+    """``render()``'s answer tagged ``tag``, or 304 when the client holds that tag."""
+    if request.if_none_match.contains(tag):
+        response = Response(status=304)  # before any work: the answer cannot have changed
+    else:
+        response = make_response(render())
+    response.set_etag(tag)
+    # Revalidate every time: a rebuilt index changes every answer.
+    response.headers["Cache-Control"] = "no-cache"
+    return response
 
 
 @api.get("/search")
@@ -98,10 +102,15 @@ def suggest() -> Response:
 
 
 @api.get("/status")
-@conditional
 def status() -> Response:
     params.check_known(params.from_args(request.args), ())
-    return jsonify({**service().status(), "server_version": indexer.__version__})
+    health = service().health()
+    # Degraded or not changes this answer while the version served stays the same.
+    failed = (health["load_error"] or {}).get("generation")
+    tag = _etag(f"{health['index_version']}\0{failed}")
+    return _tagged(
+        tag, lambda: jsonify({**service().status(), "server_version": indexer.__version__})
+    )
 
 
 @api.get("/openapi.json")
@@ -112,8 +121,9 @@ def openapi() -> Response:
 
 @health.get("/healthz")
 def healthz() -> Response:
-    # With no index, ``version`` raises and the error handler answers 503.
-    return jsonify({"status": "ok", "index_version": service().version})
+    # 200 while an index is served, "degraded" if it is older than ``current``; with
+    # nothing to serve the service raises and the error handler answers 503.
+    return jsonify(service().health())
 
 
 @functools.cache
