@@ -8,7 +8,7 @@ This module owns the record schema. Two generations of records exist (see
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -238,8 +238,11 @@ class _FieldReader:
             return None
         return "/" + link.strip("/") + "/"
 
-    def string_list(self, name: str, value: Any) -> list[str]:
-        """A list of strings, a single string, or missing; placeholders dropped, order kept."""
+    def string_list(
+        self, name: str, value: Any, unique: Callable[[list[str]], list[str]] | None = None
+    ) -> list[str]:
+        """A list of strings, a single string, or missing; placeholders dropped, order kept,
+        repeats dropped by ``unique`` (ignoring case unless told otherwise)."""
         if is_missing(value) or value == []:
             return []
         items = value if isinstance(value, list) else [value]
@@ -250,7 +253,7 @@ class _FieldReader:
                 raise self.fail(f"{name}[{index}]", f"expected text, got {_kind(item)}")
             if text is not None:
                 result.append(text)
-        return _unique(result)
+        return (unique or _unique)(result)
 
     def organisms(self) -> tuple[list[str], str | None]:
         for name in ("organisms", "organisms_ner"):
@@ -301,11 +304,16 @@ class _FieldReader:
         return list(genes.values())
 
     def gene_keywords(self) -> list[str]:
-        """Gene-like terms of ``schema-jsonld.keywords``: the only genes newer records list."""
+        """Gene-like terms of ``schema-jsonld.keywords``: the only genes newer records list.
+
+        Only exact repeats are dropped: records list a mouse symbol and the HGNC one
+        (``Akt1``, ``AKT1``) and the lexicon matches symbols exactly, so folding case
+        here would lose whichever spelling came second."""
         jsonld = self.raw.get("schema-jsonld")
         if not isinstance(jsonld, Mapping):
             return []
-        return self.string_list("schema-jsonld.keywords", jsonld.get("keywords"))
+        keywords = jsonld.get("keywords")
+        return self.string_list("schema-jsonld.keywords", keywords, _unique_exact)
 
     def terms(self, name: str) -> list[Term]:
         raw = self.raw.get(name)
@@ -363,6 +371,10 @@ def _unique(items: list[str]) -> list[str]:
             seen.add(key)
             result.append(item)
     return result
+
+
+def _unique_exact(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _kind(value: Any) -> str:

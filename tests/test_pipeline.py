@@ -18,7 +18,7 @@ from indexer.lexicon import GeneLexicon
 from indexer.record import normalize
 from indexer.sources import discover, read_records
 from indexer.vocabulary import Vocabulary
-from tests.conftest import NEWER_RECORD, OLDER_RECORD, SAMPLE_RECORDS, sample_path
+from tests.conftest import FIXTURES, NEWER_RECORD, OLDER_RECORD, SAMPLE_RECORDS, sample_path
 
 
 def figids_matching(root: Path, field: str, text: str) -> set[str]:
@@ -286,3 +286,23 @@ def test_old_generations_are_collected(tmp_path):
         or IndexStore(root).current().name in generations
     )
     assert whoosh_index.exists_in(str(IndexStore(root).current()))
+
+
+def test_newer_records_keep_hgnc_symbols_listed_after_other_spellings(sample_index):
+    """``Tp53`` listed before ``TP53`` once dropped TP53: gene search, the gene facet and
+    the stored record must all name every listed symbol the lexicon knows."""
+    lexicon = GeneLexicon.load(IndexStore(sample_index).require_current() / "lexicon.json")
+    ix = IndexStore(sample_index).open_current()
+    for path in sorted((FIXTURES / "mixed-case-keywords").glob("*.md")):
+        (raw,) = read_records(path)
+        figure = normalize(raw.data, raw.location)
+        known = {word for word in figure.gene_keywords if lexicon.entrez(word) is not None}
+        with ix.searcher() as searcher:
+            stored = {gene["symbol"] for gene in stored_record(searcher, figure.figid)["genes"]}
+            docnum = searcher.document_number(figid=figure.figid)
+            facet = searcher.reader().column_reader(schema.facet_column("gene"))[docnum]
+        assert {"TP53", "MTOR", "MMP2"} <= known or {"AKT1", "BRAF", "SHH", "TNF"} <= known
+        assert stored == known
+        assert set(facet.decode().split(schema.VALUE_SEPARATOR)) == known
+        for symbol in known:
+            assert figure.figid in figids_matching(sample_index, schema.GENE, symbol.lower())

@@ -7,7 +7,7 @@ import pytest
 from indexer.errors import RecordError
 from indexer.record import Figure, normalize, printed_pieces
 from indexer.sources import read_records
-from tests.conftest import NEWER_RECORD, OLDER_RECORD, sample_path
+from tests.conftest import FIXTURES, NEWER_RECORD, OLDER_RECORD, sample_path
 
 
 def load(figid: str) -> Figure:
@@ -161,3 +161,26 @@ def test_not_a_record(raw):
 def test_round_trip_through_dict():
     figure = load(OLDER_RECORD)
     assert Figure.from_dict(figure.as_dict()) == figure
+
+
+MIXED_CASE_KEYWORDS = FIXTURES / "mixed-case-keywords"
+
+
+def load_fixture(path) -> Figure:
+    (raw,) = read_records(path)
+    return normalize(raw.data, raw.location)
+
+
+@pytest.mark.parametrize(
+    ("name", "spellings"),
+    [
+        ("PMC4773033__cddiscovery201529-f2", ["Akt1", "AKT1", "Shh", "SHH", "Tnf", "TNF"]),
+        ("PMC11967956__pone.0303736.g007", ["tp53", "TP53", "mtor", "MTOR", "mmp2", "MMP2"]),
+    ],
+)
+def test_gene_keywords_keep_every_spelling(name, spellings):
+    """A mouse symbol listed before the HGNC one must not hide it: the lexicon matches
+    symbols exactly, so only exact repeats may be dropped."""
+    keywords = load_fixture(MIXED_CASE_KEYWORDS / f"{name}.md").gene_keywords
+    assert all(spelling in keywords for spelling in spellings)
+    assert len(keywords) == len(set(keywords))
