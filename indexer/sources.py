@@ -179,9 +179,63 @@ def _read_jsonl(path: Path, data: bytes) -> Iterator[RawRecord | RecordError]:
             yield RawRecord(location, _digest(line), record)
 
 
+# Characters YAML does not allow in a document (PyYAML's reader refuses them; yaml_rs
+# silently ends the document at a NUL, losing the rest of the record).
+_NOT_ALLOWED = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+# Records mean what YAML 1.1 says (PyYAML; the PFOCR site's Jekyll build reads 1.1).
+# yaml_rs, 5x faster, reads YAML 1.2, which differs on some plain scalars: `no`, `on` are
+# text in 1.2 and booleans in 1.1, `1e3` a number or text, `017` 17 or 15, `12:30` text or
+# 750, and yaml_rs reads `_0` as 0. So yaml_rs reads only documents where every plain
+# scalar that may not be text is a form both read alike (``_SAME_IN_BOTH``), and that have
+# no tags, anchors, flow collections, explicit or empty keys, or document markers, where
+# yaml_rs accepts what PyYAML refuses. tests/test_sources.py checks the two against each
+# other over the sample and generated scalars.
+_MAYBE_NOT_TEXT = (
+    r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|<<|="
+    r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)"
+    r"|[-+]?0[xXoObB][0-9a-fA-F_]*"  # hexadecimal, octal, binary
+    r"|[-+]?[0-9_.:]*[0-9][0-9_.:]*(?:[eE][-+]?[0-9_]*)?"  # yaml_rs reads "_0" as 0
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \t][^\n#]*)?"  # dates, timestamps
+)
+# What may follow where a plain scalar starts, and make the document PyYAML's.
+_AFTER_SCALAR_START = (
+    r"(?=[-+.0-9_yYnNoO<=!&\[{|>?:])(?:"  # fails fast on ordinary text
+    f"(?P<scalar>{_MAYBE_NOT_TEXT})"
+    r"[ \t]*(?=$|#|:(?:[ \t]|$))"
+    r"|[!&]"  # a tag or an anchor
+    r"|[\[{](?![\]}][ \t]*$)"  # a flow collection but [] or {} (yaml_rs takes `[a, :]`)
+    r"|[|>][^\n]*\s*\Z"  # an empty block scalar that ends the text ('\n' in yaml_rs)
+    r"|[?:](?:[ \t]|$)"  # an explicit or empty key
+    r")"
+)
+# Where a plain scalar starts in block style (flow style goes to PyYAML): a new line after
+# its indentation and any "- ", or after ": ". Two regexes, because each begins with a
+# literal the regex engine finds fast; one with both tried every character (3x slower).
+_PLAIN_SCALAR_STARTS = (
+    re.compile(r"\n[ \t-]*" + _AFTER_SCALAR_START, re.MULTILINE),  # search "\n" + text
+    re.compile(r":[ \t]+" + _AFTER_SCALAR_START, re.MULTILINE),
+)
+_DOCUMENT_MARKERS = ("\n---", "\n...")  # several documents: an error in 1.1, a list in 1.2
+_SAME_IN_BOTH = re.compile(r"[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+
+
 def parse_yaml(text: str, *, first_line: int) -> Any:
-    """Parse YAML text; errors give the line number in the file (``first_line`` = line 1)."""
-    if yaml_rs is not None:
+    """Parse YAML text as YAML 1.1; errors give the line number in the file
+    (``first_line`` = line 1)."""
+    bad = _NOT_ALLOWED.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start())
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1)
+        raise RecordError(
+            "",
+            None,
+            f"bad YAML at line {line + first_line}, column {column + 1}: "
+            f"control character U+{ord(bad.group()):04X} is not allowed",
+        )
+    if yaml_rs is not None and reads_alike_in_yaml_1_2(text):
         try:
             return yaml_rs.loads(text)
         except Exception:
@@ -192,6 +246,19 @@ def parse_yaml(text: str, *, first_line: int) -> Any:
         raise RecordError("", None, "bad YAML " + _describe_yaml_error(exc, first_line)) from None
     except yaml.YAMLError as exc:
         raise RecordError("", None, f"bad YAML: {exc}") from None
+
+
+def reads_alike_in_yaml_1_2(text: str) -> bool:
+    """Whether a YAML 1.2 parser is sure to read ``text`` as YAML 1.1 does (see above)."""
+    text = "\n" + text
+    if any(marker in text for marker in _DOCUMENT_MARKERS):
+        return False
+    for starts in _PLAIN_SCALAR_STARTS:
+        for found in starts.finditer(text):
+            scalar = found["scalar"]
+            if scalar is None or not _SAME_IN_BOTH.fullmatch(scalar):
+                return False
+    return True
 
 
 def _describe_yaml_error(exc: yaml.MarkedYAMLError, first_line: int) -> str:
