@@ -7,6 +7,7 @@ This module owns the record schema. Two generations of records exist (see
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
@@ -136,8 +137,8 @@ def _clean_text(value: Any) -> Any:
         return text
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return _NOT_TEXT
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return _NOT_TEXT  # NaN and infinity included: stored, they would not be JSON
     return str(value)
 
 
@@ -227,9 +228,14 @@ class _FieldReader:
             if is_missing(value):
                 continue
             try:
-                return float(value)
+                if isinstance(value, bool):
+                    raise TypeError
+                number = float(value)
             except (TypeError, ValueError):
                 raise self.fail(name, f"expected a number, got {value!r}") from None
+            if not math.isfinite(number):  # NaN would make the API write invalid JSON
+                raise self.fail(name, f"expected a finite number, got {value!r}")
+            return number
         return None
 
     def figlink(self) -> str | None:
@@ -242,15 +248,18 @@ class _FieldReader:
         self, name: str, value: Any, unique: Callable[[list[str]], list[str]] | None = None
     ) -> list[str]:
         """A list of strings, a single string, or missing; placeholders dropped, order kept,
-        repeats dropped by ``unique`` (ignoring case unless told otherwise)."""
+        repeats dropped by ``unique`` (ignoring case unless told otherwise). Numbers are
+        refused: in a list of names, `42` is a mistake, not a name."""
         if is_missing(value) or value == []:
             return []
-        items = value if isinstance(value, list) else [value]
+        is_list = isinstance(value, list)
+        items = value if is_list else [value]
         result = []
         for index, item in enumerate(items):
-            text = _clean_text(item)
+            text = _clean_text(item) if type(item) is str or item is None else _NOT_TEXT
             if text is _NOT_TEXT:
-                raise self.fail(f"{name}[{index}]", f"expected text, got {_kind(item)}")
+                where = f"{name}[{index}]" if is_list else name
+                raise self.fail(where, f"expected text, got {_kind(item)}")
             if text is not None:
                 result.append(text)
         return (unique or _unique)(result)

@@ -142,6 +142,32 @@ def test_printed_pieces():
         ),
         ({"figid": "X", "caption": {"a": 1}}, "caption", "expected text, got a mapping"),
         ({"figid": "X", "diseases": [["Cancer"]]}, "diseases[0]", "expected a mapping with word"),
+        # Non-finite numbers would be written as NaN, which is not JSON.
+        (
+            {"figid": "X", "pathway_score": float("nan")},
+            "pathway_score",
+            "expected a finite number, got nan",
+        ),
+        (
+            {"figid": "X", "automl_pathway": float("-inf")},
+            "automl_pathway",
+            "expected a finite number, got -inf",
+        ),
+        ({"figid": "X", "pathway_score": True}, "pathway_score", "expected a number, got True"),
+        ({"figid": "X", "caption": float("inf")}, "caption", "expected text, got float inf"),
+        # A number where a list of names is expected is a mistake, not a name.
+        ({"figid": "X", "organisms": 42}, "organisms", "expected text, got int 42"),
+        ({"figid": "X", "keywords": ["a", 1.5]}, "keywords[1]", "expected text, got float 1.5"),
+        (
+            {"figid": "X", "annotations": [{"name": 7}]},
+            "annotations[0]",
+            "expected text, got int 7",
+        ),
+        (
+            {"figid": "X", "schema-jsonld": {"keywords": ["TP53", 7157]}},
+            "schema-jsonld.keywords[1]",
+            "expected text, got int 7157",
+        ),
     ],
 )
 def test_malformed_fields_are_rejected_with_field_and_problem(raw, field, problem):
