@@ -23,6 +23,26 @@ PMC_IMAGE_URL = "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/bin/{filename
 # Printed gene words carry OCR punctuation: "(Src", "AR*", "Ga12,Gaq".
 ALIAS_SPLIT = re.compile(r"[,;/]+|\s+")
 ALIAS_STRIP = "()[]{}*\"'.:!?<>"
+# Limits, from the real records with a wide margin (README, "Record limits"): a record
+# beyond one is refused, so that one bad record cannot make result pages huge or slow.
+MAX_CHARS = {
+    "figid": 200,
+    "figtitle": 2_000,
+    "papertitle": 2_000,
+    "reftext": 2_000,
+    "caption": 20_000,
+}
+MAX_SHORT_CHARS = 500  # any other text: a DOI, a journal, a keyword, a gene's word...
+MAX_ITEMS = {
+    "genes": 2_000,
+    "schema-jsonld.keywords": 2_000,
+    "chemicals": 1_000,
+    "diseases": 1_000,
+    "annotations": 1_000,
+    "keywords": 500,
+    "organisms": 200,
+    "organisms_ner": 200,
+}
 _FROM_RECORD = object()
 _NOT_TEXT = object()
 
@@ -208,10 +228,25 @@ class _FieldReader:
         """Clean text of field ``name`` (or of ``value``, a nested item named ``name``)."""
         if value is _FROM_RECORD:
             value = self.raw.get(name)
+        if type(value) is str:
+            self.check_length(name, value, MAX_CHARS.get(name, MAX_SHORT_CHARS))
         text = _clean_text(value)
         if text is _NOT_TEXT:
             raise self.fail(name, f"expected text, got {_kind(value)}")
         return text
+
+    def check_length(self, name: str, text: str, limit: int) -> None:
+        if len(text) > limit:
+            raise self.fail(
+                name, f"too long: {len(text):,} characters, more than the {limit:,} allowed"
+            )
+
+    def check_count(self, name: str, items: list[Any]) -> None:
+        limit = MAX_ITEMS.get(name)
+        if limit is not None and len(items) > limit:
+            raise self.fail(
+                name, f"too many: {len(items):,} items, more than the {limit:,} allowed"
+            )
 
     def year(self) -> int | None:
         value = self.raw.get("year")
@@ -254,8 +289,11 @@ class _FieldReader:
             return []
         is_list = isinstance(value, list)
         items = value if is_list else [value]
+        self.check_count(name, items)
         result = []
         for index, item in enumerate(items):
+            if type(item) is str and len(item) > MAX_SHORT_CHARS:
+                self.check_length(f"{name}[{index}]" if is_list else name, item, MAX_SHORT_CHARS)
             text = _clean_text(item) if type(item) is str or item is None else _NOT_TEXT
             if text is _NOT_TEXT:
                 where = f"{name}[{index}]" if is_list else name
@@ -280,6 +318,7 @@ class _FieldReader:
             return []
         if not isinstance(raw, list):
             raise self.fail("genes", f"expected a list of genes, got {_kind(raw)}")
+        self.check_count("genes", raw)
         genes: dict[str, Gene] = {}
         for index, item in enumerate(raw):
             where = f"genes[{index}]"
@@ -330,6 +369,7 @@ class _FieldReader:
             return []
         if not isinstance(raw, list):
             raise self.fail(name, f"expected a list, got {_kind(raw)}")
+        self.check_count(name, raw)
         terms: dict[str, Term] = {}
         for index, item in enumerate(raw):
             where = f"{name}[{index}]"
@@ -351,11 +391,13 @@ class _FieldReader:
             return []
         if not isinstance(raw, list):
             raise self.fail("annotations", f"expected a list, got {_kind(raw)}")
+        self.check_count("annotations", raw)
         names = []
         for index, item in enumerate(raw):
             if isinstance(item, Mapping):  # ontology term objects: take their label
                 item = item.get("name") or item.get("label") or item.get("id")
             names.extend(self.string_list(f"annotations[{index}]", item))
+        self.check_count("annotations", names)  # items may be lists themselves
         return _unique(names)
 
     def keywords(self) -> list[str]:

@@ -35,6 +35,10 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 YAML_SUFFIXES = frozenset({".yml", ".yaml"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 RECORD_SUFFIXES = MARKDOWN_SUFFIXES | YAML_SUFFIXES | JSONL_SUFFIXES
+# Size limits (README, "Record limits"): the largest real record file is 20 KB.
+MAX_RECORD_BYTES = 1 << 20  # a Markdown file, or one line of JSON Lines
+MAX_YAML_FILE_BYTES = 64 << 20  # a YAML file may hold a list of records
+MAX_JSONL_FILE_BYTES = 1 << 30
 _CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 
 
@@ -83,7 +87,14 @@ def digest_units(path: Path) -> Iterator[tuple[str, str]]:
     Used by incremental updates to find unchanged records cheaply. A file that cannot
     be split yields a single unit for the whole file, so it is re-read (and reported).
     """
-    data = path.read_bytes()
+    try:
+        if path.stat().st_size > max_file_bytes(path):
+            yield str(path), "too large"  # never indexed: read_records reports it
+            return
+        data = path.read_bytes()
+    except OSError:
+        yield str(path), "unreadable"
+        return
     if path.suffix.lower() in JSONL_SUFFIXES:
         for number, line in enumerate(data.splitlines(), start=1):
             if line.strip():
@@ -92,9 +103,22 @@ def digest_units(path: Path) -> Iterator[tuple[str, str]]:
         yield str(path), _digest(data)
 
 
+def max_file_bytes(path: Path) -> int:
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return MAX_JSONL_FILE_BYTES
+    return MAX_YAML_FILE_BYTES if suffix in YAML_SUFFIXES else MAX_RECORD_BYTES
+
+
 def read_records(path: Path) -> Iterator[RawRecord | RecordError]:
     """Yield every raw record of one file, or a ``RecordError`` for each that cannot be read."""
     try:
+        size, limit = path.stat().st_size, max_file_bytes(path)
+        if size > limit:  # refused before it is read into memory
+            yield RecordError(
+                str(path), None, f"file too large: {_size(size)}, at most {_size(limit)} allowed"
+            )
+            return
         data = path.read_bytes()
     except OSError as exc:
         yield RecordError(str(path), None, f"cannot read file: {exc.strerror or exc}")
@@ -112,6 +136,10 @@ def read_records(path: Path) -> Iterator[RawRecord | RecordError]:
         yield from _read_markdown(path, text, _digest(data))
     else:
         yield from _read_yaml_file(path, text, _digest(data))
+
+
+def _size(count: int) -> str:
+    return f"{count:,} bytes"
 
 
 def _digest(data: bytes) -> str:
@@ -169,6 +197,13 @@ def _read_jsonl(path: Path, data: bytes) -> Iterator[RawRecord | RecordError]:
         if not line.strip():
             continue
         location = f"{path}:{number}"
+        if len(line) > MAX_RECORD_BYTES:
+            yield RecordError(
+                location,
+                None,
+                f"record too large: {_size(len(line))}, at most {_size(MAX_RECORD_BYTES)} allowed",
+            )
+            continue
         try:
             record = json.loads(_decode(line))
         except RecordError as exc:

@@ -306,3 +306,24 @@ def test_newer_records_keep_hgnc_symbols_listed_after_other_spellings(sample_ind
         assert set(facet.decode().split(schema.VALUE_SEPARATOR)) == known
         for symbol in known:
             assert figure.figid in figids_matching(sample_index, schema.GENE, symbol.lower())
+
+
+def test_oversized_records_are_rejected_and_the_build_goes_on(records_dir, tmp_path):
+    (records_dir / "long-caption.md").write_text(
+        "---\nfigid: LONG1\ncaption: " + "word " * 20_000 + "\n---\n", encoding="utf-8"
+    )
+    genes = "".join(f"- {{hgnc_symbol: G{n}, word: G{n}}}\n" for n in range(2_001))
+    (records_dir / "many-genes.md").write_text(
+        f"---\nfigid: MANY1\ngenes:\n{genes}---\n", encoding="utf-8"
+    )
+    (records_dir / "huge.md").write_bytes(b"---\nfigid: HUGE1\ncaption: " + b"a" * (2 << 20))
+    report = pipeline.build([records_dir], tmp_path / "ix", workers=2)
+    problems = {Path(r["location"]).name: (r["field"], r["problem"]) for r in report.rejected}
+    assert problems == {
+        "long-caption.md": ("caption", problems["long-caption.md"][1]),
+        "many-genes.md": ("genes", "too many: 2,001 items, more than the 2,000 allowed"),
+        "huge.md": (None, problems["huge.md"][1]),
+    }
+    assert problems["long-caption.md"][1].startswith("too long: 99,999 characters")
+    assert problems["huge.md"][1].startswith("file too large: 2,097,1")
+    assert report.figures_indexed == 214

@@ -280,3 +280,26 @@ def test_both_parsers_read_generated_scalars_alike(scalar, shape, before):
     assert outcome(read_as_pfocr, text) == expected
     if reads_alike_in_yaml_1_2(text):
         assert outcome(yaml_rs.loads, text) in (expected, "error")
+
+
+def test_a_file_too_large_for_a_record_is_refused_unread(tmp_path):
+    path = tmp_path / "huge.md"
+    path.write_bytes(b"---\nfigid: HUGE\ncaption: " + b"a" * (1 << 20) + b"\n---\n")
+    (error,) = read_all(path)
+    assert isinstance(error, RecordError)
+    assert (error.location, error.problem) == (
+        str(path),
+        "file too large: 1,048,606 bytes, at most 1,048,576 bytes allowed",
+    )
+
+
+def test_a_json_line_too_large_is_refused_and_the_others_read(tmp_path):
+    path = tmp_path / "records.jsonl"
+    big = json.dumps({"figid": "BIG", "caption": "a" * (1 << 20)})
+    path.write_text(f'{{"figid": "J1"}}\n{big}\n{{"figid": "J3"}}\n', encoding="utf-8")
+    first, error, last = read_all(path)
+    assert (first.data, last.data) == ({"figid": "J1"}, {"figid": "J3"})
+    assert (error.location, error.problem) == (
+        f"{path}:2",
+        "record too large: 1,048,607 bytes, at most 1,048,576 bytes allowed",
+    )
