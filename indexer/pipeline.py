@@ -60,6 +60,18 @@ Progress = Callable[[int], None]
 class StrictFailure(Exception):
     """--strict was given and some records were rejected: nothing was published."""
 
+    def __init__(self, message: str, report: Report) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class EmptyIndexRefused(Exception):
+    """The run would publish an index with no figures; the served one was kept."""
+
+    def __init__(self, message: str, report: Report) -> None:
+        super().__init__(message)
+        self.report = report
+
 
 # -- pass 1: read -----------------------------------------------------------------------
 
@@ -395,12 +407,14 @@ def build(
     progress: bool = False,
     strict: bool = False,
     memory_mb: int = WRITER_MEMORY_MB,
+    allow_empty: bool = False,
 ) -> Report:
     """Build a new index from all records in ``sources`` and publish it in ``index_root``.
 
     The index being served is untouched until the new one is complete. With ``strict``,
-    any rejected record abandons the build (raising ``StrictFailure``). Each worker
-    holds about ``memory_mb`` of postings in memory before it finishes a segment.
+    any rejected record abandons the build (raising ``StrictFailure``); so does finding
+    no figure to index, unless ``allow_empty`` (raising ``EmptyIndexRefused``). Each
+    worker holds about ``memory_mb`` of postings in memory before it finishes a segment.
     """
     started = time.perf_counter()
     store = IndexStore(index_root)
@@ -417,11 +431,12 @@ def build(
                     read = _read_all(files, runner, report, temp)
                     lap("read")
                     _check_strict(report, strict)
+                    indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
+                    _check_not_empty(report, indexed, allow_empty)
                     jobs = [
                         (str(partial), spill, read.losers, read.lexicon, memory_mb)
                         for spill in read.spills
                     ]
-                    indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
                     shards = runner.map(
                         "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs
                     )
@@ -456,7 +471,25 @@ def _new_generation(store: IndexStore, report: Report, started: float) -> Iterat
 
 def _check_strict(report: Report, strict: bool) -> None:
     if strict and report.rejected:
-        raise StrictFailure(f"{report.figures_rejected} records rejected; nothing was published")
+        raise StrictFailure(
+            f"{report.figures_rejected} records rejected; nothing was published", report
+        )
+
+
+def _check_not_empty(report: Report, figures: int, allow_empty: bool) -> None:
+    """An empty index replacing a full one is nearly always a mistake (a wrong folder, a
+    broken export): refuse it unless asked for."""
+    if figures > 0 or allow_empty:
+        return
+    if report.command == "update":
+        why = "the update would leave no figures in the index"
+    elif report.figures_rejected:
+        why = f"all {report.figures_rejected} records were rejected"
+    else:
+        why = f"no figures to index in the {report.files_read} files read"
+    raise EmptyIndexRefused(
+        f"{why}; the index was not changed (--allow-empty publishes an empty index)", report
+    )
 
 
 def _publish(
@@ -507,12 +540,14 @@ def update(
     *,
     progress: bool = False,
     strict: bool = False,
+    allow_empty: bool = False,
 ) -> Report:
     """Bring the index in line with ``sources``: add new and changed figures, drop gone ones.
 
     Records are matched by where they were read from and a digest of their text, so
     unchanged files are not parsed again. The update is written to a new generation
-    (sharing the unchanged segment files by hard links) and published atomically.
+    (sharing the unchanged segment files by hard links) and published atomically. An
+    update that would leave no figures is refused unless ``allow_empty``.
     """
     started = time.perf_counter()
     store = IndexStore(index_root)
@@ -529,6 +564,7 @@ def update(
             _check_strict(report, strict)
             report.documents = ix.doc_count()
             if changed:  # else keep serving the same generation: caches stay valid
+                _check_not_empty(report, report.documents, allow_empty)
                 # Spellings already known stay; new stems get theirs.
                 known = Vocabulary.load_surface(current / VOCABULARY_FILE)
                 write_json(partial / VOCABULARY_FILE, {**vocabulary.surface(), **known})

@@ -327,3 +327,42 @@ def test_oversized_records_are_rejected_and_the_build_goes_on(records_dir, tmp_p
     assert problems["long-caption.md"][1].startswith("too long: 99,999 characters")
     assert problems["huge.md"][1].startswith("file too large: 2,097,1")
     assert report.figures_indexed == 214
+
+
+def test_an_empty_or_all_rejected_build_never_replaces_a_good_index(records_dir, tmp_path):
+    root = tmp_path / "ix"
+    pipeline.build([sample_path(OLDER_RECORD)], root)
+    before = IndexStore(root).current()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(pipeline.EmptyIndexRefused, match="no figures to index in the 0 files"):
+        pipeline.build([empty], root)
+    rejected_only = tmp_path / "bad"
+    rejected_only.mkdir()
+    write_bad_records(rejected_only)
+    (rejected_only / "zz-duplicate.md").unlink()
+    with pytest.raises(pipeline.EmptyIndexRefused, match="all 4 records were rejected") as caught:
+        pipeline.build([rejected_only], root, workers=2)
+    assert caught.value.report.figures_rejected == 4
+    assert IndexStore(root).current() == before
+    assert all_figids(root) == {OLDER_RECORD}
+    assert not list((root / "generations").glob("*.partial"))
+
+    report = pipeline.build([empty], root, allow_empty=True)
+    assert (report.published, report.documents) == (True, 0)
+    assert all_figids(root) == set()
+
+
+def test_an_update_that_would_leave_no_figures_is_refused(records_dir, tmp_path):
+    root = tmp_path / "ix"
+    pipeline.build([records_dir / f"{OLDER_RECORD}.md", records_dir / f"{NEWER_RECORD}.md"], root)
+    before = IndexStore(root).current()
+    emptied = tmp_path / "emptied"
+    emptied.mkdir()
+    with pytest.raises(pipeline.EmptyIndexRefused, match="would leave no figures"):
+        pipeline.update([emptied], root)
+    assert IndexStore(root).current() == before
+    assert all_figids(root) == {OLDER_RECORD, NEWER_RECORD}
+    report = pipeline.update([emptied], root, allow_empty=True)
+    assert (report.published, report.documents, report.figures_removed) == (True, 0, 2)
+    assert all_figids(root) == set()
