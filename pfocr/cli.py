@@ -127,6 +127,7 @@ def _build(args: argparse.Namespace) -> int:
         workers=args.workers,
         progress=not args.quiet,
         strict=args.strict,
+        memory_mb=args.memory_mb,
         allow_empty=args.allow_empty,
     )
     return _finish(report, args.strict)

@@ -6,7 +6,7 @@ import json
 
 from indexer.index.store import IndexStore
 from pfocr.cli import EXIT_EMPTY, EXIT_INDEX, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
-from tests.conftest import OLDER_RECORD, sample_path
+from tests.conftest import OLDER_RECORD, SAMPLE_RECORDS, sample_path
 
 
 def test_build_then_stats(tmp_path, capsys):
@@ -114,3 +114,10 @@ def test_an_empty_build_is_refused_and_the_index_kept(tmp_path, capsys):
     assert main(args) == EXIT_OK
     assert "0 in the index" in capsys.readouterr().out
     assert IndexStore(root).current() != first
+
+
+def test_memory_flag_reaches_the_writers(tmp_path):
+    root = tmp_path / "ix"
+    args = ["build", str(SAMPLE_RECORDS), "--index", str(root), "--quiet", "--workers", "2"]
+    assert main([*args, "--memory-mb", "1"]) == EXIT_OK
+    assert len(IndexStore(root).open_current()._segments()) > 2  # segments finished early
