@@ -16,11 +16,15 @@ Parsing and indexing both run on every core; nothing is parsed twice.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -35,6 +39,7 @@ from indexer import __version__
 from indexer.errors import RecordError
 from indexer.index import schema
 from indexer.index.store import (
+    BUILD_TEMP_PREFIX,
     LEXICON_FILE,
     META_FILE,
     REPORT_FILE,
@@ -238,9 +243,36 @@ def _read_spill(spill: str) -> Iterable[tuple[str, str, Figure]]:
 _worker_progress: Any = None
 
 
-def _init_worker(queue: Any) -> None:
+def _init_worker(queue: Any, parent: int) -> None:
     global _worker_progress
     _worker_progress = queue
+    _die_with_parent(parent)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the build that started it dies, even by SIGKILL: an orphan
+    would go on working for seconds, then sleep forever holding its memory.
+
+    Linux kills it at once (prctl PR_SET_PDEATHSIG); elsewhere, and should that fail, a
+    thread notices that the parent is gone (the worker is handed to another parent).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    watcher = threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True)
+    watcher.start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _report_progress(amount: int) -> None:
@@ -267,7 +299,9 @@ class _Runner:
         if workers > 1:
             context = multiprocessing.get_context("spawn")
             self.queue = context.SimpleQueue()
-            self.pool = ProcessPoolExecutor(workers, context, _init_worker, (self.queue,))
+            self.pool = ProcessPoolExecutor(
+                workers, context, _init_worker, (self.queue, os.getpid())
+            )
 
     def map(
         self,
@@ -427,7 +461,7 @@ def build(
         try:
             with _new_generation(store, report, started) as partial:
                 ix = whoosh_index.create_in(str(partial), schema.build_schema())
-                with tempfile.TemporaryDirectory(prefix="pfocr-build-", dir=store.root) as temp:
+                with tempfile.TemporaryDirectory(prefix=BUILD_TEMP_PREFIX, dir=store.root) as temp:
                     read = _read_all(files, runner, report, temp)
                     lap("read")
                     _check_strict(report, strict)

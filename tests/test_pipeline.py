@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -366,3 +370,51 @@ def test_an_update_that_would_leave_no_figures_is_refused(records_dir, tmp_path)
     report = pipeline.update([emptied], root, allow_empty=True)
     assert (report.published, report.documents, report.figures_removed) == (True, 0, 2)
     assert all_figids(root) == set()
+
+
+def test_a_killed_build_takes_its_workers_along_and_the_next_build_cleans_up(tmp_path):
+    """SIGKILL the `pfocr build` process mid-build: its workers must not outlive it, and
+    the next build (holding the lock) removes the folders the killed one left."""
+    psutil = pytest.importorskip("psutil")
+    records = tmp_path / "records"
+    for copy in range(4):  # enough files to be caught mid-build (the copies are duplicates)
+        shutil.copytree(SAMPLE_RECORDS, records / str(copy))
+    root = tmp_path / "ix"
+    pipeline.build([sample_path(OLDER_RECORD)], root)
+    before = IndexStore(root).current()
+    command = [sys.executable, "-m", "pfocr", "build", str(records), "--index", str(root)]
+    build = subprocess.Popen(
+        [*command, "--workers", "2", "--quiet"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        parent = psutil.Process(build.pid)
+        workers: list = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and build.poll() is None:
+            workers = [p for p in parent.children(recursive=True) if "python" in p.name()]
+            if len(workers) >= 2 and list(root.glob("pfocr-build-*/shard*.pickle")):
+                break
+            time.sleep(0.05)
+        assert build.poll() is None and len(workers) >= 2, "the build ended before the kill"
+        build.send_signal(signal.SIGKILL)
+        build.wait(timeout=10)
+    finally:
+        if build.poll() is None:
+            build.kill()
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    for orphan in alive:  # do not leave them running if the assertion below fails
+        orphan.kill()
+    assert alive == [], f"workers outlived the killed build: {alive}"
+    assert list(root.glob("pfocr-build-*")) and list(root.glob("generations/*.partial"))
+    assert IndexStore(root).current() == before
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(pipeline.EmptyIndexRefused):  # even a refused build cleans up
+        pipeline.build([empty], root)
+    assert list(root.glob("pfocr-build-*")) == []
+    assert list(root.glob("generations/*.partial")) == []
+    assert IndexStore(root).current() == before
