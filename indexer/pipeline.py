@@ -45,9 +45,17 @@ from indexer.index.store import (
     REPORT_FILE,
     VOCABULARY_FILE,
     IndexStore,
+    share_index_files,
     write_json,
 )
-from indexer.index.writer import BulkSegmentWriter, commit_segments
+from indexer.index.writer import (
+    BulkSegmentWriter,
+    IndexedDocument,
+    commit_segments,
+    indexed_documents,
+    replace_documents,
+    stored_records,
+)
 from indexer.lexicon import GeneLexicon
 from indexer.record import Figure, normalize
 from indexer.report import Report
@@ -561,13 +569,6 @@ def _write_generation_files(
 # -- incremental update -----------------------------------------------------------------
 
 
-@dataclass
-class IndexedRecord:
-    docnum: int
-    figid: str
-    digest: str
-
-
 def update(
     sources: Sequence[str | os.PathLike[str]],
     index_root: str | os.PathLike[str],
@@ -590,7 +591,7 @@ def update(
         current = store.require_current()
         files = discover(sources)
         with _new_generation(store, report, started) as partial:
-            _link_segments(current, partial)
+            share_index_files(current, partial)
             ix = whoosh_index.open_dir(str(partial))
             lexicon = GeneLexicon.load(current / LEXICON_FILE)
             vocabulary = Vocabulary()
@@ -606,37 +607,6 @@ def update(
     return report
 
 
-def _link_segments(source: Path, target: Path) -> None:
-    """Share the current generation's (immutable) Whoosh files with the new one."""
-    for path in source.iterdir():
-        rewritten = (META_FILE, LEXICON_FILE, VOCABULARY_FILE, REPORT_FILE)
-        if path.name in rewritten or path.name.endswith("WRITELOCK"):
-            continue
-        try:
-            os.link(path, target / path.name)
-        except OSError:  # another file system, or links not allowed: copy instead
-            import shutil
-
-            shutil.copy2(path, target / path.name)
-
-
-def _indexed_records(ix: whoosh_index.Index) -> dict[str, IndexedRecord]:
-    """Location -> the document read from it, from the figid/source/digest columns."""
-    with ix.reader() as reader:
-        live = set(reader.all_doc_ids())
-        columns = zip(  # whole columns at once: per-document lookups cost seconds at 100k
-            reader.column_reader(schema.FIGID),
-            reader.column_reader(schema.SOURCE),
-            reader.column_reader(schema.DIGEST),
-            strict=True,
-        )
-        return {
-            location.decode("utf-8"): IndexedRecord(docnum, figid, digest.decode("ascii"))
-            for docnum, (figid, location, digest) in enumerate(columns)
-            if docnum in live
-        }
-
-
 def _apply_changes(
     ix: whoosh_index.Index,
     files: list[Path],
@@ -648,7 +618,7 @@ def _apply_changes(
     """Apply the differences between ``files`` and the index; return whether there were any."""
     from indexer.sources import digest_units
 
-    indexed = _indexed_records(ix)
+    indexed = indexed_documents(ix)
     seen: set[str] = set()
     changed_files: list[Path] = []
     for path in tqdm(files, desc="comparing", unit="file", disable=not progress):
@@ -667,21 +637,16 @@ def _apply_changes(
     for _, _, figure in new_figures:
         lexicon.learn(figure.genes)
     segments, _ = write_segments(ix, new_figures, lexicon, lexicon, vocabulary, WRITER_MEMORY_MB)
-    # The stock writer deletes, adds the new segments and merges small ones (Whoosh's
-    # MERGE_SMALL policy), so repeated updates do not pile up segments.
-    with ix.writer() as writer, ix.reader() as reader:
-        records = reader.column_reader(schema.RECORD)
-        for record in (*gone, *replaced):
-            stored = schema.decode_record(records[record.docnum])
-            lexicon.count(Figure.from_dict(stored), -1)
-            writer.delete_document(record.docnum)
-        writer.segments.extend(segments)
+    removed = [document.docnum for document in (*gone, *replaced)]
+    for stored in stored_records(ix, removed):
+        lexicon.count(Figure.from_dict(stored), -1)
+    replace_documents(ix, removed, segments)
     report.figures_indexed = len(new_figures)
     return True
 
 
 def _read_changed(
-    files: list[Path], indexed: dict[str, IndexedRecord], report: Report
+    files: list[Path], indexed: dict[str, IndexedDocument], report: Report
 ) -> list[tuple[str, str, Figure]]:
     """Parse changed files; return their new or changed figures, duplicates rejected."""
     kept_figids = {record.figid: location for location, record in indexed.items()}

@@ -179,6 +179,19 @@ class IndexStore:
         write_json(self.root / REPORT_FILE, report)
 
 
+def share_index_files(source: Path, target: Path) -> None:
+    """Give generation ``target`` the (immutable) Whoosh files of ``source``, as hard links
+    where the file system allows; the files every run rewrites are left out."""
+    rewritten = (META_FILE, LEXICON_FILE, VOCABULARY_FILE, REPORT_FILE)
+    for path in source.iterdir():
+        if path.name in rewritten or path.name.endswith("WRITELOCK"):
+            continue
+        try:
+            os.link(path, target / path.name)
+        except OSError:  # another file system, or links not allowed: copy instead
+            shutil.copy2(path, target / path.name)
+
+
 def read_meta(generation: Path) -> dict[str, Any]:
     try:
         return json.loads((generation / META_FILE).read_text(encoding="utf-8"))
