@@ -43,6 +43,7 @@ MAX_ITEMS = {
     "organisms": 200,
     "organisms_ner": 200,
 }
+_SHORTEST_LIMIT = min(MAX_SHORT_CHARS, *MAX_CHARS.values())
 _FROM_RECORD = object()
 _NOT_TEXT = object()
 
@@ -228,7 +229,7 @@ class _FieldReader:
         """Clean text of field ``name`` (or of ``value``, a nested item named ``name``)."""
         if value is _FROM_RECORD:
             value = self.raw.get(name)
-        if type(value) is str:
+        if type(value) is str and len(value) > _SHORTEST_LIMIT:  # rare: a call saved
             self.check_length(name, value, MAX_CHARS.get(name, MAX_SHORT_CHARS))
         text = _clean_text(value)
         if text is _NOT_TEXT:
