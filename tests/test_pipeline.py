@@ -418,3 +418,38 @@ def test_a_killed_build_takes_its_workers_along_and_the_next_build_cleans_up(tmp
     assert list(root.glob("pfocr-build-*")) == []
     assert list(root.glob("generations/*.partial")) == []
     assert IndexStore(root).current() == before
+
+
+def test_without_prctl_a_worker_notices_its_parent_is_gone(tmp_path):
+    """The portable fallback (macOS, or prctl refused): a thread polls the parent pid."""
+    psutil = pytest.importorskip("psutil")
+    worker_code = (
+        "import os, sys, time; from indexer.pipeline import _die_with_parent; "
+        "sys.platform = 'darwin'; "  # skip the Linux prctl path
+        "_die_with_parent(os.getppid()); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    parent_code = (
+        "import subprocess, sys, time; "
+        f"child = subprocess.Popen([sys.executable, '-c', {worker_code!r}]); "
+        "print(child.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_code],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        worker = psutil.Process(int(parent.stdout.readline()))
+        assert parent.stdout.readline() == "ready\n"  # the worker's watcher is running
+        parent.kill()
+        parent.wait(timeout=10)
+        _, alive = psutil.wait_procs([worker], timeout=pipeline.PARENT_CHECK_SECONDS + 4)
+        for orphan in alive:
+            orphan.kill()
+        assert alive == [], "the worker outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        parent.stdout.close()
