@@ -16,11 +16,15 @@ Parsing and indexing both run on every core; nothing is parsed twice.
 from __future__ import annotations
 
 import contextlib
+import ctypes
 import gc
 import multiprocessing
 import os
 import pickle
+import signal
+import sys
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
@@ -35,14 +39,23 @@ from indexer import __version__
 from indexer.errors import RecordError
 from indexer.index import schema
 from indexer.index.store import (
+    BUILD_TEMP_PREFIX,
     LEXICON_FILE,
     META_FILE,
     REPORT_FILE,
     VOCABULARY_FILE,
     IndexStore,
+    share_index_files,
     write_json,
 )
-from indexer.index.writer import BulkSegmentWriter, commit_segments
+from indexer.index.writer import (
+    BulkSegmentWriter,
+    IndexedDocument,
+    commit_segments,
+    indexed_documents,
+    replace_documents,
+    stored_records,
+)
 from indexer.lexicon import GeneLexicon
 from indexer.record import Figure, normalize
 from indexer.report import Report
@@ -59,6 +72,18 @@ Progress = Callable[[int], None]
 
 class StrictFailure(Exception):
     """--strict was given and some records were rejected: nothing was published."""
+
+    def __init__(self, message: str, report: Report) -> None:
+        super().__init__(message)
+        self.report = report
+
+
+class EmptyIndexRefused(Exception):
+    """The run would publish an index with no figures; the served one was kept."""
+
+    def __init__(self, message: str, report: Report) -> None:
+        super().__init__(message)
+        self.report = report
 
 
 # -- pass 1: read -----------------------------------------------------------------------
@@ -226,9 +251,36 @@ def _read_spill(spill: str) -> Iterable[tuple[str, str, Figure]]:
 _worker_progress: Any = None
 
 
-def _init_worker(queue: Any) -> None:
+def _init_worker(queue: Any, parent: int) -> None:
     global _worker_progress
     _worker_progress = queue
+    _die_with_parent(parent)
+
+
+PR_SET_PDEATHSIG = 1  # from <linux/prctl.h>
+PARENT_CHECK_SECONDS = 1.0
+
+
+def _die_with_parent(parent: int) -> None:
+    """End this worker when the build that started it dies, even by SIGKILL: an orphan
+    would go on working for seconds, then sleep forever holding its memory.
+
+    Linux kills it at once (prctl PR_SET_PDEATHSIG); elsewhere, and should that fail, a
+    thread notices that the parent is gone (the worker is handed to another parent).
+    """
+    if sys.platform.startswith("linux"):
+        with contextlib.suppress(OSError, AttributeError):
+            ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # the parent died before prctl took effect
+        os._exit(1)
+    watcher = threading.Thread(target=_exit_when_orphaned, args=(parent,), daemon=True)
+    watcher.start()
+
+
+def _exit_when_orphaned(parent: int) -> None:
+    while os.getppid() == parent:
+        time.sleep(PARENT_CHECK_SECONDS)
+    os._exit(1)
 
 
 def _report_progress(amount: int) -> None:
@@ -255,7 +307,9 @@ class _Runner:
         if workers > 1:
             context = multiprocessing.get_context("spawn")
             self.queue = context.SimpleQueue()
-            self.pool = ProcessPoolExecutor(workers, context, _init_worker, (self.queue,))
+            self.pool = ProcessPoolExecutor(
+                workers, context, _init_worker, (self.queue, os.getpid())
+            )
 
     def map(
         self,
@@ -395,12 +449,14 @@ def build(
     progress: bool = False,
     strict: bool = False,
     memory_mb: int = WRITER_MEMORY_MB,
+    allow_empty: bool = False,
 ) -> Report:
     """Build a new index from all records in ``sources`` and publish it in ``index_root``.
 
     The index being served is untouched until the new one is complete. With ``strict``,
-    any rejected record abandons the build (raising ``StrictFailure``). Each worker
-    holds about ``memory_mb`` of postings in memory before it finishes a segment.
+    any rejected record abandons the build (raising ``StrictFailure``); so does finding
+    no figure to index, unless ``allow_empty`` (raising ``EmptyIndexRefused``). Each
+    worker holds about ``memory_mb`` of postings in memory before it finishes a segment.
     """
     started = time.perf_counter()
     store = IndexStore(index_root)
@@ -413,15 +469,16 @@ def build(
         try:
             with _new_generation(store, report, started) as partial:
                 ix = whoosh_index.create_in(str(partial), schema.build_schema())
-                with tempfile.TemporaryDirectory(prefix="pfocr-build-", dir=store.root) as temp:
+                with tempfile.TemporaryDirectory(prefix=BUILD_TEMP_PREFIX, dir=store.root) as temp:
                     read = _read_all(files, runner, report, temp)
                     lap("read")
                     _check_strict(report, strict)
+                    indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
+                    _check_not_empty(report, indexed, allow_empty)
                     jobs = [
                         (str(partial), spill, read.losers, read.lexicon, memory_mb)
                         for spill in read.spills
                     ]
-                    indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
                     shards = runner.map(
                         "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs
                     )
@@ -456,7 +513,25 @@ def _new_generation(store: IndexStore, report: Report, started: float) -> Iterat
 
 def _check_strict(report: Report, strict: bool) -> None:
     if strict and report.rejected:
-        raise StrictFailure(f"{report.figures_rejected} records rejected; nothing was published")
+        raise StrictFailure(
+            f"{report.figures_rejected} records rejected; nothing was published", report
+        )
+
+
+def _check_not_empty(report: Report, figures: int, allow_empty: bool) -> None:
+    """An empty index replacing a full one is nearly always a mistake (a wrong folder, a
+    broken export): refuse it unless asked for."""
+    if figures > 0 or allow_empty:
+        return
+    if report.command == "update":
+        why = "the update would leave no figures in the index"
+    elif report.figures_rejected:
+        why = f"all {report.figures_rejected} records were rejected"
+    else:
+        why = f"no figures to index in the {report.files_read} files read"
+    raise EmptyIndexRefused(
+        f"{why}; the index was not changed (--allow-empty publishes an empty index)", report
+    )
 
 
 def _publish(
@@ -494,25 +569,20 @@ def _write_generation_files(
 # -- incremental update -----------------------------------------------------------------
 
 
-@dataclass
-class IndexedRecord:
-    docnum: int
-    figid: str
-    digest: str
-
-
 def update(
     sources: Sequence[str | os.PathLike[str]],
     index_root: str | os.PathLike[str],
     *,
     progress: bool = False,
     strict: bool = False,
+    allow_empty: bool = False,
 ) -> Report:
     """Bring the index in line with ``sources``: add new and changed figures, drop gone ones.
 
     Records are matched by where they were read from and a digest of their text, so
     unchanged files are not parsed again. The update is written to a new generation
-    (sharing the unchanged segment files by hard links) and published atomically.
+    (sharing the unchanged segment files by hard links) and published atomically. An
+    update that would leave no figures is refused unless ``allow_empty``.
     """
     started = time.perf_counter()
     store = IndexStore(index_root)
@@ -521,7 +591,7 @@ def update(
         current = store.require_current()
         files = discover(sources)
         with _new_generation(store, report, started) as partial:
-            _link_segments(current, partial)
+            share_index_files(current, partial)
             ix = whoosh_index.open_dir(str(partial))
             lexicon = GeneLexicon.load(current / LEXICON_FILE)
             vocabulary = Vocabulary()
@@ -529,42 +599,12 @@ def update(
             _check_strict(report, strict)
             report.documents = ix.doc_count()
             if changed:  # else keep serving the same generation: caches stay valid
+                _check_not_empty(report, report.documents, allow_empty)
                 # Spellings already known stay; new stems get theirs.
                 known = Vocabulary.load_surface(current / VOCABULARY_FILE)
                 write_json(partial / VOCABULARY_FILE, {**vocabulary.surface(), **known})
                 _publish(store, partial, report, lexicon, started)
     return report
-
-
-def _link_segments(source: Path, target: Path) -> None:
-    """Share the current generation's (immutable) Whoosh files with the new one."""
-    for path in source.iterdir():
-        rewritten = (META_FILE, LEXICON_FILE, VOCABULARY_FILE, REPORT_FILE)
-        if path.name in rewritten or path.name.endswith("WRITELOCK"):
-            continue
-        try:
-            os.link(path, target / path.name)
-        except OSError:  # another file system, or links not allowed: copy instead
-            import shutil
-
-            shutil.copy2(path, target / path.name)
-
-
-def _indexed_records(ix: whoosh_index.Index) -> dict[str, IndexedRecord]:
-    """Location -> the document read from it, from the figid/source/digest columns."""
-    with ix.reader() as reader:
-        live = set(reader.all_doc_ids())
-        columns = zip(  # whole columns at once: per-document lookups cost seconds at 100k
-            reader.column_reader(schema.FIGID),
-            reader.column_reader(schema.SOURCE),
-            reader.column_reader(schema.DIGEST),
-            strict=True,
-        )
-        return {
-            location.decode("utf-8"): IndexedRecord(docnum, figid, digest.decode("ascii"))
-            for docnum, (figid, location, digest) in enumerate(columns)
-            if docnum in live
-        }
 
 
 def _apply_changes(
@@ -578,7 +618,7 @@ def _apply_changes(
     """Apply the differences between ``files`` and the index; return whether there were any."""
     from indexer.sources import digest_units
 
-    indexed = _indexed_records(ix)
+    indexed = indexed_documents(ix)
     seen: set[str] = set()
     changed_files: list[Path] = []
     for path in tqdm(files, desc="comparing", unit="file", disable=not progress):
@@ -597,21 +637,16 @@ def _apply_changes(
     for _, _, figure in new_figures:
         lexicon.learn(figure.genes)
     segments, _ = write_segments(ix, new_figures, lexicon, lexicon, vocabulary, WRITER_MEMORY_MB)
-    # The stock writer deletes, adds the new segments and merges small ones (Whoosh's
-    # MERGE_SMALL policy), so repeated updates do not pile up segments.
-    with ix.writer() as writer, ix.reader() as reader:
-        records = reader.column_reader(schema.RECORD)
-        for record in (*gone, *replaced):
-            stored = schema.decode_record(records[record.docnum])
-            lexicon.count(Figure.from_dict(stored), -1)
-            writer.delete_document(record.docnum)
-        writer.segments.extend(segments)
+    removed = [document.docnum for document in (*gone, *replaced)]
+    for stored in stored_records(ix, removed):
+        lexicon.count(Figure.from_dict(stored), -1)
+    replace_documents(ix, removed, segments)
     report.figures_indexed = len(new_figures)
     return True
 
 
 def _read_changed(
-    files: list[Path], indexed: dict[str, IndexedRecord], report: Report
+    files: list[Path], indexed: dict[str, IndexedDocument], report: Report
 ) -> list[tuple[str, str, Figure]]:
     """Parse changed files; return their new or changed figures, duplicates rejected."""
     kept_figids = {record.figid: location for location, record in indexed.items()}

@@ -7,8 +7,9 @@ This module owns the record schema. Two generations of records exist (see
 
 from __future__ import annotations
 
+import math
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field, fields
 from typing import Any
 
@@ -24,6 +25,27 @@ PMC_IMAGE_URL = "https://europepmc.org/articles/{pmcid}/bin/{filename}"
 # Printed gene words carry OCR punctuation: "(Src", "AR*", "Ga12,Gaq".
 ALIAS_SPLIT = re.compile(r"[,;/]+|\s+")
 ALIAS_STRIP = "()[]{}*\"'.:!?<>"
+# Limits, from the real records with a wide margin (README, "Record limits"): a record
+# beyond one is refused, so that one bad record cannot make result pages huge or slow.
+MAX_CHARS = {
+    "figid": 200,
+    "figtitle": 2_000,
+    "papertitle": 2_000,
+    "reftext": 2_000,
+    "caption": 20_000,
+}
+MAX_SHORT_CHARS = 500  # any other text: a DOI, a journal, a keyword, a gene's word...
+MAX_ITEMS = {
+    "genes": 2_000,
+    "schema-jsonld.keywords": 2_000,
+    "chemicals": 1_000,
+    "diseases": 1_000,
+    "annotations": 1_000,
+    "keywords": 500,
+    "organisms": 200,
+    "organisms_ner": 200,
+}
+_SHORTEST_LIMIT = min(MAX_SHORT_CHARS, *MAX_CHARS.values())
 _FROM_RECORD = object()
 _NOT_TEXT = object()
 
@@ -138,8 +160,8 @@ def _clean_text(value: Any) -> Any:
         return text
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int | float):
-        return _NOT_TEXT
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        return _NOT_TEXT  # NaN and infinity included: stored, they would not be JSON
     return str(value)
 
 
@@ -209,10 +231,25 @@ class _FieldReader:
         """Clean text of field ``name`` (or of ``value``, a nested item named ``name``)."""
         if value is _FROM_RECORD:
             value = self.raw.get(name)
+        if type(value) is str and len(value) > _SHORTEST_LIMIT:  # rare: a call saved
+            self.check_length(name, value, MAX_CHARS.get(name, MAX_SHORT_CHARS))
         text = _clean_text(value)
         if text is _NOT_TEXT:
             raise self.fail(name, f"expected text, got {_kind(value)}")
         return text
+
+    def check_length(self, name: str, text: str, limit: int) -> None:
+        if len(text) > limit:
+            raise self.fail(
+                name, f"too long: {len(text):,} characters, more than the {limit:,} allowed"
+            )
+
+    def check_count(self, name: str, items: list[Any]) -> None:
+        limit = MAX_ITEMS.get(name)
+        if limit is not None and len(items) > limit:
+            raise self.fail(
+                name, f"too many: {len(items):,} items, more than the {limit:,} allowed"
+            )
 
     def year(self) -> int | None:
         value = self.raw.get("year")
@@ -229,9 +266,14 @@ class _FieldReader:
             if is_missing(value):
                 continue
             try:
-                return float(value)
+                if isinstance(value, bool):
+                    raise TypeError
+                number = float(value)
             except (TypeError, ValueError):
                 raise self.fail(name, f"expected a number, got {value!r}") from None
+            if not math.isfinite(number):  # NaN would make the API write invalid JSON
+                raise self.fail(name, f"expected a finite number, got {value!r}")
+            return number
         return None
 
     def figlink(self) -> str | None:
@@ -240,19 +282,28 @@ class _FieldReader:
             return None
         return "/" + link.strip("/") + "/"
 
-    def string_list(self, name: str, value: Any) -> list[str]:
-        """A list of strings, a single string, or missing; placeholders dropped, order kept."""
+    def string_list(
+        self, name: str, value: Any, unique: Callable[[list[str]], list[str]] | None = None
+    ) -> list[str]:
+        """A list of strings, a single string, or missing; placeholders dropped, order kept,
+        repeats dropped by ``unique`` (ignoring case unless told otherwise). Numbers are
+        refused: in a list of names, `42` is a mistake, not a name."""
         if is_missing(value) or value == []:
             return []
-        items = value if isinstance(value, list) else [value]
+        is_list = isinstance(value, list)
+        items = value if is_list else [value]
+        self.check_count(name, items)
         result = []
         for index, item in enumerate(items):
-            text = _clean_text(item)
+            if type(item) is str and len(item) > MAX_SHORT_CHARS:
+                self.check_length(f"{name}[{index}]" if is_list else name, item, MAX_SHORT_CHARS)
+            text = _clean_text(item) if type(item) is str or item is None else _NOT_TEXT
             if text is _NOT_TEXT:
-                raise self.fail(f"{name}[{index}]", f"expected text, got {_kind(item)}")
+                where = f"{name}[{index}]" if is_list else name
+                raise self.fail(where, f"expected text, got {_kind(item)}")
             if text is not None:
                 result.append(text)
-        return _unique(result)
+        return (unique or _unique)(result)
 
     def organisms(self) -> tuple[list[str], str | None]:
         for name in ("organisms", "organisms_ner"):
@@ -270,6 +321,7 @@ class _FieldReader:
             return []
         if not isinstance(raw, list):
             raise self.fail("genes", f"expected a list of genes, got {_kind(raw)}")
+        self.check_count("genes", raw)
         genes: dict[str, Gene] = {}
         for index, item in enumerate(raw):
             where = f"genes[{index}]"
@@ -303,11 +355,16 @@ class _FieldReader:
         return list(genes.values())
 
     def gene_keywords(self) -> list[str]:
-        """Gene-like terms of ``schema-jsonld.keywords``: the only genes newer records list."""
+        """Gene-like terms of ``schema-jsonld.keywords``: the only genes newer records list.
+
+        Only exact repeats are dropped: records list a mouse symbol and the HGNC one
+        (``Akt1``, ``AKT1``) and the lexicon matches symbols exactly, so folding case
+        here would lose whichever spelling came second."""
         jsonld = self.raw.get("schema-jsonld")
         if not isinstance(jsonld, Mapping):
             return []
-        return self.string_list("schema-jsonld.keywords", jsonld.get("keywords"))
+        keywords = jsonld.get("keywords")
+        return self.string_list("schema-jsonld.keywords", keywords, _unique_exact)
 
     def terms(self, name: str) -> list[Term]:
         raw = self.raw.get(name)
@@ -315,6 +372,7 @@ class _FieldReader:
             return []
         if not isinstance(raw, list):
             raise self.fail(name, f"expected a list, got {_kind(raw)}")
+        self.check_count(name, raw)
         terms: dict[str, Term] = {}
         for index, item in enumerate(raw):
             where = f"{name}[{index}]"
@@ -336,11 +394,13 @@ class _FieldReader:
             return []
         if not isinstance(raw, list):
             raise self.fail("annotations", f"expected a list, got {_kind(raw)}")
+        self.check_count("annotations", raw)
         names = []
         for index, item in enumerate(raw):
             if isinstance(item, Mapping):  # ontology term objects: take their label
                 item = item.get("name") or item.get("label") or item.get("id")
             names.extend(self.string_list(f"annotations[{index}]", item))
+        self.check_count("annotations", names)  # items may be lists themselves
         return _unique(names)
 
     def keywords(self) -> list[str]:
@@ -365,6 +425,10 @@ def _unique(items: list[str]) -> list[str]:
             seen.add(key)
             result.append(item)
     return result
+
+
+def _unique_exact(items: list[str]) -> list[str]:
+    return list(dict.fromkeys(items))
 
 
 def _kind(value: Any) -> str:

@@ -35,6 +35,10 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 YAML_SUFFIXES = frozenset({".yml", ".yaml"})
 JSONL_SUFFIXES = frozenset({".jsonl", ".ndjson"})
 RECORD_SUFFIXES = MARKDOWN_SUFFIXES | YAML_SUFFIXES | JSONL_SUFFIXES
+# Size limits (README, "Record limits"): the largest real record file is 20 KB.
+MAX_RECORD_BYTES = 1 << 20  # a Markdown file, or one line of JSON Lines
+MAX_YAML_FILE_BYTES = 64 << 20  # a YAML file may hold a list of records
+MAX_JSONL_FILE_BYTES = 1 << 30
 _CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 
 
@@ -83,7 +87,14 @@ def digest_units(path: Path) -> Iterator[tuple[str, str]]:
     Used by incremental updates to find unchanged records cheaply. A file that cannot
     be split yields a single unit for the whole file, so it is re-read (and reported).
     """
-    data = path.read_bytes()
+    try:
+        if path.stat().st_size > max_file_bytes(path):
+            yield str(path), "too large"  # never indexed: read_records reports it
+            return
+        data = path.read_bytes()
+    except OSError:
+        yield str(path), "unreadable"
+        return
     if path.suffix.lower() in JSONL_SUFFIXES:
         for number, line in enumerate(data.splitlines(), start=1):
             if line.strip():
@@ -92,9 +103,22 @@ def digest_units(path: Path) -> Iterator[tuple[str, str]]:
         yield str(path), _digest(data)
 
 
+def max_file_bytes(path: Path) -> int:
+    suffix = path.suffix.lower()
+    if suffix in JSONL_SUFFIXES:
+        return MAX_JSONL_FILE_BYTES
+    return MAX_YAML_FILE_BYTES if suffix in YAML_SUFFIXES else MAX_RECORD_BYTES
+
+
 def read_records(path: Path) -> Iterator[RawRecord | RecordError]:
     """Yield every raw record of one file, or a ``RecordError`` for each that cannot be read."""
     try:
+        size, limit = path.stat().st_size, max_file_bytes(path)
+        if size > limit:  # refused before it is read into memory
+            yield RecordError(
+                str(path), None, f"file too large: {_size(size)}, at most {_size(limit)} allowed"
+            )
+            return
         data = path.read_bytes()
     except OSError as exc:
         yield RecordError(str(path), None, f"cannot read file: {exc.strerror or exc}")
@@ -112,6 +136,10 @@ def read_records(path: Path) -> Iterator[RawRecord | RecordError]:
         yield from _read_markdown(path, text, _digest(data))
     else:
         yield from _read_yaml_file(path, text, _digest(data))
+
+
+def _size(count: int) -> str:
+    return f"{count:,} bytes"
 
 
 def _digest(data: bytes) -> str:
@@ -169,6 +197,13 @@ def _read_jsonl(path: Path, data: bytes) -> Iterator[RawRecord | RecordError]:
         if not line.strip():
             continue
         location = f"{path}:{number}"
+        if len(line) > MAX_RECORD_BYTES:
+            yield RecordError(
+                location,
+                None,
+                f"record too large: {_size(len(line))}, at most {_size(MAX_RECORD_BYTES)} allowed",
+            )
+            continue
         try:
             record = json.loads(_decode(line))
         except RecordError as exc:
@@ -179,9 +214,63 @@ def _read_jsonl(path: Path, data: bytes) -> Iterator[RawRecord | RecordError]:
             yield RawRecord(location, _digest(line), record)
 
 
+# Characters YAML does not allow in a document (PyYAML's reader refuses them; yaml_rs
+# silently ends the document at a NUL, losing the rest of the record).
+_NOT_ALLOWED = re.compile(
+    "[^\x09\x0a\x0d\x20-\x7e\x85\xa0-\ud7ff\ue000-\ufffd\U00010000-\U0010ffff]"
+)
+
+# Records mean what YAML 1.1 says (PyYAML; the PFOCR site's Jekyll build reads 1.1).
+# yaml_rs, 5x faster, reads YAML 1.2, which differs on some plain scalars: `no`, `on` are
+# text in 1.2 and booleans in 1.1, `1e3` a number or text, `017` 17 or 15, `12:30` text or
+# 750, and yaml_rs reads `_0` as 0. So yaml_rs reads only documents where every plain
+# scalar that may not be text is a form both read alike (``_SAME_IN_BOTH``), and that have
+# no tags, anchors, flow collections, explicit or empty keys, or document markers, where
+# yaml_rs accepts what PyYAML refuses. tests/test_sources.py checks the two against each
+# other over the sample and generated scalars.
+_MAYBE_NOT_TEXT = (
+    r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|<<|="
+    r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)"
+    r"|[-+]?0[xXoObB][0-9a-fA-F_]*"  # hexadecimal, octal, binary
+    r"|[-+]?[0-9_.:]*[0-9][0-9_.:]*(?:[eE][-+]?[0-9_]*)?"  # yaml_rs reads "_0" as 0
+    r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \t][^\n#]*)?"  # dates, timestamps
+)
+# What may follow where a plain scalar starts, and make the document PyYAML's.
+_AFTER_SCALAR_START = (
+    r"(?=[-+.0-9_yYnNoO<=!&\[{|>?:])(?:"  # fails fast on ordinary text
+    f"(?P<scalar>{_MAYBE_NOT_TEXT})"
+    r"[ \t]*(?=$|#|:(?:[ \t]|$))"
+    r"|[!&]"  # a tag or an anchor
+    r"|[\[{](?![\]}][ \t]*$)"  # a flow collection but [] or {} (yaml_rs takes `[a, :]`)
+    r"|[|>][^\n]*\s*\Z"  # an empty block scalar that ends the text ('\n' in yaml_rs)
+    r"|[?:](?:[ \t]|$)"  # an explicit or empty key
+    r")"
+)
+# Where a plain scalar starts in block style (flow style goes to PyYAML): a new line after
+# its indentation and any "- ", or after ": ". Two regexes, because each begins with a
+# literal the regex engine finds fast; one with both tried every character (3x slower).
+_PLAIN_SCALAR_STARTS = (
+    re.compile(r"\n[ \t-]*" + _AFTER_SCALAR_START, re.MULTILINE),  # search "\n" + text
+    re.compile(r":[ \t]+" + _AFTER_SCALAR_START, re.MULTILINE),
+)
+_DOCUMENT_MARKERS = ("\n---", "\n...")  # several documents: an error in 1.1, a list in 1.2
+_SAME_IN_BOTH = re.compile(r"[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
+
+
 def parse_yaml(text: str, *, first_line: int) -> Any:
-    """Parse YAML text; errors give the line number in the file (``first_line`` = line 1)."""
-    if yaml_rs is not None:
+    """Parse YAML text as YAML 1.1; errors give the line number in the file
+    (``first_line`` = line 1)."""
+    bad = _NOT_ALLOWED.search(text)
+    if bad:
+        line = text.count("\n", 0, bad.start())
+        column = bad.start() - (text.rfind("\n", 0, bad.start()) + 1)
+        raise RecordError(
+            "",
+            None,
+            f"bad YAML at line {line + first_line}, column {column + 1}: "
+            f"control character U+{ord(bad.group()):04X} is not allowed",
+        )
+    if yaml_rs is not None and reads_alike_in_yaml_1_2(text):
         try:
             return yaml_rs.loads(text)
         except Exception:
@@ -192,6 +281,19 @@ def parse_yaml(text: str, *, first_line: int) -> Any:
         raise RecordError("", None, "bad YAML " + _describe_yaml_error(exc, first_line)) from None
     except yaml.YAMLError as exc:
         raise RecordError("", None, f"bad YAML: {exc}") from None
+
+
+def reads_alike_in_yaml_1_2(text: str) -> bool:
+    """Whether a YAML 1.2 parser is sure to read ``text`` as YAML 1.1 does (see above)."""
+    text = "\n" + text
+    if any(marker in text for marker in _DOCUMENT_MARKERS):
+        return False
+    for starts in _PLAIN_SCALAR_STARTS:
+        for found in starts.finditer(text):
+            scalar = found["scalar"]
+            if scalar is None or not _SAME_IN_BOTH.fullmatch(scalar):
+                return False
+    return True
 
 
 def _describe_yaml_error(exc: yaml.MarkedYAMLError, first_line: int) -> str:

@@ -10,7 +10,13 @@ from pathlib import Path
 
 from indexer import __version__, pipeline
 from indexer.index.reader import segment_stats
-from indexer.index.store import IncompatibleIndex, IndexError_, IndexStore, read_meta
+from indexer.index.store import (
+    REPORT_FILE,
+    IncompatibleIndex,
+    IndexError_,
+    IndexStore,
+    read_meta,
+)
 from indexer.report import Report
 from indexer.sources import SourceError
 
@@ -21,6 +27,7 @@ EXIT_OK = 0
 EXIT_REJECTED = 1  # --strict and some records were rejected
 EXIT_USAGE = 2  # bad arguments or source paths
 EXIT_INDEX = 3  # no index, incompatible index, or another build running
+EXIT_EMPTY = 4  # the run would publish an empty index (and --allow-empty was not given)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -34,6 +41,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     except IndexError_ as exc:
         print(f"pfocr: {exc}", file=sys.stderr)
         return EXIT_INDEX
+    except pipeline.StrictFailure as exc:
+        _print_rejections(exc.report.rejected)
+        print(f"pfocr: --strict: {exc}; see {_report_path(exc.report)}", file=sys.stderr)
+        return EXIT_REJECTED
+    except pipeline.EmptyIndexRefused as exc:
+        _print_rejections(exc.report.rejected)
+        print(f"pfocr: {exc}; see {_report_path(exc.report)}", file=sys.stderr)
+        return EXIT_EMPTY
     except KeyboardInterrupt:
         print("pfocr: interrupted; the index being served was not changed", file=sys.stderr)
         return 130
@@ -74,6 +89,11 @@ def _parser() -> argparse.ArgumentParser:
             "--workers", type=int, default=None, help="worker processes (default: one per core)"
         )
         sub.add_argument("--quiet", action="store_true", help="no progress bar")
+        sub.add_argument(
+            "--allow-empty",
+            action="store_true",
+            help="publish the index even if it holds no figures (refused otherwise, exit 4)",
+        )
     commands.choices["build"].add_argument(
         "--memory-mb",
         type=int,
@@ -101,26 +121,26 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _build(args: argparse.Namespace) -> int:
-    try:
-        report = pipeline.build(
-            args.sources,
-            args.index,
-            workers=args.workers,
-            progress=not args.quiet,
-            strict=args.strict,
-        )
-    except pipeline.StrictFailure as exc:
-        return _strict_failed(args.index, exc)
+    report = pipeline.build(
+        args.sources,
+        args.index,
+        workers=args.workers,
+        progress=not args.quiet,
+        strict=args.strict,
+        memory_mb=args.memory_mb,
+        allow_empty=args.allow_empty,
+    )
     return _finish(report, args.strict)
 
 
 def _update(args: argparse.Namespace) -> int:
-    try:
-        report = pipeline.update(
-            args.sources, args.index, progress=not args.quiet, strict=args.strict
-        )
-    except pipeline.StrictFailure as exc:
-        return _strict_failed(args.index, exc)
+    report = pipeline.update(
+        args.sources,
+        args.index,
+        progress=not args.quiet,
+        strict=args.strict,
+        allow_empty=args.allow_empty,
+    )
     return _finish(report, args.strict)
 
 
@@ -133,11 +153,8 @@ def _check(args: argparse.Namespace) -> int:
     return _finish(report, args.strict)
 
 
-def _strict_failed(index: str, exc: Exception) -> int:
-    report = json.loads((Path(index) / "report.json").read_text(encoding="utf-8"))
-    _print_rejections(report["rejected"])
-    print(f"pfocr: --strict: {exc}; see {Path(index) / 'report.json'}", file=sys.stderr)
-    return EXIT_REJECTED
+def _report_path(report: Report) -> Path:
+    return Path(report.index or DEFAULT_INDEX) / REPORT_FILE
 
 
 def _finish(report: Report, strict: bool) -> int:
@@ -147,7 +164,7 @@ def _finish(report: Report, strict: bool) -> int:
     else:
         print(report.summary())
     if report.rejected and report.index:
-        print(f"rejections written to {Path(report.index) / 'report.json'}")
+        print(f"rejections written to {_report_path(report)}")
     return EXIT_REJECTED if strict and report.rejected else EXIT_OK
 
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 
 from indexer.index.store import IndexStore
-from pfocr.cli import EXIT_INDEX, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
-from tests.conftest import OLDER_RECORD, sample_path
+from pfocr.cli import EXIT_EMPTY, EXIT_INDEX, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
+from tests.conftest import OLDER_RECORD, SAMPLE_RECORDS, sample_path
 
 
 def test_build_then_stats(tmp_path, capsys):
@@ -91,3 +91,33 @@ def test_serve_builds_first_when_there_is_no_index_it_can_read(tmp_path, monkeyp
     )
     assert main(["serve", "--index", str(root)]) == EXIT_INDEX  # nothing to build from
     assert "rebuild it with `pfocr build`" in capsys.readouterr().err
+
+
+def test_an_empty_build_is_refused_and_the_index_kept(tmp_path, capsys):
+    root = tmp_path / "ix"
+    assert main(["build", str(sample_path(OLDER_RECORD)), "--index", str(root), "--quiet"]) == 0
+    first = IndexStore(root).current()
+    capsys.readouterr()
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    (bad / "no-id.md").write_text("---\nfigtitle: no id\n---\n", encoding="utf-8")
+    assert main(["build", str(bad), "--index", str(root), "--quiet"]) == EXIT_EMPTY
+    err = capsys.readouterr().err
+    assert f"rejected: {bad / 'no-id.md'} [figid]: missing figid" in err
+    assert (
+        "pfocr: all 1 records were rejected; the index was not changed "
+        "(--allow-empty publishes an empty index)"
+    ) in err
+    assert IndexStore(root).current() == first
+
+    args = ["build", str(bad), "--index", str(root), "--quiet", "--allow-empty"]
+    assert main(args) == EXIT_OK
+    assert "0 in the index" in capsys.readouterr().out
+    assert IndexStore(root).current() != first
+
+
+def test_memory_flag_reaches_the_writers(tmp_path):
+    root = tmp_path / "ix"
+    args = ["build", str(SAMPLE_RECORDS), "--index", str(root), "--quiet", "--workers", "2"]
+    assert main([*args, "--memory-mb", "1"]) == EXIT_OK
+    assert len(IndexStore(root).open_current()._segments()) > 2  # segments finished early

@@ -5,6 +5,10 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
+import subprocess
+import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -18,7 +22,7 @@ from indexer.lexicon import GeneLexicon
 from indexer.record import normalize
 from indexer.sources import discover, read_records
 from indexer.vocabulary import Vocabulary
-from tests.conftest import NEWER_RECORD, OLDER_RECORD, SAMPLE_RECORDS, sample_path
+from tests.conftest import FIXTURES, NEWER_RECORD, OLDER_RECORD, SAMPLE_RECORDS, sample_path
 
 
 def figids_matching(root: Path, field: str, text: str) -> set[str]:
@@ -286,3 +290,166 @@ def test_old_generations_are_collected(tmp_path):
         or IndexStore(root).current().name in generations
     )
     assert whoosh_index.exists_in(str(IndexStore(root).current()))
+
+
+def test_newer_records_keep_hgnc_symbols_listed_after_other_spellings(sample_index):
+    """``Tp53`` listed before ``TP53`` once dropped TP53: gene search, the gene facet and
+    the stored record must all name every listed symbol the lexicon knows."""
+    lexicon = GeneLexicon.load(IndexStore(sample_index).require_current() / "lexicon.json")
+    ix = IndexStore(sample_index).open_current()
+    for path in sorted((FIXTURES / "mixed-case-keywords").glob("*.md")):
+        (raw,) = read_records(path)
+        figure = normalize(raw.data, raw.location)
+        known = {word for word in figure.gene_keywords if lexicon.entrez(word) is not None}
+        with ix.searcher() as searcher:
+            stored = {gene["symbol"] for gene in stored_record(searcher, figure.figid)["genes"]}
+            docnum = searcher.document_number(figid=figure.figid)
+            facet = searcher.reader().column_reader(schema.facet_column("gene"))[docnum]
+        assert {"TP53", "MTOR", "MMP2"} <= known or {"AKT1", "BRAF", "SHH", "TNF"} <= known
+        assert stored == known
+        assert set(facet.decode().split(schema.VALUE_SEPARATOR)) == known
+        for symbol in known:
+            assert figure.figid in figids_matching(sample_index, schema.GENE, symbol.lower())
+
+
+def test_oversized_records_are_rejected_and_the_build_goes_on(records_dir, tmp_path):
+    (records_dir / "long-caption.md").write_text(
+        "---\nfigid: LONG1\ncaption: " + "word " * 20_000 + "\n---\n", encoding="utf-8"
+    )
+    genes = "".join(f"- {{hgnc_symbol: G{n}, word: G{n}}}\n" for n in range(2_001))
+    (records_dir / "many-genes.md").write_text(
+        f"---\nfigid: MANY1\ngenes:\n{genes}---\n", encoding="utf-8"
+    )
+    (records_dir / "huge.md").write_bytes(b"---\nfigid: HUGE1\ncaption: " + b"a" * (2 << 20))
+    report = pipeline.build([records_dir], tmp_path / "ix", workers=2)
+    problems = {Path(r["location"]).name: (r["field"], r["problem"]) for r in report.rejected}
+    assert problems == {
+        "long-caption.md": ("caption", problems["long-caption.md"][1]),
+        "many-genes.md": ("genes", "too many: 2,001 items, more than the 2,000 allowed"),
+        "huge.md": (None, problems["huge.md"][1]),
+    }
+    assert problems["long-caption.md"][1].startswith("too long: 99,999 characters")
+    assert problems["huge.md"][1].startswith("file too large: 2,097,1")
+    assert report.figures_indexed == 214
+
+
+def test_an_empty_or_all_rejected_build_never_replaces_a_good_index(records_dir, tmp_path):
+    root = tmp_path / "ix"
+    pipeline.build([sample_path(OLDER_RECORD)], root)
+    before = IndexStore(root).current()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(pipeline.EmptyIndexRefused, match="no figures to index in the 0 files"):
+        pipeline.build([empty], root)
+    rejected_only = tmp_path / "bad"
+    rejected_only.mkdir()
+    write_bad_records(rejected_only)
+    (rejected_only / "zz-duplicate.md").unlink()
+    with pytest.raises(pipeline.EmptyIndexRefused, match="all 4 records were rejected") as caught:
+        pipeline.build([rejected_only], root, workers=2)
+    assert caught.value.report.figures_rejected == 4
+    assert IndexStore(root).current() == before
+    assert all_figids(root) == {OLDER_RECORD}
+    assert not list((root / "generations").glob("*.partial"))
+
+    report = pipeline.build([empty], root, allow_empty=True)
+    assert (report.published, report.documents) == (True, 0)
+    assert all_figids(root) == set()
+
+
+def test_an_update_that_would_leave_no_figures_is_refused(records_dir, tmp_path):
+    root = tmp_path / "ix"
+    pipeline.build([records_dir / f"{OLDER_RECORD}.md", records_dir / f"{NEWER_RECORD}.md"], root)
+    before = IndexStore(root).current()
+    emptied = tmp_path / "emptied"
+    emptied.mkdir()
+    with pytest.raises(pipeline.EmptyIndexRefused, match="would leave no figures"):
+        pipeline.update([emptied], root)
+    assert IndexStore(root).current() == before
+    assert all_figids(root) == {OLDER_RECORD, NEWER_RECORD}
+    report = pipeline.update([emptied], root, allow_empty=True)
+    assert (report.published, report.documents, report.figures_removed) == (True, 0, 2)
+    assert all_figids(root) == set()
+
+
+def test_a_killed_build_takes_its_workers_along_and_the_next_build_cleans_up(tmp_path):
+    """SIGKILL the `pfocr build` process mid-build: its workers must not outlive it, and
+    the next build (holding the lock) removes the folders the killed one left."""
+    psutil = pytest.importorskip("psutil")
+    records = tmp_path / "records"
+    for copy in range(4):  # enough files to be caught mid-build (the copies are duplicates)
+        shutil.copytree(SAMPLE_RECORDS, records / str(copy))
+    root = tmp_path / "ix"
+    pipeline.build([sample_path(OLDER_RECORD)], root)
+    before = IndexStore(root).current()
+    command = [sys.executable, "-m", "pfocr", "build", str(records), "--index", str(root)]
+    build = subprocess.Popen(
+        [*command, "--workers", "2", "--quiet"],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        parent = psutil.Process(build.pid)
+        workers: list = []
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline and build.poll() is None:
+            workers = [p for p in parent.children(recursive=True) if "python" in p.name()]
+            if len(workers) >= 2 and list(root.glob("pfocr-build-*/shard*.pickle")):
+                break
+            time.sleep(0.05)
+        assert build.poll() is None and len(workers) >= 2, "the build ended before the kill"
+        build.send_signal(signal.SIGKILL)
+        build.wait(timeout=10)
+    finally:
+        if build.poll() is None:
+            build.kill()
+    _, alive = psutil.wait_procs(workers, timeout=5)
+    for orphan in alive:  # do not leave them running if the assertion below fails
+        orphan.kill()
+    assert alive == [], f"workers outlived the killed build: {alive}"
+    assert list(root.glob("pfocr-build-*")) and list(root.glob("generations/*.partial"))
+    assert IndexStore(root).current() == before
+
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(pipeline.EmptyIndexRefused):  # even a refused build cleans up
+        pipeline.build([empty], root)
+    assert list(root.glob("pfocr-build-*")) == []
+    assert list(root.glob("generations/*.partial")) == []
+    assert IndexStore(root).current() == before
+
+
+def test_without_prctl_a_worker_notices_its_parent_is_gone(tmp_path):
+    """The portable fallback (macOS, or prctl refused): a thread polls the parent pid."""
+    psutil = pytest.importorskip("psutil")
+    worker_code = (
+        "import os, sys, time; from indexer.pipeline import _die_with_parent; "
+        "sys.platform = 'darwin'; "  # skip the Linux prctl path
+        "_die_with_parent(os.getppid()); "
+        "print('ready', flush=True); time.sleep(60)"
+    )
+    parent_code = (
+        "import subprocess, sys, time; "
+        f"child = subprocess.Popen([sys.executable, '-c', {worker_code!r}]); "
+        "print(child.pid, flush=True); time.sleep(60)"
+    )
+    parent = subprocess.Popen(
+        [sys.executable, "-c", parent_code],
+        cwd=Path(__file__).resolve().parent.parent,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        worker = psutil.Process(int(parent.stdout.readline()))
+        assert parent.stdout.readline() == "ready\n"  # the worker's watcher is running
+        parent.kill()
+        parent.wait(timeout=10)
+        _, alive = psutil.wait_procs([worker], timeout=pipeline.PARENT_CHECK_SECONDS + 4)
+        for orphan in alive:
+            orphan.kill()
+        assert alive == [], "the worker outlived its parent"
+    finally:
+        if parent.poll() is None:
+            parent.kill()
+        parent.stdout.close()

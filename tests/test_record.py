@@ -7,7 +7,7 @@ import pytest
 from indexer.errors import RecordError
 from indexer.record import Figure, normalize, printed_pieces
 from indexer.sources import read_records
-from tests.conftest import NEWER_RECORD, OLDER_RECORD, sample_path
+from tests.conftest import FIXTURES, NEWER_RECORD, OLDER_RECORD, sample_path
 
 
 def load(figid: str) -> Figure:
@@ -139,6 +139,32 @@ def test_printed_pieces():
         ),
         ({"figid": "X", "caption": {"a": 1}}, "caption", "expected text, got a mapping"),
         ({"figid": "X", "diseases": [["Cancer"]]}, "diseases[0]", "expected a mapping with word"),
+        # Non-finite numbers would be written as NaN, which is not JSON.
+        (
+            {"figid": "X", "pathway_score": float("nan")},
+            "pathway_score",
+            "expected a finite number, got nan",
+        ),
+        (
+            {"figid": "X", "automl_pathway": float("-inf")},
+            "automl_pathway",
+            "expected a finite number, got -inf",
+        ),
+        ({"figid": "X", "pathway_score": True}, "pathway_score", "expected a number, got True"),
+        ({"figid": "X", "caption": float("inf")}, "caption", "expected text, got float inf"),
+        # A number where a list of names is expected is a mistake, not a name.
+        ({"figid": "X", "organisms": 42}, "organisms", "expected text, got int 42"),
+        ({"figid": "X", "keywords": ["a", 1.5]}, "keywords[1]", "expected text, got float 1.5"),
+        (
+            {"figid": "X", "annotations": [{"name": 7}]},
+            "annotations[0]",
+            "expected text, got int 7",
+        ),
+        (
+            {"figid": "X", "schema-jsonld": {"keywords": ["TP53", 7157]}},
+            "schema-jsonld.keywords[1]",
+            "expected text, got int 7157",
+        ),
     ],
 )
 def test_malformed_fields_are_rejected_with_field_and_problem(raw, field, problem):
@@ -158,3 +184,102 @@ def test_not_a_record(raw):
 def test_round_trip_through_dict():
     figure = load(OLDER_RECORD)
     assert Figure.from_dict(figure.as_dict()) == figure
+
+
+MIXED_CASE_KEYWORDS = FIXTURES / "mixed-case-keywords"
+
+
+def load_fixture(path) -> Figure:
+    (raw,) = read_records(path)
+    return normalize(raw.data, raw.location)
+
+
+@pytest.mark.parametrize(
+    ("name", "spellings"),
+    [
+        ("PMC4773033__cddiscovery201529-f2", ["Akt1", "AKT1", "Shh", "SHH", "Tnf", "TNF"]),
+        ("PMC11967956__pone.0303736.g007", ["tp53", "TP53", "mtor", "MTOR", "mmp2", "MMP2"]),
+    ],
+)
+def test_gene_keywords_keep_every_spelling(name, spellings):
+    """A mouse symbol listed before the HGNC one must not hide it: the lexicon matches
+    symbols exactly, so only exact repeats may be dropped."""
+    keywords = load_fixture(MIXED_CASE_KEYWORDS / f"{name}.md").gene_keywords
+    assert all(spelling in keywords for spelling in spellings)
+    assert len(keywords) == len(set(keywords))
+
+
+def gene_entry(number: int) -> dict:
+    return {"word": f"G{number}", "symbol": f"G{number}", "hgnc_symbol": f"G{number}"}
+
+
+@pytest.mark.parametrize(
+    ("raw", "field", "problem"),
+    [
+        (
+            {"figid": "X", "caption": "word " * 10_000_000},
+            "caption",
+            "too long: 50,000,000 characters, more than the 20,000 allowed",
+        ),
+        (
+            {"figid": "X", "figtitle": "t" * 2_001},
+            "figtitle",
+            "too long: 2,001 characters, more than the 2,000 allowed",
+        ),
+        (
+            {"figid": "X", "papertitle": "t" * 2_001},
+            "papertitle",
+            "too long: 2,001 characters",
+        ),
+        ({"figid": "X", "reftext": "r" * 2_001}, "reftext", "too long: 2,001 characters"),
+        ({"figid": "X", "doi": "1" * 501}, "doi", "too long: 501 characters"),
+        ({"figid": "X" * 201}, "figid", "too long: 201 characters"),
+        (
+            {"figid": "X", "genes": [gene_entry(n) for n in range(100_000)]},
+            "genes",
+            "too many: 100,000 items, more than the 2,000 allowed",
+        ),
+        (
+            {"figid": "X", "genes": [{"hgnc_symbol": "TP53", "word": "p" * 501}]},
+            "genes[0].word",
+            "too long: 501 characters",
+        ),
+        (
+            {"figid": "X", "schema-jsonld": {"keywords": ["K"] * 2_001}},
+            "schema-jsonld.keywords",
+            "too many: 2,001 items",
+        ),
+        (
+            {"figid": "X", "chemicals": [{"word": "c"}] * 1_001},
+            "chemicals",
+            "too many: 1,001 items",
+        ),
+        ({"figid": "X", "diseases": [{"word": "d"}] * 1_001}, "diseases", "too many: 1,001 items"),
+        ({"figid": "X", "annotations": ["a"] * 1_001}, "annotations", "too many: 1,001 items"),
+        ({"figid": "X", "keywords": ["k"] * 501}, "keywords", "too many: 501 items"),
+        ({"figid": "X", "keywords": ["k" * 501]}, "keywords[0]", "too long: 501 characters"),
+        ({"figid": "X", "organisms": ["Homo sapiens"] * 201}, "organisms", "too many: 201"),
+    ],
+)
+def test_oversized_fields_are_rejected_naming_the_field(raw, field, problem):
+    with pytest.raises(RecordError) as caught:
+        normalize(raw, "big.md")
+    assert (caught.value.field, caught.value.problem[: len(problem)]) == (field, problem)
+
+
+def test_the_limits_leave_room_above_the_largest_real_record():
+    """Every limit is at least three times the largest value among the real records."""
+    from indexer.record import MAX_CHARS, MAX_ITEMS, MAX_SHORT_CHARS
+    from tests.conftest import SAMPLE_RECORDS
+
+    for path in sorted(SAMPLE_RECORDS.glob("*.md")):
+        figure = load_fixture(path)
+        for name, limit in MAX_CHARS.items():
+            value = getattr(figure, {"figid": "figid"}.get(name, name))
+            assert len(value or "") * 3 <= limit, (path.name, name)
+        assert len(figure.genes) * 3 <= MAX_ITEMS["genes"]
+        assert len(figure.gene_keywords) * 3 <= MAX_ITEMS["schema-jsonld.keywords"]
+        for name in ("chemicals", "diseases", "annotations", "keywords", "organisms"):
+            assert len(getattr(figure, name)) * 3 <= MAX_ITEMS[name], (path.name, name)
+        for text in (figure.doi, figure.journal, *figure.keywords, *figure.organisms):
+            assert len(text or "") * 3 <= MAX_SHORT_CHARS

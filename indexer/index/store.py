@@ -8,6 +8,8 @@
                                lexicon.json, vocabulary.json, report.json
       generations/<id>.partial a build in progress (removed if the build fails)
       build.lock               held (flock) by the one build or update running
+      pfocr-build-*/           a build's temporary files (removed by the next build
+                               if the build was killed)
       report.json              the report of the last run, even a failed one
 
 A build writes a new generation beside the served one and only then points
@@ -39,6 +41,7 @@ CURRENT_LINK = "current"
 GENERATIONS_DIR = "generations"
 LOCK_FILE = "build.lock"
 PARTIAL_SUFFIX = ".partial"
+BUILD_TEMP_PREFIX = "pfocr-build-"
 GENERATIONS_KEPT = 2  # the current one and the one before, which a server may still read
 
 
@@ -106,6 +109,7 @@ class IndexStore:
             handle.truncate()
             handle.write(f"pid {os.getpid()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n")
             handle.flush()
+            self.remove_abandoned()
             try:
                 yield
             finally:
@@ -140,6 +144,16 @@ class IndexStore:
         self.collect_garbage()
         return final
 
+    def remove_abandoned(self) -> None:
+        """Remove what killed builds left: temporary folders, partial generations and
+        half-made links. Called holding the lock, so no running build owns them."""
+        for temp in self.root.glob(f"{BUILD_TEMP_PREFIX}*"):
+            shutil.rmtree(temp, ignore_errors=True)
+        for partial in self.generations.glob(f"*{PARTIAL_SUFFIX}"):
+            shutil.rmtree(partial, ignore_errors=True)
+        for link in self.root.glob(f".{CURRENT_LINK}.*"):
+            link.unlink(missing_ok=True)
+
     def discard(self, partial: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
@@ -163,6 +177,19 @@ class IndexStore:
     def write_report(self, report: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         write_json(self.root / REPORT_FILE, report)
+
+
+def share_index_files(source: Path, target: Path) -> None:
+    """Give generation ``target`` the (immutable) Whoosh files of ``source``, as hard links
+    where the file system allows; the files every run rewrites are left out."""
+    rewritten = (META_FILE, LEXICON_FILE, VOCABULARY_FILE, REPORT_FILE)
+    for path in source.iterdir():
+        if path.name in rewritten or path.name.endswith("WRITELOCK"):
+            continue
+        try:
+            os.link(path, target / path.name)
+        except OSError:  # another file system, or links not allowed: copy instead
+            shutil.copy2(path, target / path.name)
 
 
 def read_meta(generation: Path) -> dict[str, Any]:

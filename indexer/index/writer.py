@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
+from dataclasses import dataclass
 from itertools import pairwise
 from operator import sub
 from pickle import dumps
@@ -45,6 +46,7 @@ from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
 from indexer.analysis import EnglishAnalyzer, ValueAnalyzer
+from indexer.index import schema
 
 NEVER_SPILL_MB = 1 << 30
 BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
@@ -341,3 +343,49 @@ def commit_segments(ix: whoosh_index.Index, segments: list[Any]) -> None:
         writer._commit_toc(list(writer.segments) + segments)
     finally:
         writer._finish()
+
+
+# -- incremental updates: which documents there are, and replacing some of them ---------
+
+
+@dataclass(frozen=True, slots=True)
+class IndexedDocument:
+    """A live document: where its record was read from and the digest of its text."""
+
+    docnum: int
+    figid: str
+    digest: str
+
+
+def indexed_documents(ix: whoosh_index.Index) -> dict[str, IndexedDocument]:
+    """Source location -> the live document read from it (figid, source, digest columns)."""
+    with ix.reader() as reader:
+        live = set(reader.all_doc_ids())
+        columns = zip(  # whole columns at once: per-document lookups cost seconds at 100k
+            reader.column_reader(schema.FIGID),
+            reader.column_reader(schema.SOURCE),
+            reader.column_reader(schema.DIGEST),
+            strict=True,
+        )
+        return {
+            location.decode("utf-8"): IndexedDocument(docnum, figid, digest.decode("ascii"))
+            for docnum, (figid, location, digest) in enumerate(columns)
+            if docnum in live
+        }
+
+
+def stored_records(ix: whoosh_index.Index, docnums: Iterable[int]) -> list[dict[str, Any]]:
+    """The stored records (each a ``Figure.as_dict()``) of documents ``docnums``."""
+    with ix.reader() as reader:
+        records = reader.column_reader(schema.RECORD)
+        return [schema.decode_record(records[docnum]) for docnum in docnums]
+
+
+def replace_documents(ix: whoosh_index.Index, docnums: Iterable[int], segments: list[Any]) -> None:
+    """Delete documents ``docnums`` and add finished ``segments`` in one commit. The stock
+    writer merges small segments as it commits (Whoosh's MERGE_SMALL policy), so repeated
+    updates do not pile up segments."""
+    with ix.writer() as writer:
+        for docnum in docnums:
+            writer.delete_document(docnum)
+        writer.segments.extend(segments)
