@@ -530,3 +530,29 @@ def test_huge_values_are_not_echoed_back(
     error = assert_error(client.post("/api/search", json=body), 400, "invalid_parameter", parameter)
     assert error["message"].startswith(start)
     assert len(error["message"]) < 300
+
+
+def test_busy_server_says_so_and_when_to_retry(app: Flask, client: FlaskClient):
+    """A costly query turned away while another runs is a 503 "busy" with Retry-After: the
+    request was fine, so it is not an invalid parameter, and clients may retry it."""
+    service = app.extensions["pfocr"]
+    service._matches.data.clear()
+    service._results.data.clear()
+    assert service._costly.acquire(timeout=1)  # another costly query is running
+    try:
+        import server.search.service as service_module
+
+        wait, service_module.COSTLY_WAIT_SECONDS = service_module.COSTLY_WAIT_SECONDS, 0.05
+        try:
+            response = client.get("/api/search?q=sig*+path*+canc*")
+            page = client.get("/?q=sig*+path*+canc*")
+        finally:
+            service_module.COSTLY_WAIT_SECONDS = wait
+    finally:
+        service._costly.release()
+    error = assert_error(response, 503, "busy", "q")
+    assert "busy with other costly queries" in error["message"]
+    assert response.headers["Retry-After"] == "2"
+    assert page.status_code == 503 and page.mimetype == "text/html"
+    assert page.headers["Retry-After"] == "2"
+    assert "busy with other costly queries" in page.get_data(as_text=True)

@@ -20,7 +20,7 @@ from server.search.matching import (
     Budget,
     Evaluator,
 )
-from server.search.models import InvalidParameter, SearchRequest
+from server.search.models import Busy, InvalidParameter, SearchRequest
 from server.search.service import SearchService
 from server.search.suggest import MAX_CORRECTED_WORDS
 from server.web import create_app
@@ -228,9 +228,9 @@ def test_costly_queries_wait_their_turn_then_are_turned_away(
     service._results.data.clear()
     assert service._costly.acquire(timeout=1)  # another costly query is running
     try:
-        with pytest.raises(InvalidParameter) as error:
+        with pytest.raises(Busy) as error:
             service.search(SearchRequest(q=costly))
-        assert error.value.status == 503 and error.value.parameter == "q"
+        assert error.value.retry_after > 0 and error.value.parameter == "q"
         assert "busy with other costly queries" in error.value.message
         assert service.search(SearchRequest(q="apoptosis"))["total"] > 0  # cheap: no wait
     finally:

@@ -63,6 +63,17 @@ class InvalidParameter(ValueError):
         self.status = status
 
 
+class Busy(RuntimeError):
+    """A sound request the server cannot take on now (too many costly queries at once);
+    the same request may be retried after ``retry_after`` seconds."""
+
+    def __init__(self, parameter: str, message: str, *, retry_after: int) -> None:
+        super().__init__(message)
+        self.parameter = parameter
+        self.message = message
+        self.retry_after = retry_after
+
+
 class NotFound(LookupError):
     """The thing asked for (a figure, a gene) does not exist."""
 

@@ -46,7 +46,14 @@ from server.search.matching import (
     facet_ordinals,
     year_mask,
 )
-from server.search.models import InvalidParameter, NotFound, SearchRequest, normalize, whole_number
+from server.search.models import (
+    Busy,
+    InvalidParameter,
+    NotFound,
+    SearchRequest,
+    normalize,
+    whole_number,
+)
 from server.search.snapshot import MISSING_YEAR, Snapshot
 from server.search.suggest import corrections, has_unknown_words, suggest_index
 
@@ -63,6 +70,7 @@ _RECORD_BATCH = 100
 # take twice as long, nor starve cheap requests; one that cannot start soon is turned away.
 COSTLY_AT_ONCE = 1
 COSTLY_WAIT_SECONDS = 2.0
+BUSY_RETRY_SECONDS = 2  # what a turned-away client is told to wait
 HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
 
 
@@ -300,11 +308,11 @@ class SearchService:
             yield
             return
         if not self._costly.acquire(timeout=COSTLY_WAIT_SECONDS):
-            raise InvalidParameter(
+            raise Busy(
                 "q",
                 "the server is busy with other costly queries: retry in a few seconds, or "
                 "narrow this one (fewer common words, phrases or prefixes)",
-                status=503,
+                retry_after=BUSY_RETRY_SECONDS,
             )
         try:
             yield

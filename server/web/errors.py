@@ -26,7 +26,7 @@ from werkzeug.exceptions import (
 )
 
 from indexer.index.store import IndexError_
-from server.search.models import InvalidParameter, NotFound
+from server.search.models import Busy, InvalidParameter, NotFound
 
 API_PREFIXES = ("/api/", "/healthz")
 
@@ -80,6 +80,16 @@ def from_invalid_parameter(exc: InvalidParameter) -> ApiError:
     )
 
 
+def from_busy(exc: Busy) -> ApiError:
+    return ApiError(
+        503,
+        "busy",
+        exc.message,
+        parameter=exc.parameter,
+        headers={"Retry-After": str(exc.retry_after)},
+    )
+
+
 def from_not_found(exc: NotFound) -> ApiError:
     return ApiError(404, "not_found", exc.message)
 
@@ -114,6 +124,12 @@ def init_app(app: Flask) -> None:
     @app.errorhandler(InvalidParameter)
     def handle_invalid_parameter(exc: InvalidParameter) -> Response:
         return from_invalid_parameter(exc).response()
+
+    @app.errorhandler(Busy)
+    def handle_busy(exc: Busy) -> Response | HTTPException:
+        if not _is_api_request():
+            return ServiceUnavailable(exc.message, retry_after=exc.retry_after)
+        return from_busy(exc).response()
 
     @app.errorhandler(NotFound)
     def handle_not_found(exc: NotFound) -> Response:

@@ -17,7 +17,7 @@ from flask import Blueprint, Response, current_app, make_response, render_templa
 from werkzeug.exceptions import HTTPException
 
 from indexer.index.store import IndexError_
-from server.search.models import InvalidParameter, NotFound, normalize
+from server.search.models import Busy, InvalidParameter, NotFound, normalize
 from server.web import assets, errors, export, params, views
 
 if TYPE_CHECKING:
@@ -143,6 +143,13 @@ def bad_parameter(exc: InvalidParameter) -> Response:
     return error_page(
         exc.status, "That request could not be read", exc.message, parameter=exc.parameter
     )
+
+
+@pages.errorhandler(Busy)
+def busy(exc: Busy) -> Response:
+    response = error_page(503, "The server is busy", exc.message, parameter=exc.parameter)
+    response.headers["Retry-After"] = str(exc.retry_after)
+    return response
 
 
 @pages.errorhandler(NotFound)
