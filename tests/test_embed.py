@@ -119,6 +119,27 @@ def test_frame_shows_the_services_hits_linked_to_their_figure_pages(app: Flask):
     assert hidden == {"gene": "STAT3", "organism": "Homo sapiens", "limit": "3"}
 
 
+def test_frame_all_figures_link_is_the_search_page_with_the_same_filters(client: FlaskClient):
+    page = client.get("/embed/frame?q=signaling&gene=STAT3&limit=2").get_data(as_text=True)
+    more = [a["href"] for t, a in tags(page) if t == "a" and a.get("class") == "more"]
+    assert more == ["/?q=signaling&gene=STAT3"]
+    total = re.search(r"All ([\d,]+) figures on PFOCR", page)
+    assert total is not None
+    search = client.get(more[0])
+    assert search.status_code == 200
+    assert f">{total.group(1)} figures</h2>" in search.get_data(as_text=True)
+
+
+def test_every_path_the_widget_script_names_is_a_route_of_the_site(app: Flask):
+    """The script builds its links by hand (it runs on other sites): each must exist."""
+    script = (WIDGET_FILES / WIDGET_SCRIPT).read_text(encoding="utf-8")
+    paths = set(re.findall(r"\$\{this\.server\}(/[^?`$]*)", script))
+    assert paths == {"/", "/api/search"}
+    adapter = app.url_map.bind("localhost")
+    for path in paths:
+        adapter.match(path, method="GET")  # raises NotFound for a path no route serves
+
+
 def test_frame_highlights_matched_words(client: FlaskClient):
     page = client.get("/embed/frame?q=apoptosis&limit=1").get_data(as_text=True)
     assert "<mark>apoptosis</mark>" in page.lower()

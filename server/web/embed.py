@@ -259,9 +259,10 @@ def _frame(options: EmbedOptions, error: InvalidParameter | None = None) -> Resp
 
 
 def search_page_url(options: EmbedOptions) -> str:
-    """Where "all results" leads: the site's search page with the same query and filters."""
+    """Where "all results" leads: the site's search page with the same query and filters
+    (its URL takes the API's parameter names)."""
     query = options.filters_query()
-    return "/search" + ("?" + query if query else "")
+    return url_for("pages.search") + ("?" + query if query else "")
 
 
 def _organism_names() -> list[str]:

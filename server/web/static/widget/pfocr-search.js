@@ -183,7 +183,7 @@ mark { background: var(--pfocr-mark, #fff0a0); color: inherit; padding: 0 0.1em;
       return value;
     }
 
-    /** The search's parameters, as the API names them (without paging). */
+    /** The search's parameters, as the API and the search page (/) name them (no paging). */
     _filters(q) {
       const params = new URLSearchParams();
       if (q.trim()) params.set("q", q.trim());
@@ -249,7 +249,7 @@ mark { background: var(--pfocr-mark, #fff0a0); color: inherit; padding: 0 0.1em;
       const more = total > hits.length
         ? element(
             "a",
-            { className: "more", part: "more", href: `${this.server}/search?${this._filters(q)}` },
+            { className: "more", part: "more", href: `${this.server}/?${this._filters(q)}` },
             `All ${total.toLocaleString("en")} figures on PFOCR`,
           )
         : null;
