@@ -317,23 +317,26 @@ def test_stable_script_url_is_cached_for_a_day_and_revalidated(client: FlaskClie
         assert again.status_code == 304
 
 
-def test_our_pages_name_widget_files_by_content_and_cache_them_for_a_year(client: FlaskClient):
-    page = client.get("/embed").get_data(as_text=True)
+@pytest.mark.parametrize("path", ["/embed", "/embed/frame?gene=STAT3"])
+def test_our_pages_name_widget_files_as_the_site_names_its_own(client: FlaskClient, path: str):
+    """One way for our pages: ``static_url`` (content hash, a year), as site.css is linked."""
+    page = client.get(path).get_data(as_text=True)
     urls = [a.get("src") or a.get("href") for t, a in tags(page) if t in ("script", "link")]
-    assert len(urls) == 3
-    for url in urls:
-        assert url.startswith("/embed/static/")
+    widget_urls = [url for url in urls if url.startswith("/static/widget/")]
+    assert widget_urls and len(widget_urls) == len([u for u in urls if "site.css" not in u])
+    for url in widget_urls:
+        assert re.fullmatch(r"/static/widget/[\w.-]+\?v=[0-9a-f]{12}", url)
         with client.get(url) as response:
             assert response.status_code == 200
             assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-            name = url.rsplit("/", 1)[1]
+            name = url.split("?")[0].rsplit("/", 1)[1]
             assert response.data == (WIDGET_FILES / name).read_bytes()
 
 
-def test_a_stale_digest_gets_the_current_file_uncached(client: FlaskClient):
-    with client.get("/embed/static/0000000000000000/pfocr-search.js") as response:
-        assert response.status_code == 200
-        assert response.headers["Cache-Control"] == "no-cache"
+def test_widget_files_without_their_hash_are_left_to_revalidate(client: FlaskClient):
+    with client.get("/static/widget/pfocr-search.js?v=000000000000") as stale:
+        assert stale.status_code == 200
+        assert "immutable" not in (stale.headers.get("Cache-Control") or "")
 
 
 @pytest.mark.parametrize(
@@ -341,9 +344,13 @@ def test_a_stale_digest_gets_the_current_file_uncached(client: FlaskClient):
     [
         "/embed/v1/nothing.js",
         "/embed/static/0000000000000000/nothing.js",
+        # The one-time digest URLs are gone: our pages use static_url, other sites /v1/.
+        "/embed/static/0000000000000000/pfocr-search.js",
         "/embed/v1/..%2F..%2Fembed.py",
         "/embed/v2/pfocr-search.js",
+        "/embed/v1/embed-page.js",  # only the script is for other sites
     ],
 )
-def test_only_widget_files_are_served(client: FlaskClient, path: str):
-    assert client.get(path).status_code == 404
+def test_only_the_widget_script_is_served_under_embed(client: FlaskClient, path: str):
+    with client.get(path) as response:
+        assert response.status_code == 404
