@@ -276,6 +276,25 @@ def test_only_the_frame_may_be_framed_by_other_sites(client: FlaskClient):
     assert page.headers["X-Frame-Options"] == "DENY"
 
 
+def test_embed_page_is_a_page_of_the_site_and_the_frame_has_no_chrome(client: FlaskClient):
+    site = client.get("/about").get_data(as_text=True)
+    page = client.get("/embed").get_data(as_text=True)
+    frame = client.get("/embed/frame?gene=STAT3").get_data(as_text=True)
+
+    def chrome(html: str) -> list[tuple[str, str]]:
+        wanted = {"site-header", "site-footer", "skip-link", "site-nav"}
+        return [(t, a["class"]) for t, a in tags(html) if a.get("class") in wanted]
+
+    def stylesheets(html: str) -> list[str]:
+        return [a["href"] for t, a in tags(html) if t == "link" and a.get("rel") == "stylesheet"]
+
+    assert chrome(page) == chrome(site) != []
+    assert stylesheets(page)[0] == stylesheets(site)[0]  # the site's own stylesheet, hashed
+    assert ("a", "/embed") in [(t, a.get("href")) for t, a in tags(page)]  # in the nav
+    assert chrome(frame) == []
+    assert [u for u in stylesheets(frame) if "site.css" in u] == []
+
+
 def test_embed_page_without_an_index_still_explains(
     tmp_path: Path, app_over: Callable[[Path], Flask]
 ):

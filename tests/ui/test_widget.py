@@ -413,7 +413,7 @@ def test_copy_button_copies_the_snippet(browser: Any, site: str):
 def test_embed_page_without_javascript_renders_snippets_from_the_form(page_no_js: Any, site: str):
     page_no_js.goto(site + "/embed")
     page_no_js.fill("#opt-gene", "TP53")
-    page_no_js.click("button[type=submit]")
+    page_no_js.click("#options button[type=submit]")
     page_no_js.wait_for_url("**/embed?*gene=TP53*")
     assert 'gene="TP53"' in page_no_js.locator("#snippet-script").input_value()
     frame = page_no_js.frame_locator("#preview-frame")
