@@ -316,6 +316,34 @@ def test_widget_script_is_small_once_compressed(client: FlaskClient):
     assert f"({round(compressed / 1000, 1)}&nbsp;kB" in page  # the page says how small
 
 
+# The widget's theme properties and the site's tokens (site.css) they default to.
+SITE_COLOURS = {
+    "text": "ink",
+    "muted": "ink-faint",
+    "accent": "accent",
+    "border": "line",
+    "mark": "mark",
+    "focus": "focus",
+}
+
+
+def test_widget_and_frame_default_to_the_sites_colours():
+    """One product: the widget and the frame look like the site until an embedder themes them."""
+    site_css = (WIDGET_FILES.parent / "site.css").read_text(encoding="utf-8")
+    tokens = dict(re.findall(r"--([\w-]+): (#[0-9a-f]{3,6});", site_css))
+    script = (WIDGET_FILES / WIDGET_SCRIPT).read_text(encoding="utf-8")
+    defaults = re.findall(r"var\(--pfocr-([\w-]+), (#[0-9a-f]{3,6})\)", script)
+    assert {name for name, _ in defaults} == set(SITE_COLOURS) | {"background", "accent-text"}
+    for name, colour in defaults:
+        if name in SITE_COLOURS:
+            assert colour == tokens[SITE_COLOURS[name]], f"--pfocr-{name}"
+    # The frame (no script, so no custom properties from a host) uses the same colours.
+    frame_css = (WIDGET_FILES / "embed-frame.css").read_text(encoding="utf-8")
+    assert set(re.findall(r"#[0-9a-f]{3,6}", frame_css)) <= set(
+        re.findall(r"#[0-9a-f]{3,6}", script)
+    )
+
+
 def test_script_version_matches_the_major_version_in_its_url():
     script = (WIDGET_FILES / WIDGET_SCRIPT).read_text(encoding="utf-8")
     version = re.search(r'const VERSION = "(\d+)\.(\d+)\.(\d+)";', script)

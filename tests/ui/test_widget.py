@@ -212,7 +212,7 @@ def test_theming_and_no_css_leaking_either_way(
     # The host's rules and inherited text styles stay outside.
     assert style_of(page, "#plain", "li", "display") == "list-item"
     assert style_of(page, "#plain", "form", "display") == "flex"
-    assert style_of(page, "#plain", "mark", "backgroundColor") == "rgb(255, 240, 160)"
+    assert style_of(page, "#plain", "mark", "backgroundColor") == "rgb(255, 241, 168)"
     assert style_of(page, "#plain", "a.title", "fontSize") != "40px"
     assert "monospace" not in style_of(page, "#plain", "p", "fontFamily")
     assert style_of(page, "#plain", "p", "textTransform") == "none"
