@@ -371,6 +371,8 @@ def test_screenshots_of_the_main_pages(
             ("figure", f"/figures/{STAT3_RECORD}?genes=STAT3,IL6"),
             ("gene", "/genes/STAT"),
             ("no-results", "/?q=insulln"),
+            ("about", "/about"),  # long API URLs in code
+            ("not-found", "/figures/PMC" + "1234567890" * 8),  # a long word in the message
         ):
             page.goto(site + path)
             page.wait_for_load_state("load")
