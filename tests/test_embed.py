@@ -119,6 +119,27 @@ def test_frame_shows_the_services_hits_linked_to_their_figure_pages(app: Flask):
     assert hidden == {"gene": "STAT3", "organism": "Homo sapiens", "limit": "3"}
 
 
+def test_frame_all_figures_link_is_the_search_page_with_the_same_filters(client: FlaskClient):
+    page = client.get("/embed/frame?q=signaling&gene=STAT3&limit=2").get_data(as_text=True)
+    more = [a["href"] for t, a in tags(page) if t == "a" and a.get("class") == "more"]
+    assert more == ["/?q=signaling&gene=STAT3"]
+    total = re.search(r"All ([\d,]+) figures on PFOCR", page)
+    assert total is not None
+    search = client.get(more[0])
+    assert search.status_code == 200
+    assert f">{total.group(1)} figures</h2>" in search.get_data(as_text=True)
+
+
+def test_every_path_the_widget_script_names_is_a_route_of_the_site(app: Flask):
+    """The script builds its links by hand (it runs on other sites): each must exist."""
+    script = (WIDGET_FILES / WIDGET_SCRIPT).read_text(encoding="utf-8")
+    paths = set(re.findall(r"\$\{this\.server\}(/[^?`$]*)", script))
+    assert paths == {"/", "/api/search"}
+    adapter = app.url_map.bind("localhost")
+    for path in paths:
+        adapter.match(path, method="GET")  # raises NotFound for a path no route serves
+
+
 def test_frame_highlights_matched_words(client: FlaskClient):
     page = client.get("/embed/frame?q=apoptosis&limit=1").get_data(as_text=True)
     assert "<mark>apoptosis</mark>" in page.lower()
@@ -255,6 +276,25 @@ def test_only_the_frame_may_be_framed_by_other_sites(client: FlaskClient):
     assert page.headers["X-Frame-Options"] == "DENY"
 
 
+def test_embed_page_is_a_page_of_the_site_and_the_frame_has_no_chrome(client: FlaskClient):
+    site = client.get("/about").get_data(as_text=True)
+    page = client.get("/embed").get_data(as_text=True)
+    frame = client.get("/embed/frame?gene=STAT3").get_data(as_text=True)
+
+    def chrome(html: str) -> list[tuple[str, str]]:
+        wanted = {"site-header", "site-footer", "skip-link", "site-nav"}
+        return [(t, a["class"]) for t, a in tags(html) if a.get("class") in wanted]
+
+    def stylesheets(html: str) -> list[str]:
+        return [a["href"] for t, a in tags(html) if t == "link" and a.get("rel") == "stylesheet"]
+
+    assert chrome(page) == chrome(site) != []
+    assert stylesheets(page)[0] == stylesheets(site)[0]  # the site's own stylesheet, hashed
+    assert ("a", "/embed") in [(t, a.get("href")) for t, a in tags(page)]  # in the nav
+    assert chrome(frame) == []
+    assert [u for u in stylesheets(frame) if "site.css" in u] == []
+
+
 def test_embed_page_without_an_index_still_explains(
     tmp_path: Path, app_over: Callable[[Path], Flask]
 ):
@@ -274,6 +314,34 @@ def test_widget_script_is_small_once_compressed(client: FlaskClient):
     assert compressed_size(WIDGET_SCRIPT) == compressed
     page = client.get("/embed").get_data(as_text=True)
     assert f"({round(compressed / 1000, 1)}&nbsp;kB" in page  # the page says how small
+
+
+# The widget's theme properties and the site's tokens (site.css) they default to.
+SITE_COLOURS = {
+    "text": "ink",
+    "muted": "ink-faint",
+    "accent": "accent",
+    "border": "line",
+    "mark": "mark",
+    "focus": "focus",
+}
+
+
+def test_widget_and_frame_default_to_the_sites_colours():
+    """One product: the widget and the frame look like the site until an embedder themes them."""
+    site_css = (WIDGET_FILES.parent / "site.css").read_text(encoding="utf-8")
+    tokens = dict(re.findall(r"--([\w-]+): (#[0-9a-f]{3,6});", site_css))
+    script = (WIDGET_FILES / WIDGET_SCRIPT).read_text(encoding="utf-8")
+    defaults = re.findall(r"var\(--pfocr-([\w-]+), (#[0-9a-f]{3,6})\)", script)
+    assert {name for name, _ in defaults} == set(SITE_COLOURS) | {"background", "accent-text"}
+    for name, colour in defaults:
+        if name in SITE_COLOURS:
+            assert colour == tokens[SITE_COLOURS[name]], f"--pfocr-{name}"
+    # The frame (no script, so no custom properties from a host) uses the same colours.
+    frame_css = (WIDGET_FILES / "embed-frame.css").read_text(encoding="utf-8")
+    assert set(re.findall(r"#[0-9a-f]{3,6}", frame_css)) <= set(
+        re.findall(r"#[0-9a-f]{3,6}", script)
+    )
 
 
 def test_script_version_matches_the_major_version_in_its_url():
@@ -296,23 +364,26 @@ def test_stable_script_url_is_cached_for_a_day_and_revalidated(client: FlaskClie
         assert again.status_code == 304
 
 
-def test_our_pages_name_widget_files_by_content_and_cache_them_for_a_year(client: FlaskClient):
-    page = client.get("/embed").get_data(as_text=True)
+@pytest.mark.parametrize("path", ["/embed", "/embed/frame?gene=STAT3"])
+def test_our_pages_name_widget_files_as_the_site_names_its_own(client: FlaskClient, path: str):
+    """One way for our pages: ``static_url`` (content hash, a year), as site.css is linked."""
+    page = client.get(path).get_data(as_text=True)
     urls = [a.get("src") or a.get("href") for t, a in tags(page) if t in ("script", "link")]
-    assert len(urls) == 3
-    for url in urls:
-        assert url.startswith("/embed/static/")
+    widget_urls = [url for url in urls if url.startswith("/static/widget/")]
+    assert widget_urls and len(widget_urls) == len([u for u in urls if "site.css" not in u])
+    for url in widget_urls:
+        assert re.fullmatch(r"/static/widget/[\w.-]+\?v=[0-9a-f]{12}", url)
         with client.get(url) as response:
             assert response.status_code == 200
             assert response.headers["Cache-Control"] == "public, max-age=31536000, immutable"
-            name = url.rsplit("/", 1)[1]
+            name = url.split("?")[0].rsplit("/", 1)[1]
             assert response.data == (WIDGET_FILES / name).read_bytes()
 
 
-def test_a_stale_digest_gets_the_current_file_uncached(client: FlaskClient):
-    with client.get("/embed/static/0000000000000000/pfocr-search.js") as response:
-        assert response.status_code == 200
-        assert response.headers["Cache-Control"] == "no-cache"
+def test_widget_files_without_their_hash_are_left_to_revalidate(client: FlaskClient):
+    with client.get("/static/widget/pfocr-search.js?v=000000000000") as stale:
+        assert stale.status_code == 200
+        assert "immutable" not in (stale.headers.get("Cache-Control") or "")
 
 
 @pytest.mark.parametrize(
@@ -320,9 +391,13 @@ def test_a_stale_digest_gets_the_current_file_uncached(client: FlaskClient):
     [
         "/embed/v1/nothing.js",
         "/embed/static/0000000000000000/nothing.js",
+        # The one-time digest URLs are gone: our pages use static_url, other sites /v1/.
+        "/embed/static/0000000000000000/pfocr-search.js",
         "/embed/v1/..%2F..%2Fembed.py",
         "/embed/v2/pfocr-search.js",
+        "/embed/v1/embed-page.js",  # only the script is for other sites
     ],
 )
-def test_only_widget_files_are_served(client: FlaskClient, path: str):
-    assert client.get(path).status_code == 404
+def test_only_the_widget_script_is_served_under_embed(client: FlaskClient, path: str):
+    with client.get(path) as response:
+        assert response.status_code == 404

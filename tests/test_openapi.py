@@ -139,3 +139,38 @@ def test_json_export_matches_its_schema(app: Flask, document: dict[str, Any]):
     validator = schema_validator(document, "Hit")
     for hit in hits:
         validator.validate(hit)
+
+
+def documented_properties(document: dict[str, Any], schema: dict[str, Any]) -> set[str]:
+    """The property names a schema documents, through ``$ref`` and ``allOf``."""
+    if "$ref" in schema:
+        name = schema["$ref"].rsplit("/", 1)[1]
+        return documented_properties(document, document["components"]["schemas"][name])
+    names = set(schema.get("properties", {}))
+    for part in schema.get("allOf", []):
+        names |= documented_properties(document, part)
+    return names
+
+
+@pytest.mark.parametrize(
+    ("url", "schema"),
+    [
+        ("/api/search?q=kinase&facets=organism", "SearchResult"),
+        ("/api/genes/STAT3", "GeneResult"),
+        ("/api/figures/PMC7513516__12943_2020_1258_Fig1_HTML", "Figure"),
+    ],
+)
+def test_every_field_an_answer_has_is_documented(
+    app: Flask, document: dict[str, Any], url: str, schema: str
+):
+    body = app.test_client().get(url).get_json()
+    schemas = document["components"]["schemas"]
+    assert set(body) - documented_properties(document, schemas[schema]) == set()
+    hit_fields = documented_properties(document, schemas["Hit"])
+    link_fields = documented_properties(document, schemas["Hit"]["properties"]["links"])
+    hits = body.get("hits", [body])  # a figure is a hit and more
+    assert hits
+    for hit in hits:
+        assert set(hit["links"]) == link_fields
+        if schema != "Figure":  # and nothing a hit is documented to have is gone
+            assert set(hit) == hit_fields

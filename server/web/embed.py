@@ -5,10 +5,10 @@
   are written in one place, here);
 - ``/embed/frame`` is the iframe form: results rendered on the server from the same
   search service, no scripts, embeddable by any site;
-- the widget's files (``static/widget/``) are served at two kinds of URL: the one that
-  snippets name, ``/embed/v1/<file>``, stable across compatible releases and cached for a
-  day (other sites copy it once and keep it), and ``/embed/static/<digest>/<file>``,
-  named by content, cached for a year, for our own pages.
+- the widget's files (``static/widget/``) are named two ways: other sites copy
+  ``/embed/v1/<file>`` once and keep it, so it stays the same across compatible releases
+  and is cached for a day; our own pages link them like every static file of the site,
+  ``static_url("widget/<file>")`` (content hash, cached for a year).
 
 Every page here sends a Content-Security-Policy with no inline scripts or styles; only
 ``/embed/frame`` may be framed by other sites.
@@ -17,7 +17,6 @@ Every page here sends a Content-Security-Policy with no inline scripts or styles
 from __future__ import annotations
 
 import gzip
-import hashlib
 import re
 from dataclasses import dataclass
 from functools import cache
@@ -42,7 +41,7 @@ from werkzeug.datastructures import MultiDict
 
 from indexer.index.store import IndexError_
 from server.search.models import InvalidParameter, SearchRequest
-from server.web import errors, params
+from server.web import assets, errors, params
 
 if TYPE_CHECKING:
     from server.search.service import SearchService
@@ -62,7 +61,6 @@ ATTRIBUTES = {"year_min": "year-min", "year_max": "year-max"}
 FRAME_HEIGHT = 520
 
 STABLE_CACHE = "public, max-age=86400, stale-while-revalidate=604800"
-IMMUTABLE_CACHE = "public, max-age=31536000, immutable"
 # No inline scripts or styles anywhere. /embed runs our scripts and frames the preview;
 # the frame runs no script at all, and is the one page other sites may frame.
 PAGE_POLICY = (
@@ -259,9 +257,10 @@ def _frame(options: EmbedOptions, error: InvalidParameter | None = None) -> Resp
 
 
 def search_page_url(options: EmbedOptions) -> str:
-    """Where "all results" leads: the site's search page with the same query and filters."""
+    """Where "all results" leads: the site's search page with the same query and filters
+    (its URL takes the API's parameter names)."""
     query = options.filters_query()
-    return "/search" + ("?" + query if query else "")
+    return url_for("pages.search") + ("?" + query if query else "")
 
 
 def _organism_names() -> list[str]:
@@ -281,56 +280,31 @@ def _service() -> SearchService:
 
 
 def asset_url(filename: str) -> str:
-    """The content-addressed URL of a widget file, for our own pages."""
-    return url_for("embed.hashed_file", digest=_digest(filename), filename=filename)
+    """The URL of a widget file for our own pages: the site's one way, ``static_url``."""
+    return assets.static_url(f"{WIDGET_FILES.name}/{filename}")
 
 
 @embed.get(f"/{WIDGET_MAJOR}/<filename>")
 def stable_file(filename: str) -> Response:
-    return _send(filename, STABLE_CACHE)
-
-
-@embed.get("/static/<digest>/<filename>")
-def hashed_file(digest: str, filename: str) -> Response:
-    if filename not in _widget_files():
-        abort(404)
-    # An old digest (a page cached across a release) gets today's file, not cached for long.
-    current = digest == _digest(filename)
-    return _send(filename, IMMUTABLE_CACHE if current else "no-cache")
-
-
-def _send(filename: str, cache_control: str) -> Response:
-    if filename not in _widget_files():
+    """The script other sites name; /embed's own files are only under the site's /static/."""
+    if filename != WIDGET_SCRIPT:
         abort(404)
     response = send_from_directory(WIDGET_FILES, filename, conditional=True, etag=True)
-    response.headers["Cache-Control"] = cache_control
+    response.headers["Cache-Control"] = STABLE_CACHE
     # Other sites load the script: say so, whatever policy the rest of the site adopts.
     response.headers["Cross-Origin-Resource-Policy"] = "cross-origin"
     response.headers["Access-Control-Allow-Origin"] = "*"
     return response
 
 
-def _widget_files() -> frozenset[str]:
-    return frozenset(p.name for p in WIDGET_FILES.iterdir() if p.is_file())
-
-
-def _digest(filename: str) -> str:
-    path = WIDGET_FILES / filename
-    stat = path.stat()
-    return _content_digest(path, stat.st_mtime_ns, stat.st_size)
-
-
 def compressed_size(filename: str) -> int:
     """Bytes of a widget file once gzip-compressed, as browsers usually download it."""
-    return _gzip_size(WIDGET_FILES / filename, _digest(filename))
+    path = WIDGET_FILES / filename
+    stat = path.stat()
+    return _gzip_size(path, stat.st_mtime_ns, stat.st_size)
 
 
 @cache
-def _gzip_size(path: Path, digest: str) -> int:
+def _gzip_size(path: Path, mtime_ns: int, size: int) -> int:
+    # Keyed by mtime and size too, so an edited file (in development) is measured again.
     return len(gzip.compress(path.read_bytes(), compresslevel=9))
-
-
-@cache
-def _content_digest(path: Path, mtime_ns: int, size: int) -> str:
-    # Keyed by mtime and size too, so an edited file (in development) gets a new URL.
-    return hashlib.blake2b(path.read_bytes(), digest_size=8).hexdigest()

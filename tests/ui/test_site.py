@@ -366,10 +366,13 @@ def test_screenshots_of_the_main_pages(
     page = context.new_page()
     try:
         for name, path in (
+            ("home", "/"),
             ("search", "/?q=insulin"),
             ("figure", f"/figures/{STAT3_RECORD}?genes=STAT3,IL6"),
             ("gene", "/genes/STAT"),
             ("no-results", "/?q=insulln"),
+            ("about", "/about"),  # long API URLs in code
+            ("not-found", "/figures/PMC" + "1234567890" * 8),  # a long word in the message
         ):
             page.goto(site + path)
             page.wait_for_load_state("load")
@@ -380,3 +383,19 @@ def test_screenshots_of_the_main_pages(
             assert page.evaluate("document.documentElement.scrollWidth") <= width, name
     finally:
         context.close()
+
+
+@pytest.mark.parametrize("path", [f"/figures/{STAT3_RECORD}", "/embed"])
+def test_panels_stacked_in_a_column_never_touch(site_page: Any, site: str, path: str) -> None:
+    """Every page spaces its stacked panels alike (the figure image once touched its caption)."""
+    page, _ = site_page
+    page.goto(site + path)
+    gaps = page.evaluate(
+        """() => [...document.querySelectorAll('main .section, main .figure-image')]
+          .map(el => [el, el.nextElementSibling])
+          .filter(([, next]) => next && next.matches('.section, .figure-image'))
+          .map(([el, next]) => [el.getBoundingClientRect(), next.getBoundingClientRect()])
+          .filter(([a, b]) => b.left < a.right && a.left < b.right)  // one above the other
+          .map(([a, b]) => b.top - a.bottom)"""
+    )
+    assert gaps and min(gaps) >= 12, gaps

@@ -212,7 +212,7 @@ def test_theming_and_no_css_leaking_either_way(
     # The host's rules and inherited text styles stay outside.
     assert style_of(page, "#plain", "li", "display") == "list-item"
     assert style_of(page, "#plain", "form", "display") == "flex"
-    assert style_of(page, "#plain", "mark", "backgroundColor") == "rgb(255, 240, 160)"
+    assert style_of(page, "#plain", "mark", "backgroundColor") == "rgb(255, 241, 168)"
     assert style_of(page, "#plain", "a.title", "fontSize") != "40px"
     assert "monospace" not in style_of(page, "#plain", "p", "fontFamily")
     assert style_of(page, "#plain", "p", "textTransform") == "none"
@@ -235,6 +235,39 @@ def test_usable_at_phone_width(browser: Any, site: str, other_origin: Callable[[
         assert page.evaluate("document.documentElement.scrollWidth") <= PHONE["width"]
     finally:
         context.close()
+
+
+def test_all_figures_link_lands_on_the_search_page_with_the_same_total(
+    page: Any, site: str, other_origin: Callable[[str], str]
+):
+    page.goto(
+        other_origin(host_page(site, '<pfocr-search id="w" q="signaling" gene="STAT3" limit="2">'))
+    )
+    wait_for_hits(page, "#w", 2)
+    expected = api_search(site, q="signaling", gene="STAT3", per_page="2")
+    assert expected["total"] > 2
+    more = page.locator("#w a.more")
+    assert more.inner_text() == f"All {expected['total']} figures on PFOCR"
+    more.click()
+    page.wait_for_url(f"{site}/?*")
+    assert page.locator("#results-title").inner_text() == f"{expected['total']} figures"
+    assert page.input_value("#q") == "signaling"
+    assert page.locator(".chips a.chip", has_text="STAT3").count() == 1
+
+
+def test_clicking_a_result_opens_its_figure_page(
+    page: Any, site: str, other_origin: Callable[[str], str]
+):
+    page.goto(other_origin(host_page(site, '<pfocr-search id="w" gene="STAT3" limit="3">')))
+    wait_for_hits(page, "#w", 3)
+    first = api_search(site, gene="STAT3", per_page="3")["hits"][0]
+    title = page.locator("#w a.title").first
+    assert title.inner_text() == first["title"]
+    with page.expect_response(f"{site}/figures/*") as answer:
+        title.click()
+    assert answer.value.status == 200
+    page.wait_for_url(site + first["links"]["page"])
+    assert page.locator("h1").inner_text() == first["title"]
 
 
 # -- the iframe form ----------------------------------------------------------------------
@@ -261,6 +294,33 @@ def test_iframe_form_works_with_javascript_off(
     frame.locator(".status").filter(has_text=f"of {expected['total']} figures").wait_for()
     hrefs = frame.locator("a.title").evaluate_all("links => links.map(a => a.href)")
     assert hrefs == [site + h["links"]["page"] for h in expected["hits"]]
+
+
+def test_frame_links_open_the_search_page_and_figure_pages(
+    page: Any, site: str, other_origin: Callable[[str], str]
+):
+    page.goto(
+        other_origin(
+            '<!doctype html><html lang="en"><head><title>Framed</title></head><body>'
+            f'<iframe src="{site}/embed/frame?gene=STAT3&amp;limit=2" title="PFOCR" '
+            'width="600" height="600"></iframe></body></html>'
+        )
+    )
+    frame = page.frame_locator("iframe")
+    expected = api_search(site, gene="STAT3", per_page="2")
+    with page.context.expect_page() as opened:  # the frame opens links in a new tab
+        frame.locator("a.more").click()
+    search = opened.value
+    search.wait_for_load_state()
+    assert search.url.startswith(f"{site}/?")
+    assert search.locator("#results-title").inner_text() == f"{expected['total']} figures"
+    search.close()
+    with page.context.expect_page() as opened:
+        frame.locator("a.title").first.click()
+    figure = opened.value
+    figure.wait_for_load_state()
+    assert figure.url == site + expected["hits"][0]["links"]["page"]
+    assert figure.locator("h1").inner_text() == expected["hits"][0]["title"]
 
 
 # -- record text stays inert --------------------------------------------------------------
@@ -353,7 +413,7 @@ def test_copy_button_copies_the_snippet(browser: Any, site: str):
 def test_embed_page_without_javascript_renders_snippets_from_the_form(page_no_js: Any, site: str):
     page_no_js.goto(site + "/embed")
     page_no_js.fill("#opt-gene", "TP53")
-    page_no_js.click("button[type=submit]")
+    page_no_js.click("#options button[type=submit]")
     page_no_js.wait_for_url("**/embed?*gene=TP53*")
     assert 'gene="TP53"' in page_no_js.locator("#snippet-script").input_value()
     frame = page_no_js.frame_locator("#preview-frame")

@@ -1,4 +1,4 @@
-/*! <pfocr-search> 1.0.0: PFOCR pathway figure search for any page. MIT licence.
+/*! <pfocr-search> 1.0.1: PFOCR pathway figure search for any page. MIT licence.
  *
  *   <script src="https://PFOCR-SERVER/embed/v1/pfocr-search.js" defer></script>
  *   <pfocr-search gene="STAT3" organism="Homo sapiens" limit="5"></pfocr-search>
@@ -19,7 +19,7 @@
   const TAG = "pfocr-search";
   if (!window.customElements || customElements.get(TAG)) return; // loaded twice: one is enough
 
-  const VERSION = "1.0.0";
+  const VERSION = "1.0.1";
   const DEFAULT_LIMIT = 5;
   const MAX_LIMIT = 20;
   const MAX_GENES_SHOWN = 8;
@@ -35,8 +35,8 @@
 .root {
   all: initial; display: block; box-sizing: border-box; max-width: 100%;
   font: 15px/1.45 var(--pfocr-font, system-ui, -apple-system, "Segoe UI", sans-serif);
-  color: var(--pfocr-text, #1f2328); background: var(--pfocr-background, #fff);
-  border: 1px solid var(--pfocr-border, #d0d7de); border-radius: var(--pfocr-radius, 6px);
+  color: var(--pfocr-text, #1b2430); background: var(--pfocr-background, #fff);
+  border: 1px solid var(--pfocr-border, #dde2e8); border-radius: var(--pfocr-radius, 6px);
   padding: 0.75em;
 }
 * { box-sizing: border-box; }
@@ -45,7 +45,7 @@ label { flex: 1 0 100%; font-weight: 600; }
 input {
   flex: 1 1 12em; min-width: 0; font: inherit; color: inherit;
   background: var(--pfocr-background, #fff); padding: 0.35em 0.5em;
-  border: 1px solid var(--pfocr-muted, #57606a); border-radius: var(--pfocr-radius, 6px);
+  border: 1px solid var(--pfocr-muted, #5f6b7a); border-radius: var(--pfocr-radius, 6px);
 }
 button {
   font: inherit; font-weight: 600; padding: 0.35em 0.9em; cursor: pointer;
@@ -53,16 +53,16 @@ button {
   border: 1px solid var(--pfocr-accent, #0a58a8); border-radius: var(--pfocr-radius, 6px);
 }
 input:focus-visible, button:focus-visible, a:focus-visible {
-  outline: 3px solid var(--pfocr-focus, #d4580a); outline-offset: 2px;
+  outline: 3px solid var(--pfocr-focus, #c2410c); outline-offset: 2px;
 }
-.scope, .status, .meta, .genes { color: var(--pfocr-muted, #57606a); font-size: 0.9em; }
+.scope, .status, .meta, .genes { color: var(--pfocr-muted, #5f6b7a); font-size: 0.9em; }
 .scope, .status { margin: 0.25em 0; }
 ol { list-style: none; margin: 0; padding: 0; }
-li { padding: 0.5em 0; border-top: 1px solid var(--pfocr-border, #d0d7de); }
+li { padding: 0.5em 0; border-top: 1px solid var(--pfocr-border, #dde2e8); }
 a { color: var(--pfocr-accent, #0a58a8); }
 .title { font-weight: 600; overflow-wrap: anywhere; }
 p { margin: 0.15em 0; overflow-wrap: anywhere; }
-mark { background: var(--pfocr-mark, #fff0a0); color: inherit; padding: 0 0.1em; }
+mark { background: var(--pfocr-mark, #fff1a8); color: inherit; padding: 0 0.1em; }
 .error { color: #a40e26; font-weight: 600; }
 .more { display: inline-block; margin-top: 0.5em; }
 `;
@@ -183,7 +183,7 @@ mark { background: var(--pfocr-mark, #fff0a0); color: inherit; padding: 0 0.1em;
       return value;
     }
 
-    /** The search's parameters, as the API names them (without paging). */
+    /** The search's parameters, as the API and the search page (/) name them (no paging). */
     _filters(q) {
       const params = new URLSearchParams();
       if (q.trim()) params.set("q", q.trim());
@@ -249,7 +249,7 @@ mark { background: var(--pfocr-mark, #fff0a0); color: inherit; padding: 0 0.1em;
       const more = total > hits.length
         ? element(
             "a",
-            { className: "more", part: "more", href: `${this.server}/search?${this._filters(q)}` },
+            { className: "more", part: "more", href: `${this.server}/?${this._filters(q)}` },
             `All ${total.toLocaleString("en")} figures on PFOCR`,
           )
         : null;
