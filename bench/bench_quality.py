@@ -87,7 +87,7 @@ def main(argv: list[str] | None = None) -> None:
         root = args.index
         if root is None:
             root = Path(tmp) / "index"
-            pipeline.build([SAMPLE], root, workers=1, show_progress=False)
+            pipeline.build([SAMPLE], root, workers=1)
         service = SearchService(root)
         queries = judged_queries()
         results = evaluate(service, queries)

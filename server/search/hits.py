@@ -8,9 +8,9 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
 
+from indexer.analysis import GREEK_NAMES, fold_accents, fold_greek, symbol_term, written_term
 from indexer.organisms import describe
 from indexer.record import PMC_ARTICLE_URL, PMC_FIGURE_URL, PMC_IMAGE_URL, Figure
 
@@ -19,8 +19,13 @@ FIGURE_PAGE = "/figures/{}"
 SNIPPET_WIDTH = 240
 # The tokenizer, stemmer and accent folding of ``indexer.index.schema.text_analyzer``, applied word
 # by word with a memo: the analyzer itself costs ~2 ms per caption, a snippet must not.
-_FORMS: dict[str, str] = {}
+_FORMS: dict[str, tuple[str, ...]] = {}
 _MAX_FORMS = 200_000
+
+
+# Words written with Greek letters or names ("κB", "IkappaB") index as Latin letters, so
+# they may hold a term without starting with it: the finder takes them all as candidates.
+_GREEK_WORD = "|".join([r"\w*[\u0370-\u03ff]", *(rf"\w*{name}" for name in GREEK_NAMES)])
 
 
 @lru_cache(maxsize=1024)
@@ -35,17 +40,31 @@ def _finder(stems: frozenset[str], prefixes: frozenset[str]) -> re.Pattern[str] 
     if not starts:
         return None
     alternatives = "|".join(re.escape(s) for s in sorted(starts, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.])(?:{alternatives})\w*(?:\.?\w+)*", re.IGNORECASE)
+    return re.compile(rf"(?<![\w.])(?:{alternatives}|{_GREEK_WORD})\w*(?:\.?\w+)*", re.IGNORECASE)
 
 
-def _indexed_form(word: str) -> str:
-    """The indexed form of one lower-cased word: stemmed, then accent-folded."""
-    form = _FORMS.get(word)
-    if form is None:
-        form = stem(word).translate(accent_map)
+def _indexed_forms(word: str) -> tuple[str, ...]:
+    """The terms one word as written may be indexed as: its term (none for a stop word),
+    and unstemmed where it is a short gene name of its figure ("Ras" -> "ra", "ras")."""
+    forms = _FORMS.get(word)
+    if forms is None:
+        folded = fold_accents(word)
+        term = written_term(folded)
+        symbol = symbol_term(folded.lower()) if term else None
+        forms = tuple(f for f in (term, symbol) if f)
         if len(_FORMS) < _MAX_FORMS:
-            _FORMS[word] = form
-    return form
+            _FORMS[word] = forms
+    return forms
+
+
+def _is_match(word: str, stems: Collection[str], prefixes: Collection[str]) -> bool:
+    """Whether a word of the text is one the query matched. A term of one or two letters
+    ("il", "ar") marks only itself, not every word stemmed to it ("Ile", "are")."""
+    raw = word.lower()
+    for form in _indexed_forms(word):
+        if form in stems and (len(form) > 2 or fold_greek(raw.translate(accent_map)) == form):
+            return True
+    return any(raw.startswith(p) or f.startswith(p) for p in prefixes for f in _indexed_forms(word))
 
 
 def gene_dict(symbol: str, entrez: str | None, aliases: list[str] | None = None) -> dict[str, Any]:
@@ -150,9 +169,7 @@ def snippet(
     finder = _finder(frozenset(stems), frozenset(prefixes))
     if finder is not None:
         for match in finder.finditer(text):  # candidates by regex, checked word by word
-            raw = match.group().lower()
-            folded = _indexed_form(raw)
-            if folded in stems or any(raw.startswith(p) or folded.startswith(p) for p in prefixes):
+            if _is_match(match.group(), stems, prefixes):
                 spans.append(match.span())
     start = _window_start(text, spans, width)
     end = min(len(text), start + width)
