@@ -8,8 +8,6 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from whoosh.support.charset import accent_map
-
 from indexer.analysis import GREEK_NAMES, fold_accents, fold_greek, symbol_term, written_term
 from indexer.organisms import describe
 from indexer.record import PMC_ARTICLE_URL, PMC_FIGURE_URL, PMC_IMAGE_URL, Figure
@@ -24,8 +22,46 @@ _MAX_FORMS = 200_000
 
 
 # Words written with Greek letters or names ("κB", "IkappaB") index as Latin letters, so
-# they may hold a term without starting with it: the finder takes them all as candidates.
-_GREEK_WORD = "|".join([r"\w*[\u0370-\u03ff]", *(rf"\w*{name}" for name in GREEK_NAMES)])
+# they may hold a term without starting with it: they are found apart, from where their
+# Greek letters and names are.
+_WORD = re.compile(r"\w+(?:\.?\w+)*")
+_GREEK_LETTER = re.compile("[\u0370-\u03ff]")
+
+
+def _matched_spans(
+    text: str, stems: Collection[str], prefixes: Collection[str]
+) -> list[tuple[int, int]]:
+    """(start, end) of the words of ``text`` that the query matched, in order."""
+    finder = _finder(frozenset(stems), frozenset(prefixes))
+    if finder is None:
+        return []
+    candidates = {match.span() for match in finder.finditer(text)}
+    candidates.update(_greek_word_spans(text))
+    return sorted(
+        span for span in candidates if _is_match(text[span[0] : span[1]], stems, prefixes)
+    )
+
+
+def _greek_word_spans(text: str) -> set[tuple[int, int]]:
+    """(start, end) of the words written with a Greek letter or a Greek letter's name."""
+    places = [m.start() for m in _GREEK_LETTER.finditer(text)] if not text.isascii() else []
+    lower = text.lower()
+    for name in GREEK_NAMES:
+        at = lower.find(name)
+        while at >= 0:
+            places.append(at)
+            at = lower.find(name, at + len(name))
+    spans = set()
+    for at in places:
+        start = at
+        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
+            start -= 1
+        if start > 0 and text[start - 1] == ".":  # inside "a.b": not a word start
+            continue
+        match = _WORD.match(text, start)
+        if match:
+            spans.add(match.span())
+    return spans
 
 
 @lru_cache(maxsize=1024)
@@ -40,7 +76,7 @@ def _finder(stems: frozenset[str], prefixes: frozenset[str]) -> re.Pattern[str] 
     if not starts:
         return None
     alternatives = "|".join(re.escape(s) for s in sorted(starts, key=len, reverse=True))
-    return re.compile(rf"(?<![\w.])(?:{alternatives}|{_GREEK_WORD})\w*(?:\.?\w+)*", re.IGNORECASE)
+    return re.compile(rf"(?<![\w.])(?:{alternatives})\w*(?:\.?\w+)*", re.IGNORECASE)
 
 
 def _indexed_forms(word: str) -> tuple[str, ...]:
@@ -60,11 +96,14 @@ def _indexed_forms(word: str) -> tuple[str, ...]:
 def _is_match(word: str, stems: Collection[str], prefixes: Collection[str]) -> bool:
     """Whether a word of the text is one the query matched. A term of one or two letters
     ("il", "ar") marks only itself, not every word stemmed to it ("Ile", "are")."""
-    raw = word.lower()
-    for form in _indexed_forms(word):
-        if form in stems and (len(form) > 2 or fold_greek(raw.translate(accent_map)) == form):
+    forms = _indexed_forms(word)
+    for form in forms:
+        if form in stems and (len(form) > 2 or fold_greek(fold_accents(word.lower())) == form):
             return True
-    return any(raw.startswith(p) or f.startswith(p) for p in prefixes for f in _indexed_forms(word))
+    if not prefixes:
+        return False
+    raw = word.lower()
+    return any(raw.startswith(p) or f.startswith(p) for p in prefixes for f in forms)
 
 
 def gene_dict(symbol: str, entrez: str | None, aliases: list[str] | None = None) -> dict[str, Any]:
@@ -165,12 +204,7 @@ def snippet(
     matches wrapped in ``<mark>``; "…" marks cut ends."""
     if not text:
         return ""
-    spans = []
-    finder = _finder(frozenset(stems), frozenset(prefixes))
-    if finder is not None:
-        for match in finder.finditer(text):  # candidates by regex, checked word by word
-            if _is_match(match.group(), stems, prefixes):
-                spans.append(match.span())
+    spans = _matched_spans(text, stems, prefixes)
     start = _window_start(text, spans, width)
     end = min(len(text), start + width)
     if end < len(text):  # end on a word boundary
