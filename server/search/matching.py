@@ -211,13 +211,13 @@ class Evaluator:
     # -- words ----------------------------------------------------------------------------
 
     def _word(self, node: q.Word, *, organisms: bool = True) -> Match | None:
-        stems = self._analyze(node.text)
+        pieces = self._chunk_terms(node.text)
         exact = typed_name(node.text)
-        if not stems and any(TEXT_ANALYZER(node.text, removestops=False)):
+        if not pieces and any(TEXT_ANALYZER(node.text, removestops=False)):
             exact = ""  # a stop word ("on", "can") is not searched as a gene alias either
         parts = []
-        if stems:
-            parts.append(self._text_words(node.text, stems))
+        if pieces:
+            parts.append(self._text_words(node.text, pieces))
         if exact:
             genes = self._gene_names_match(exact)
             if genes.mask.any():
@@ -231,13 +231,27 @@ class Evaluator:
             return None
         return _either(parts, self.n)
 
-    def _text_words(self, text: str, stems: list[str]) -> Match:
-        """Every stem of a typed word in text or title, or its parts written as one word:
-        "NF-kB" also finds "NFKB", "TNF-alpha" "TNFa"."""
-        match = self._all_words(stems, title=True)
-        words = [t.text for t in TEXT_ANALYZER(text, no_morph=True)]
-        if len(words) < 2:
+    def _chunk_terms(self, text: str) -> list[str]:
+        """The terms of one typed word in order. A word of several parts is a name
+        ("NF-AT", "TNF-a"): its stop words stay, matching only what the index holds for
+        them (a Greek letter's "a", never the article, which is not indexed)."""
+        # (the analyzer yields one Token object, updated in place: copy what is needed)
+        stopped = [t.text if t.stopped else None for t in TEXT_ANALYZER(text, removestops=False)]
+        if len(stopped) < 2:
+            return self._analyze(text)
+        stems = iter(terms(text, self.is_gene_name))
+        return [word if word is not None else next(stems) for word in stopped]
+
+    def _text_words(self, text: str, pieces: list[str]) -> Match:
+        """Documents with the terms of a typed word in text or title. A word of several
+        parts ("NF-kB", "PI3K/Akt") is matched as they are printed, side by side, or
+        written as one word: "NF-kB" also finds "NF-κB" and "NFKB", not "NF" and "(B)"."""
+        match = self._all_words(list(dict.fromkeys(pieces)), title=True)
+        if len(pieces) < 2:
             return match
+        adjacent = self.snap.phrase_docs(schema.TEXT, pieces, match.mask)
+        match = Match(adjacent, match.scores * adjacent)
+        words = [t.text for t in TEXT_ANALYZER(text, no_morph=True, removestops=False)]
         joined = stem_word("".join(words))
         whole = self._terms([(schema.TEXT, joined, 1.0), (schema.TITLE, joined, TITLE_BOOST)])
         if not whole.mask.any():
