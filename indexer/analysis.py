@@ -71,6 +71,7 @@ _GREEK_TABLE = _greek_table()
 _GREEK_CHAR = re.compile("[\u0370-\u03ff]")
 
 
+@lru_cache(maxsize=200_000)
 def fold_greek(word: str) -> str:
     """``word`` (lower-cased) with Greek letters and their names as Latin letters."""
     if _GREEK_CHAR.search(word):
@@ -121,13 +122,15 @@ def written_term(word: str) -> str:
 
 def symbol_terms(names: Iterable[str]) -> dict[str, str]:
     """Lower-cased one-word names -> their :func:`symbol_term`, where it is not the stem."""
-    kept = {}
-    for name in names:
-        word = name.lower()
-        term = symbol_term(word) if _ONE_WORD.fullmatch(word) else None
-        if term is not None:
-            kept[word] = term
-    return kept
+    return dict(filter(None, map(_name_symbol_term, names)))
+
+
+@lru_cache(maxsize=100_000)
+def _name_symbol_term(name: str) -> tuple[str, str] | None:
+    """(lower-cased name, its symbol term) for a one-word name the stemmer would change."""
+    word = name.lower()
+    term = symbol_term(word) if _ONE_WORD.fullmatch(word) else None
+    return None if term is None else (word, term)
 
 
 _ONE_WORD = re.compile(WORD_PATTERN)
@@ -234,13 +237,18 @@ class EnglishAnalyzer(Composable):
         found: dict[bytes, list[int]] = {}
         known = _TERM_OF_WORD
         kept = symbols_of(value)
+        # only words stemmed as a kept word would be can be one: one set test per word
+        stemmed_as_kept = {stem_word(word).encode("utf-8") for word in kept}
+        lowered: list[str] = []  # each word lower-cased, for ``words``
         pos = None
         for index, word in enumerate(tokens):
-            term = known.get(word)
-            if term is None:
-                term = self._learn_term(word)
-            if kept and term:
-                symbol = kept.get(word.lower())
+            entry = known.get(word)
+            if entry is None:
+                entry = self._learn_term(word)
+            term, lower = entry
+            lowered.append(lower)
+            if term in stemmed_as_kept:
+                symbol = kept.get(lower)
                 term = symbol.encode("utf-8") if symbol else term
             if not term:  # a stop word
                 continue
@@ -252,15 +260,15 @@ class EnglishAnalyzer(Composable):
             else:
                 where.append(pos)
         if words is not None:
-            words.update(map(str.lower, tokens))
+            words.update(lowered)
         return found
 
-    def _learn_term(self, word: str) -> bytes:
+    def _learn_term(self, word: str) -> tuple[bytes, str]:
         if len(_TERM_OF_WORD) >= _TERM_CACHE_SIZE:
             _TERM_OF_WORD.clear()
-        term = written_term(word).encode("utf-8")
-        _TERM_OF_WORD[word] = term
-        return term
+        entry = (written_term(word).encode("utf-8"), word.lower())
+        _TERM_OF_WORD[word] = entry
+        return entry
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -275,8 +283,9 @@ def fold_accents(text: str) -> str:
     return _NON_ASCII.sub(lambda run: run.group().translate(accent_map), text)
 
 
-# Word as written -> its indexed term (b"" for a stop word), for ``term_positions``.
-_TERM_OF_WORD: dict[str, bytes] = {}
+# Word as written -> (its indexed term, b"" for a stop word; the word lower-cased), for
+# ``term_positions``.
+_TERM_OF_WORD: dict[str, tuple[bytes, str]] = {}
 _TERM_CACHE_SIZE = 500_000
 
 
@@ -291,8 +300,7 @@ def name_key(name: str) -> str:
 def title_key(title: str) -> str:
     """A title's words, lower-cased, accents and Greek folded, one space apart: how a
     title typed or quoted whole is recognised."""
-    words = _ONE_WORD.findall(fold_accents(title).lower())
-    return " ".join(fold_greek(word) for word in words)
+    return " ".join(map(fold_greek, _ONE_WORD.findall(fold_accents(title).lower())))
 
 
 _NAME_GAPS = re.compile(r"[\s_\-\u2010-\u2015]+")

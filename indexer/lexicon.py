@@ -19,6 +19,7 @@ import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, replace
+from functools import lru_cache
 from pathlib import Path
 
 from indexer.analysis import name_key
@@ -30,9 +31,10 @@ _NUMBERED = re.compile(r"(.*\D)\d+")
 _TYPED_STRIP = ALIAS_STRIP + ",;"
 
 
-def printed_names(word: str) -> list[str]:
-    """The gene names in a printed word, shorthand expanded: "ERK1/2" -> ["ERK1", "ERK2"],
-    "CD80/86" -> ["CD80", "CD86"], "PI3K/Akt" -> ["PI3K", "Akt"], "(Src" -> ["Src"]."""
+@lru_cache(maxsize=100_000)
+def printed_names(word: str) -> tuple[str, ...]:
+    """The gene names in a printed word, shorthand expanded: "ERK1/2" -> ("ERK1", "ERK2"),
+    "CD80/86" -> ("CD80", "CD86"), "PI3K/Akt" -> ("PI3K", "Akt"), "(Src" -> ("Src",)."""
     names: list[str] = []
     numbered = None
     for piece in printed_pieces(word):
@@ -45,7 +47,7 @@ def printed_names(word: str) -> list[str]:
         names.append(piece)
         match = _NUMBERED.fullmatch(piece)
         numbered = match.group(1) if match else None
-    return list(dict.fromkeys(names))
+    return tuple(dict.fromkeys(names))
 
 
 def typed_name(text: str) -> str:
