@@ -26,7 +26,7 @@ FLOORS = {
     "caption_phrase": {"rank1": 0.90, "mrr": 0.90, "recall": 0.95},
     "entrez": {"rank1": 0.95, "mrr": 0.95, "recall": 0.95},
     "gene_symbol": {"rank1": 0.95, "mrr": 0.95, "recall": 0.95},
-    "greek": {"rank1": 0.95, "mrr": 0.95, "recall": 0.80},
+    "greek": {"rank1": 0.95, "mrr": 0.95, "recall": 0.85},
     "organism": {"rank1": 0.60, "mrr": 0.75, "recall": 0.95},
     "organism_common": {"rank1": 0.95, "mrr": 0.95, "recall": 0.95},
     "paper_title": {"rank1": 0.95, "mrr": 0.95, "recall": 0.95},
@@ -76,8 +76,8 @@ def test_judged_queries_stay_at_the_quality_reached(service: SearchService) -> N
 @pytest.mark.parametrize(
     "spellings",
     [
-        ["NF-κB", "NF-kB", "NF-kappaB"],
-        ["TGF-β", "TGF-beta"],
+        ["NF-κB", "NF-kB", "NF-kappaB", "NFkB"],
+        ["TGF-β", "TGF-beta", "TGFb"],
         ["IFN-γ", "IFN-gamma"],
         ["TNF-α", "TNF-alpha"],
         ["β-catenin", "beta-catenin"],

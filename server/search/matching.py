@@ -248,7 +248,7 @@ class Evaluator:
         written as one word: "NF-kB" also finds "NF-κB" and "NFKB", not "NF" and "(B)"."""
         match = self._all_words(list(dict.fromkeys(pieces)), title=True)
         if len(pieces) < 2:
-            return match
+            return self._or_printed_in_parts(text, match)
         adjacent = self.snap.phrase_docs(schema.TEXT, pieces, match.mask)
         match = Match(adjacent, match.scores * adjacent)
         words = [t.text for t in TEXT_ANALYZER(text, no_morph=True, removestops=False)]
@@ -258,6 +258,21 @@ class Evaluator:
             return match
         self.explained.stems.add(joined)
         return _either([match, whole], self.n)
+
+    def _or_printed_in_parts(self, text: str, match: Match) -> Match:
+        """``match`` or, for a gene name typed as one word that the lexicon knows printed
+        in parts ("NFkB" as "NF-kB", "TGFb" as "TGF-B"), those parts side by side."""
+        display = self.snap.lexicon.alias_display.get(name_key(typed_name(text)))
+        if display is None or display.casefold() == text.casefold():
+            return match
+        parts = terms(display, self.is_gene_name)
+        if len(parts) < 2:
+            return match
+        printed = self._all_words(list(dict.fromkeys(parts)), title=True)
+        adjacent = self.snap.phrase_docs(schema.TEXT, parts, printed.mask)
+        if not adjacent.any():
+            return match
+        return _either([match, Match(adjacent, printed.scores * adjacent)], self.n)
 
     def _gene_names_match(self, name: str) -> Match:
         """Figures with ``name`` as a gene symbol or printed name, or as an Entrez ID."""
