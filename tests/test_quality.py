@@ -147,6 +147,10 @@ def test_short_terms_mark_only_themselves() -> None:
     assert snippet(text, {"ar", "il", "6"}, set()) == (
         "<mark>AR</mark> and ER are active; Ile and <mark>IL</mark>-<mark>6</mark> rise"
     )
+    # the one-letter part of "IKK-beta" marks a name's "β", not the panel label "(B)"
+    assert snippet("(B) Loss of IKK-β in B cells", {"ikk", "b"}, set()) == (
+        "(B) Loss of <mark>IKK</mark>-<mark>β</mark> in B cells"
+    )
 
 
 # -- printed shorthands ---------------------------------------------------------------------

@@ -38,8 +38,22 @@ def _matched_spans(
     candidates = {match.span() for match in finder.finditer(text)}
     candidates.update(_greek_word_spans(text))
     return sorted(
-        span for span in candidates if _is_match(text[span[0] : span[1]], stems, prefixes)
+        (start, end)
+        for start, end in candidates
+        if _is_match(text[start:end], stems, prefixes)
+        and (end - start > 1 or _joined(text, start, end))
     )
+
+
+def _joined(text: str, start: int, end: int) -> bool:
+    """Whether a one-character word is part of a name ("TNF-α", "ERK1/2", "IL-6"): those
+    are what a query's one-letter parts match, not a panel's "(B)" or an "a"."""
+    return (start > 0 and text[start - 1] in _JOINERS) or (
+        end < len(text) and text[end] in _JOINERS
+    )
+
+
+_JOINERS = "-/\u2010\u2011\u2013"
 
 
 def _greek_word_spans(text: str) -> set[tuple[int, int]]:
