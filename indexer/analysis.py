@@ -68,6 +68,15 @@ def _greek_table() -> dict[int, str]:
 
 
 _GREEK_TABLE = _greek_table()
+
+
+def greek_spellings(letters: Iterable[str]) -> tuple[str, tuple[str, ...]]:
+    """The Greek characters and the letter names that fold to any of ``letters``."""
+    wanted = set(letters)
+    chars = "".join(chr(code) for code, latin in _GREEK_TABLE.items() if latin in wanted)
+    return chars, tuple(name for name, latin in GREEK_NAMES.items() if latin in wanted)
+
+
 _GREEK_CHAR = re.compile("[\u0370-\u03ff]")
 
 

@@ -8,7 +8,7 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from indexer.analysis import GREEK_NAMES, fold_accents, fold_greek, symbol_term, written_term
+from indexer.analysis import fold_accents, fold_greek, greek_spellings, symbol_term, written_term
 from indexer.organisms import describe
 from indexer.record import PMC_ARTICLE_URL, PMC_FIGURE_URL, PMC_IMAGE_URL, Figure
 
@@ -25,7 +25,13 @@ _MAX_FORMS = 200_000
 # they may hold a term without starting with it: they are found apart, from where their
 # Greek letters and names are.
 _WORD = re.compile(r"\w+(?:\.?\w+)*")
-_GREEK_LETTER = re.compile("[\u0370-\u03ff]")
+
+
+@lru_cache(maxsize=1024)
+def _greek_spellings(stems: frozenset[str]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """A regex of the Greek characters, and the Greek names, folding to letters of ``stems``."""
+    chars, names = greek_spellings("".join(stems))
+    return (re.compile(f"[{re.escape(chars)}]") if chars else None), names
 
 
 def _matched_spans(
@@ -36,7 +42,7 @@ def _matched_spans(
     if finder is None:
         return []
     candidates = {match.span() for match in finder.finditer(text)}
-    candidates.update(_greek_word_spans(text))
+    candidates.update(_greek_word_spans(text, frozenset(stems)))
     return sorted(
         (start, end)
         for start, end in candidates
@@ -56,11 +62,13 @@ def _joined(text: str, start: int, end: int) -> bool:
 _JOINERS = "-/\u2010\u2011\u2013"
 
 
-def _greek_word_spans(text: str) -> set[tuple[int, int]]:
-    """(start, end) of the words written with a Greek letter or a Greek letter's name."""
-    places = [m.start() for m in _GREEK_LETTER.finditer(text)] if not text.isascii() else []
-    lower = text.lower()
-    for name in GREEK_NAMES:
+def _greek_word_spans(text: str, stems: frozenset[str]) -> set[tuple[int, int]]:
+    """(start, end) of the words written with a Greek letter or a Greek letter's name
+    whose Latin letter is in one of ``stems`` (others cannot be matches)."""
+    letters, names = _greek_spellings(stems)
+    places = [m.start() for m in letters.finditer(text)] if letters and not text.isascii() else []
+    lower = text.lower() if names else ""
+    for name in names:
         at = lower.find(name)
         while at >= 0:
             places.append(at)
