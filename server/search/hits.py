@@ -22,16 +22,7 @@ _MAX_FORMS = 200_000
 
 
 # Words written with Greek letters or names ("κB", "IkappaB") index as Latin letters, so
-# they may hold a term without starting with it: they are found apart, from where their
-# Greek letters and names are.
-_WORD = re.compile(r"\w+(?:\.?\w+)*")
-
-
-@lru_cache(maxsize=1024)
-def _greek_spellings(stems: frozenset[str]) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
-    """A regex of the Greek characters, and the Greek names, folding to letters of ``stems``."""
-    chars, names = greek_spellings("".join(stems))
-    return (re.compile(f"[{re.escape(chars)}]") if chars else None), names
+# the finder looks for each letter of a term's start as it may be printed.
 
 
 def _matched_spans(
@@ -41,14 +32,12 @@ def _matched_spans(
     finder = _finder(frozenset(stems), frozenset(prefixes))
     if finder is None:
         return []
-    candidates = {match.span() for match in finder.finditer(text)}
-    candidates.update(_greek_word_spans(text, frozenset(stems)))
-    return sorted(
-        (start, end)
-        for start, end in candidates
-        if _is_match(text[start:end], stems, prefixes)
-        and (end - start > 1 or _joined(text, start, end))
-    )
+    return [
+        match.span()
+        for match in finder.finditer(text)
+        if _is_match(match.group(), stems, prefixes)
+        and (len(match.group()) > 1 or _joined(text, *match.span()))
+    ]
 
 
 def _joined(text: str, start: int, end: int) -> bool:
@@ -62,43 +51,33 @@ def _joined(text: str, start: int, end: int) -> bool:
 _JOINERS = "-/\u2010\u2011\u2013"
 
 
-def _greek_word_spans(text: str, stems: frozenset[str]) -> set[tuple[int, int]]:
-    """(start, end) of the words written with a Greek letter or a Greek letter's name
-    whose Latin letter is in one of ``stems`` (others cannot be matches)."""
-    letters, names = _greek_spellings(stems)
-    places = [m.start() for m in letters.finditer(text)] if letters and not text.isascii() else []
-    lower = text.lower() if names else ""
-    for name in names:
-        at = lower.find(name)
-        while at >= 0:
-            places.append(at)
-            at = lower.find(name, at + len(name))
-    spans = set()
-    for at in places:
-        start = at
-        while start > 0 and (text[start - 1].isalnum() or text[start - 1] == "_"):
-            start -= 1
-        if start > 0 and text[start - 1] == ".":  # inside "a.b": not a word start
-            continue
-        match = _WORD.match(text, start)
-        if match:
-            spans.add(match.span())
-    return spans
-
-
 @lru_cache(maxsize=1024)
 def _finder(stems: frozenset[str], prefixes: frozenset[str]) -> re.Pattern[str] | None:
     """A regex finding the words that may have one of ``stems`` or ``prefixes``.
 
     Stemming only rewrites endings ("happy" -> "happi"), so a word with stem S starts with
-    S minus its last letter.
+    S minus its last letter, each letter perhaps printed as a Greek letter or its name.
     """
-    starts = {s[:-1] if len(s) > 3 else s for s in stems} | set(prefixes)
-    starts = {s for s in starts if s}
-    if not starts:
+    starts = {s[:-1] if len(s) > 3 else s for s in stems}
+    ordered = sorted({s for s in starts | set(prefixes) if s}, key=len, reverse=True)
+    if not ordered:
         return None
-    alternatives = "|".join(re.escape(s) for s in sorted(starts, key=len, reverse=True))
+    alternatives = "|".join(_spelled(s) if s in starts else re.escape(s) for s in ordered)
     return re.compile(rf"(?<![\w.])(?:{alternatives})\w*(?:\.?\w+)*", re.IGNORECASE)
+
+
+def _spelled(start: str) -> str:
+    """A regex of ``start`` with each letter also as the Greek letters and letter names
+    that fold to it: "kb" also matches "κB" and "kappaB"."""
+    parts = []
+    for letter in start:
+        chars, names = greek_spellings(letter)
+        if not chars and not names:
+            parts.append(re.escape(letter))
+        else:
+            options = [f"[{re.escape(letter + chars)}]", *names]
+            parts.append(f"(?:{'|'.join(options)})")
+    return "".join(parts)
 
 
 def _indexed_forms(word: str) -> tuple[str, ...]:
