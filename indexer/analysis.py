@@ -1,16 +1,28 @@
 """The English text analyzer of the index, fused into one pass for indexing speed.
 
-It produces the same tokens as Whoosh's chain ``RegexTokenizer | LowercaseFilter |
+It produces the tokens of Whoosh's chain ``RegexTokenizer | LowercaseFilter |
 StopFilter(minsize=1) | StemFilter`` with accents folded, but as one generator instead
 of five: analysis was 40% of the time of adding a document. Objects of this class are
 pickled into the index's table of contents, so the class must keep its name and module.
+
+Two things differ from Whoosh's chain, both in how one word becomes a term
+(:func:`index_term`), because pathway people write gene names so:
+
+- Greek letters and their spelled-out names fold to one Latin letter (HGNC's: "α",
+  "alpha" -> "a"; "κ", "kappa" -> "k"; "θ", "theta" -> "q"), so "NF-κB", "NF-kB" and
+  "NF-kappaB" are one word; a folded letter is never a stop word ("TNF-α" keeps its "a").
+- A few irregular plurals ("mice") become their singular before stemming.
+
+And a text may name words that must not be stemmed (:class:`SymbolText`): a figure's own
+short gene names, so "Ras" stays "ras" instead of becoming "ra" (retinoic acid).
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
@@ -23,10 +35,132 @@ from whoosh.support.charset import accent_map
 WORD_PATTERN = r"\w+(?:\.?\w+)*"
 
 
+# HGNC's Latin letter for each Greek one (PRKCQ is PKC-theta, PRKCH PKC-eta); "μ" stays:
+# it is mostly the micro of units ("μM"), and "m" would make it a millimolar.
+_LATIN_OF_GREEK = dict(zip("αβγδεζηθικλνξοπρσςτυφχψω", "abgdezhqiklnxoprsstufcyw", strict=True))
+# Spelled-out names long enough not to be parts of English words ("eta", "tau", "pi" are).
+GREEK_NAMES = {
+    "alpha": "a", "beta": "b", "gamma": "g", "delta": "d", "epsilon": "e", "zeta": "z",
+    "theta": "q", "iota": "i", "kappa": "k", "lambda": "l", "sigma": "s", "omega": "w",
+}  # fmt: skip
+# A name folds where it ends the word (or a name's part: "beta-catenin") or is followed by
+# one letter (not a plural "s"), digits or another name: "tgfbeta1", "kappab",
+# "ikappabalpha", "alpha5beta1"; not "alphabet", "betaine", "diabetes", "deltas" or
+# "synthetase".
+_GREEK_NAME = re.compile(
+    rf"({'|'.join(GREEK_NAMES)})(?=(?:[a-z](?<!s))?\d*(?:$|[^a-z0-9]|{'|'.join(GREEK_NAMES)}))"
+)
+IRREGULAR_PLURALS = {
+    "mice": "mouse", "lice": "louse", "geese": "goose", "teeth": "tooth", "feet": "foot",
+    "men": "man", "women": "woman", "children": "child", "larvae": "larva", "pupae": "pupa",
+}  # fmt: skip
+
+
+def _greek_table() -> dict[int, str]:
+    """Every Greek code point whose letter (accents and case removed) has a Latin one."""
+    table = {}
+    for code in range(0x370, 0x400):
+        base = unicodedata.normalize("NFKD", chr(code))[:1].lower()
+        if base in _LATIN_OF_GREEK:
+            table[code] = _LATIN_OF_GREEK[base]
+    table[0x3F0] = "k"  # "ϰ", the kappa symbol
+    return table
+
+
+_GREEK_TABLE = _greek_table()
+
+
+def greek_spellings(letters: Iterable[str]) -> tuple[str, tuple[str, ...]]:
+    """The Greek characters and the letter names that fold to any of ``letters``."""
+    wanted = set(letters)
+    chars = "".join(chr(code) for code, latin in _GREEK_TABLE.items() if latin in wanted)
+    return chars, tuple(name for name, latin in GREEK_NAMES.items() if latin in wanted)
+
+
+_GREEK_CHAR = re.compile("[\u0370-\u03ff]")
+
+
+@lru_cache(maxsize=200_000)
+def fold_greek(word: str) -> str:
+    """``word`` (lower-cased) with Greek letters and their names as Latin letters."""
+    if _GREEK_CHAR.search(word):
+        word = word.translate(_GREEK_TABLE)
+    if any(name in word for name in GREEK_NAMES):
+        word = _GREEK_NAME.sub(lambda m: GREEK_NAMES[m.group(1)], word)
+    return word
+
+
 @lru_cache(maxsize=200_000)
 def stem_word(word: str) -> str:
-    """The stem of a lower-cased, accent-folded word (cached: words repeat a lot)."""
-    return stem(word)
+    """The indexed term of a lower-cased, accent-folded word that is not a stop word:
+    Greek folded, irregular plurals made singular, then stemmed (cached: words repeat)."""
+    folded = fold_greek(word)
+    return stem(IRREGULAR_PLURALS.get(folded, folded))
+
+
+def index_term(word: str) -> str:
+    """What a lower-cased, accent-folded word is indexed as ("" for a stop word)."""
+    return "" if word in STOP_WORDS else stem_word(word)
+
+
+@lru_cache(maxsize=100_000)
+def symbol_term(word: str) -> str | None:
+    """The term of a lower-cased word written as a symbol (in capitals, or a gene name of
+    its figure: :class:`SymbolText`), or None where stemming leaves it alone anyway. Only
+    names of up to four letters and names with digits are kept from the stemmer: those it
+    turns into other words ("ras" -> "ra", "nos" -> "no", "pla2g2e" -> "pla2g2"); a long
+    name such as "caspase" is stemmed as its plural is."""
+    folded = fold_greek(word)
+    if word in STOP_WORDS or (len(folded) > 4 and not any(c.isdigit() for c in folded)):
+        return None
+    return folded if stem_word(word) != folded else None
+
+
+def written_term(word: str) -> str:
+    """The term of a word as written, accents folded ("" for a stop word): a short word in
+    capitals is an acronym or a gene symbol, not stemmed ("NOS", "IRS"; "Nos" is "no")."""
+    lower = word.lower()
+    if lower in STOP_WORDS:
+        return ""
+    if word.isupper():
+        kept = symbol_term(lower)
+        if kept is not None:
+            return kept
+    return stem_word(lower)
+
+
+def symbol_terms(names: Iterable[str]) -> dict[str, str]:
+    """Lower-cased one-word names -> their :func:`symbol_term`, where it is not the stem."""
+    return dict(filter(None, map(_name_symbol_term, names)))
+
+
+@lru_cache(maxsize=100_000)
+def _name_symbol_term(name: str) -> tuple[str, str] | None:
+    """(lower-cased name, its symbol term) for a one-word name the stemmer would change."""
+    word = name.lower()
+    term = symbol_term(word) if _ONE_WORD.fullmatch(word) else None
+    return None if term is None else (word, term)
+
+
+_ONE_WORD = re.compile(WORD_PATTERN)
+
+
+class SymbolText(str):
+    """Text to index with some words kept from the stemmer: ``symbols`` maps each such
+    lower-cased word to its term (:func:`symbol_terms` of the figure's own gene names,
+    which the analyzer alone cannot tell from English words)."""
+
+    symbols: dict[str, str]
+
+    def __new__(cls, text: str, symbols: dict[str, str]) -> SymbolText:
+        value = super().__new__(cls, text)
+        value.symbols = symbols
+        return value
+
+
+def symbols_of(value: str) -> dict[str, str]:
+    """The words ``value`` keeps from the stemmer, with their terms ({} for plain text)."""
+    return getattr(value, "symbols", None) or {}
 
 
 class EnglishAnalyzer(Composable):
@@ -63,8 +197,9 @@ class EnglishAnalyzer(Composable):
         elif chars:  # fold per word so character offsets stay those of ``value``
             matches = self.expression.finditer(value)
         else:
-            matches = self.expression.finditer(value.translate(accent_map))
+            matches = self.expression.finditer(fold_accents(value))
         stoplist = self.stoplist
+        kept = symbols_of(value)
         # As Whoosh's StopFilter renumbers: the first kept word keeps its place, later
         # kept words follow it without gaps; stopped words keep their own place.
         pos = None
@@ -72,12 +207,18 @@ class EnglishAnalyzer(Composable):
             original = match.group(0)
             word = original.lower()
             if chars:
-                word = word.translate(accent_map)
+                word = fold_accents(word)
             stopped = word in stoplist
             if stopped and removestops:
                 continue
             token.stopped = stopped
-            token.text = word if stopped or no_morph else stem_word(word)
+            if stopped:
+                token.text = word
+            elif no_morph:
+                token.text = fold_greek(word)
+            else:
+                written = original if not chars else fold_accents(original)
+                token.text = kept.get(word) or written_term(written)
             if keeporiginal:
                 token.original = original
             if positions:
@@ -98,20 +239,26 @@ class EnglishAnalyzer(Composable):
         indexing needs, the same as ``__call__(value, positions=True)`` gives, without
         Token objects. With ``words``, also count there each lower-cased word.
         """
-        folded = _fold_accents(value)
-        if "\u0130" in folded or "\u03a3" in folded:
-            # Lower-casing "İ" adds a character and "Σ" depends on the next word:
-            # lower-case word by word, as ``__call__`` does.
-            tokens = [word.lower() for word in self.expression.findall(folded)]
-        else:  # otherwise the same, and faster (tested over every code point)
-            tokens = self.expression.findall(folded.lower())
+        # Words are looked up as written: whether a short word is in capitals ("NOS")
+        # decides its term, and lower-casing each new word once is as fast as lower-casing
+        # the whole text (whose "İ" and final "Σ" would not lower-case as words do).
+        tokens = self.expression.findall(fold_accents(value))
         found: dict[bytes, list[int]] = {}
         known = _TERM_OF_WORD
+        kept = symbols_of(value)
+        # only words stemmed as a kept word would be can be one: one set test per word
+        stemmed_as_kept = {stem_word(word).encode("utf-8") for word in kept}
+        lowered: list[str] = []  # each word lower-cased, for ``words``
         pos = None
         for index, word in enumerate(tokens):
-            term = known.get(word)
-            if term is None:
-                term = self._learn_term(word)
+            entry = known.get(word)
+            if entry is None:
+                entry = self._learn_term(word)
+            term, lower = entry
+            lowered.append(lower)
+            if term in stemmed_as_kept:
+                symbol = kept.get(lower)
+                term = symbol.encode("utf-8") if symbol else term
             if not term:  # a stop word
                 continue
             # The first kept word keeps its place; later kept words follow without gaps.
@@ -122,31 +269,50 @@ class EnglishAnalyzer(Composable):
             else:
                 where.append(pos)
         if words is not None:
-            words.update(tokens)
+            words.update(lowered)
         return found
 
-    def _learn_term(self, word: str) -> bytes:
+    def _learn_term(self, word: str) -> tuple[bytes, str]:
         if len(_TERM_OF_WORD) >= _TERM_CACHE_SIZE:
             _TERM_OF_WORD.clear()
-        term = b"" if word in self.stoplist else stem_word(word).encode("utf-8")
-        _TERM_OF_WORD[word] = term
-        return term
+        entry = (written_term(word).encode("utf-8"), word.lower())
+        _TERM_OF_WORD[word] = entry
+        return entry
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
 
 
-def _fold_accents(text: str) -> str:
-    """``text.translate(accent_map)`` up to case (which the caller then folds): most of
-    a caption is ASCII, and translating only the rest is five times faster."""
+def fold_accents(text: str) -> str:
+    """``text.translate(accent_map)`` on its non-ASCII characters only: most of a caption
+    is ASCII, and translating only the rest is five times faster; and ``accent_map`` also
+    lower-cases some ASCII letters ("NOS" -> "nOs"), which would hide capitals."""
     if text.isascii():
         return text
     return _NON_ASCII.sub(lambda run: run.group().translate(accent_map), text)
 
 
-# Lower-cased word -> its indexed term (b"" for a stop word), for ``term_positions``.
-_TERM_OF_WORD: dict[str, bytes] = {}
+# Word as written -> (its indexed term, b"" for a stop word; the word lower-cased), for
+# ``term_positions``.
+_TERM_OF_WORD: dict[str, tuple[bytes, str]] = {}
 _TERM_CACHE_SIZE = 500_000
+
+
+@lru_cache(maxsize=200_000)
+def name_key(name: str) -> str:
+    """How a gene name or alias is matched exactly: case, accents and Greek spellings
+    folded, dashes, spaces and underscores dropped, so "NF-κB", "NF-kB", "NF-kappaB" and
+    "NFKB" are one key ("nfkb"), as are "IL-6" and "IL6"."""
+    return _NAME_GAPS.sub("", fold_greek(fold_accents(name.strip()).casefold()))
+
+
+def title_key(title: str) -> str:
+    """A title's words, lower-cased, accents and Greek folded, one space apart: how a
+    title typed or quoted whole is recognised."""
+    return " ".join(map(fold_greek, _ONE_WORD.findall(fold_accents(title).lower())))
+
+
+_NAME_GAPS = re.compile(r"[\s_\-\u2010-\u2015]+")
 
 
 class ValueAnalyzer(Composable):
@@ -220,3 +386,28 @@ class _WholeValue:
 
     def end(self) -> int:
         return len(self.value)
+
+
+class NameAnalyzer(ValueAnalyzer):
+    """Whole gene names separated by tabs, one token per name: its :func:`name_key`."""
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is NameAnalyzer
+
+    def __hash__(self) -> int:
+        return hash(NameAnalyzer)
+
+    def __call__(self, value: str, **kwargs: Any) -> Iterator[Token]:
+        kwargs["keeporiginal"] = True  # the key is made from the name as written
+        for token in super().__call__(value, **kwargs):
+            token.text = name_key(token.original)
+            if token.text:
+                yield token
+
+    def term_counts(self, value: str) -> dict[bytes, int]:
+        found: dict[str, int] = {}
+        for part in value.split("\t"):
+            key = name_key(part)
+            if key:
+                found[key] = found.get(key, 0) + 1
+        return {key.encode("utf-8"): count for key, count in found.items()}

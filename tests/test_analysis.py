@@ -1,15 +1,22 @@
-"""The fused English analyzer gives the tokens of Whoosh's own analyzer chain."""
+"""The fused English analyzer gives the tokens of Whoosh's own analyzer chain, but for
+its own word rules (Greek letters, plurals, symbols), which are tested here too."""
 
 from __future__ import annotations
-
-import re
-import sys
 
 import pytest
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.support.charset import accent_map
 
-from indexer.analysis import WORD_PATTERN, EnglishAnalyzer, ValueAnalyzer
+from indexer.analysis import (
+    WORD_PATTERN,
+    EnglishAnalyzer,
+    NameAnalyzer,
+    SymbolText,
+    ValueAnalyzer,
+    name_key,
+    symbol_terms,
+    written_term,
+)
 from indexer.record import normalize
 from indexer.sources import discover, read_records
 from tests.conftest import SAMPLE_RECORDS
@@ -26,13 +33,84 @@ def sample_captions() -> list[str]:
 
 
 def test_same_tokens_and_positions_as_whoosh_chain_on_real_captions():
+    """Whoosh's chain splits, drops stop words and numbers positions as we do; a term
+    differs from its stem only where one of our word rules applies to the word."""
     whoosh_chain = StemmingAnalyzer(WORD_PATTERN, minsize=1) | CharsetFilter(accent_map)
     fused = EnglishAnalyzer()
     captions = sample_captions()
     assert len(captions) > 50
+    ruled = set()
     for caption in captions:
-        expected = [(t.text, t.pos) for t in whoosh_chain(caption, positions=True)]
+        expected = []
+        for t in whoosh_chain(caption, positions=True, keeporiginal=True):
+            own = written_term(t.original)
+            if own != t.text:
+                ruled.add((t.original, own))
+            expected.append((own, t.pos))
         assert [(t.text, t.pos) for t in fused(caption, positions=True)] == expected
+    # the rules do apply in real captions: Greek names, plurals, short capitals
+    assert {("gamma", "g"), ("mice", "mous"), ("SOCS", "socs"), ("RAS", "ras")} <= ruled
+    assert all(word.isupper() or word in ("gamma", "mice") for word, _ in ruled), ruled
+
+
+@pytest.mark.parametrize(
+    "spellings",
+    [
+        ["NF-κB", "NF-kB", "NF-kappaB", "NF-ΚB"],
+        ["TNF-α", "TNF-alpha", "TNF-ALPHA"],
+        ["TGF-β1", "TGF-beta1", "TGF-b1"],
+        ["IFN-γ", "IFN-gamma", "IFN-g"],
+        ["β-catenin", "beta-catenin", "Β-Catenin", "B-catenin"],
+        ["PKCθ", "PKCtheta", "PKCQ"],
+        ["IκBα", "IkappaBalpha", "IkBa"],
+        ["α5β1", "alpha5beta1"],
+        ["mice", "mouse", "Mouse"],
+    ],
+)
+def test_spellings_of_one_name_are_one_term(spellings):
+    analyzer = EnglishAnalyzer()
+    forms = {tuple(t.text for t in analyzer(s)) for s in spellings}
+    assert len(forms) == 1, forms
+    assert len({tuple(analyzer.term_positions(s)) for s in spellings}) == 1
+
+
+@pytest.mark.parametrize(
+    ("text", "terms"),
+    [
+        ("alphabet betaine diabetes deltas", ["alphabet", "betain", "diabet", "delta"]),
+        ("synthetase", ["synthetase"]),
+        ("TNF-a", ["tnf"]),  # a typed "a" is still the article
+        ("NOS Nos IRS Ras RAS", ["nos", "no", "irs", "ra", "ras"]),  # capitals: symbols
+        ("CELLS TLRs", ["cell", "tlr"]),  # long words and plurals of symbols still stem
+    ],
+)
+def test_word_rules(text, terms):
+    assert [t.text for t in EnglishAnalyzer()(text)] == terms
+
+
+def test_a_figures_own_short_gene_names_are_not_stemmed():
+    text = "Ras and RA activate NOS; caspases cleave"
+    names = symbol_terms(["Ras", "NOS", "Caspase", "KRAS", "IL-6", "PLA2G2E"])
+    assert names == {"ras": "ras", "nos": "nos", "kras": "kras", "pla2g2e": "pla2g2e"}
+    analyzer = EnglishAnalyzer()
+    plain = [t.text for t in analyzer(text)]
+    own = [t.text for t in analyzer(SymbolText(text, names))]
+    assert plain == ["ra", "ra", "activ", "nos", "caspas", "cleav"]
+    assert own == ["ras", "ra", "activ", "nos", "caspas", "cleav"]
+    assert analyzer.term_positions(SymbolText(text, names))[b"ras"] == [0]
+
+
+def test_name_keys_fold_spellings_and_dashes():
+    same = [
+        ["NF-κB", "NF-kB", "NF-kappaB", "NFKB", "nf kappa b"],
+        ["IL-6", "IL6", "il-6", "İL-6"],
+        ["GSK-3β", "GSK3beta", "GSK-3b"],
+        ["C/EBPα", "C/EBPalpha", "c/ebpa"],
+    ]
+    for names in same:
+        assert len({name_key(n) for n in names}) == 1, names
+    assert name_key("ERK1/2") == "erk1/2"
+    assert name_key("diabetes") == "diabetes"
 
 
 def test_character_offsets_point_into_the_original_text():
@@ -42,7 +120,7 @@ def test_character_offsets_point_into_the_original_text():
         ("sjogren", "Sjögren"),
         ("s", "s"),
         ("nf", "NF"),
-        ("κb", "κB"),
+        ("kb", "κB"),
         ("signal", "signalling"),
         ("activ", "activates"),
         ("il", "IL"),
@@ -75,12 +153,19 @@ def all_captions() -> list[str]:
 
 @pytest.mark.parametrize(
     "extra",
-    ["", "İstanbul İL-6 KİNASE", "ΑΣ'Β ΣΗΜΑ ΟΔΟΣ.ΝΕΑ", "the of and a"],
+    [
+        "",
+        "İstanbul İL-6 KİNASE",
+        "ΑΣ'Β ΣΗΜΑ ΟΔΟΣ.ΝΕΑ",
+        "the of and a",
+        "NOS Ras TGF-beta NF-kappaB mice SOCS3",
+    ],
 )
-def test_term_positions_are_the_analyzer_tokens_grouped(extra):
+@pytest.mark.parametrize("symbols", [{}, {"ras": "ras", "nos": "nos"}])
+def test_term_positions_are_the_analyzer_tokens_grouped(extra, symbols):
     """What indexing writes (``term_positions``) is what queries are analysed into."""
     analyzer = EnglishAnalyzer()
-    captions = [c + " " + extra for c in all_captions()]
+    captions = [SymbolText(c + " " + extra, symbols) for c in all_captions()]
     assert any(not c.isascii() for c in captions)  # Greek letters, accents
     for caption in captions:
         expected: dict[bytes, list[int]] = {}
@@ -89,23 +174,9 @@ def test_term_positions_are_the_analyzer_tokens_grouped(extra):
         assert analyzer.term_positions(caption) == expected, caption
 
 
-def test_lower_casing_whole_texts_keeps_words_whole():
-    """``term_positions`` lower-cases the whole text before splitting it into words. That
-    splits it as lower-casing word by word does for every character but "İ" (and the
-    context-dependent "Σ"), which it treats apart."""
-    word = re.compile(r"\w")
-    changed = [
-        c
-        for c in map(chr, range(sys.maxunicode + 1))
-        if not "\ud800" <= c <= "\udfff"
-        and (len(c.lower()) != 1 or bool(word.match(c)) != bool(word.match(c.lower())))
-    ]
-    assert changed == ["\u0130"]
-
-
-def test_value_term_counts_are_the_value_tokens_counted():
-    analyzer = ValueAnalyzer()
-    values = ["IL-6\tSTAT3\til-6\t \tNF-κB", " İL-6 \tΟΔΟΣ\tΣMAD\tΑΣ.Β", "", "\t\t"]
+@pytest.mark.parametrize("analyzer", [ValueAnalyzer(), NameAnalyzer()])
+def test_value_term_counts_are_the_value_tokens_counted(analyzer):
+    values = ["IL-6\tSTAT3\til-6\t \tNF-κB\tNF-kB", " İL-6 \tΟΔΟΣ\tΣMAD\tΑΣ.Β", "", "\t\t-"]
     for value in values:
         expected: dict[bytes, int] = {}
         for token in analyzer(value):

@@ -4,7 +4,9 @@ Field names live here and nowhere else. Text is indexed twice: once in ``text`` 
 searchable word of the figure, for recall) and once in ``title`` (figure and paper
 titles, so a title match can weigh more). Genes, organisms, diseases and the other
 facets are exact-match fields: one token per whole value, lower-cased, never stemmed
-or split, so "IL-6", "NF-kB" and "Mus musculus" stay whole.
+or split, so "IL-6", "NF-kB" and "Mus musculus" stay whole. Gene names (``gene`` and
+``alias``) are indexed by their ``name_key``, so "NF-κB", "NF-kB" and "NFKB" are one
+term; ``title_key`` holds each title's words, folded, to find a title typed exactly.
 
 Facet values are also written to per-document columns (tab-joined, original case),
 from which the server builds its facet arrays without reading stored records.
@@ -17,14 +19,25 @@ from typing import Any
 
 from whoosh import analysis, columns, fields
 
-from indexer.analysis import EnglishAnalyzer, ValueAnalyzer
-from indexer.record import Figure, printed_pieces
+from indexer.analysis import (
+    EnglishAnalyzer,
+    NameAnalyzer,
+    SymbolText,
+    ValueAnalyzer,
+    symbol_terms,
+    title_key,
+)
+from indexer.lexicon import printed_names, typed_name
+from indexer.record import Figure
 
-SCHEMA_VERSION = 2  # 2: record and source in columns, title without positions
+# 2: record and source in columns, title without positions; 3: Greek letters folded, gene
+# names by name_key, a figure's own short gene names unstemmed, title_key
+SCHEMA_VERSION = 3
 
 FIGID = "figid"
 TEXT = "text"
 TITLE = "title"
+TITLE_KEY = "title_key"  # figure and paper titles, each whole (``title_key``)
 GENE = "gene"  # HGNC symbols
 ALIAS = "alias"  # every printed name of a gene, and unresolved gene keywords
 ENTREZ = "entrez"
@@ -65,20 +78,28 @@ def value_analyzer() -> analysis.Analyzer:
     return ValueAnalyzer()
 
 
+def name_analyzer() -> analysis.Analyzer:
+    """Whole gene names (tab-separated): one token per name, its ``name_key``."""
+    return NameAnalyzer()
+
+
 def build_schema() -> fields.Schema:
     text = text_analyzer()
     values = value_analyzer()
 
-    def exact() -> fields.FieldType:
-        return fields.KEYWORD(analyzer=values, scorable=True)
+    names = name_analyzer()
+
+    def exact(analyzer: analysis.Analyzer = values) -> fields.FieldType:
+        return fields.KEYWORD(analyzer=analyzer, scorable=True)
 
     schema = fields.Schema(
         **{
             FIGID: fields.ID(stored=True, unique=True, sortable=True),
             TEXT: fields.TEXT(analyzer=text, phrase=True),
             TITLE: fields.TEXT(analyzer=text, phrase=False),  # phrases are matched in TEXT
-            GENE: exact(),
-            ALIAS: exact(),
+            TITLE_KEY: exact(),
+            GENE: exact(names),
+            ALIAS: exact(names),
             ENTREZ: exact(),
             ORGANISM: exact(),
             DISEASE: exact(),
@@ -133,20 +154,32 @@ def searchable_text(figure: Figure) -> str:
     return "\n".join(p for p in parts if p)
 
 
+def gene_names(figure: Figure) -> list[str]:
+    """Every name the figure's genes go by: symbols, aliases, gene keywords, and each
+    printed word whole ("ERK1/2") and as the names it stands for ("ERK1", "ERK2")."""
+    names = [gene.symbol for gene in figure.genes] + figure.gene_keywords
+    for gene in figure.genes:
+        names += gene.aliases
+        for word in gene.printed:
+            names.append(typed_name(word))
+            names += printed_names(word)
+    return list(dict.fromkeys(n for n in names if n))
+
+
 def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
     """The Whoosh document for one figure."""
     join = VALUE_SEPARATOR.join
-    # A figure is found by every name it prints, even where one word names two genes.
-    aliases = [gene.symbol for gene in figure.genes] + figure.gene_keywords
-    for gene in figure.genes:
-        aliases += gene.aliases
-        for word in gene.printed:
-            aliases += printed_pieces(word)
+    # A figure is found by every name it prints, even where one word names two genes,
+    # and its own short names are not stemmed into English words in its text.
+    aliases = gene_names(figure)
+    symbols = symbol_terms(aliases)
+    titles = [t for t in (figure.figtitle, figure.papertitle) if t]
     mesh = [t.mesh_id for t in (*figure.diseases, *figure.chemicals) if t.mesh_id]
     doc: dict[str, Any] = {
         FIGID: figure.figid,
-        TEXT: searchable_text(figure),
-        TITLE: " ".join(t for t in (figure.figtitle, figure.papertitle) if t),
+        TEXT: SymbolText(searchable_text(figure), symbols),
+        TITLE: SymbolText(" ".join(titles), symbols),
+        TITLE_KEY: join(title_key(t) for t in titles),
         GENE: join(gene.symbol for gene in figure.genes),
         ALIAS: join(aliases),
         ENTREZ: join(gene.entrez for gene in figure.genes if gene.entrez),

@@ -8,9 +8,7 @@ from functools import lru_cache
 from html import escape
 from typing import Any
 
-from whoosh.lang.porter import stem
-from whoosh.support.charset import accent_map
-
+from indexer.analysis import fold_accents, fold_greek, greek_spellings, symbol_term, written_term
 from indexer.organisms import describe
 from indexer.record import PMC_ARTICLE_URL, PMC_FIGURE_URL, PMC_IMAGE_URL, Figure
 
@@ -19,8 +17,38 @@ FIGURE_PAGE = "/figures/{}"
 SNIPPET_WIDTH = 240
 # The tokenizer, stemmer and accent folding of ``indexer.index.schema.text_analyzer``, applied word
 # by word with a memo: the analyzer itself costs ~2 ms per caption, a snippet must not.
-_FORMS: dict[str, str] = {}
+_FORMS: dict[str, tuple[str, ...]] = {}
 _MAX_FORMS = 200_000
+
+
+# Words written with Greek letters or names ("κB", "IkappaB") index as Latin letters, so
+# the finder looks for each letter of a term's start as it may be printed.
+
+
+def _matched_spans(
+    text: str, stems: Collection[str], prefixes: Collection[str]
+) -> list[tuple[int, int]]:
+    """(start, end) of the words of ``text`` that the query matched, in order."""
+    finder = _finder(frozenset(stems), frozenset(prefixes))
+    if finder is None:
+        return []
+    return [
+        match.span()
+        for match in finder.finditer(text)
+        if _is_match(match.group(), stems, prefixes)
+        and (len(match.group()) > 1 or _joined(text, *match.span()))
+    ]
+
+
+def _joined(text: str, start: int, end: int) -> bool:
+    """Whether a one-character word is part of a name ("TNF-α", "ERK1/2", "IL-6"): those
+    are what a query's one-letter parts match, not a panel's "(B)" or an "a"."""
+    return (start > 0 and text[start - 1] in _JOINERS) or (
+        end < len(text) and text[end] in _JOINERS
+    )
+
+
+_JOINERS = "-/\u2010\u2011\u2013"
 
 
 @lru_cache(maxsize=1024)
@@ -28,24 +56,55 @@ def _finder(stems: frozenset[str], prefixes: frozenset[str]) -> re.Pattern[str] 
     """A regex finding the words that may have one of ``stems`` or ``prefixes``.
 
     Stemming only rewrites endings ("happy" -> "happi"), so a word with stem S starts with
-    S minus its last letter.
+    S minus its last letter, each letter perhaps printed as a Greek letter or its name.
     """
-    starts = {s[:-1] if len(s) > 3 else s for s in stems} | set(prefixes)
-    starts = {s for s in starts if s}
-    if not starts:
+    starts = {s[:-1] if len(s) > 3 else s for s in stems}
+    ordered = sorted({s for s in starts | set(prefixes) if s}, key=len, reverse=True)
+    if not ordered:
         return None
-    alternatives = "|".join(re.escape(s) for s in sorted(starts, key=len, reverse=True))
+    alternatives = "|".join(_spelled(s) if s in starts else re.escape(s) for s in ordered)
     return re.compile(rf"(?<![\w.])(?:{alternatives})\w*(?:\.?\w+)*", re.IGNORECASE)
 
 
-def _indexed_form(word: str) -> str:
-    """The indexed form of one lower-cased word: stemmed, then accent-folded."""
-    form = _FORMS.get(word)
-    if form is None:
-        form = stem(word).translate(accent_map)
+def _spelled(start: str) -> str:
+    """A regex of ``start`` with each letter also as the Greek letters and letter names
+    that fold to it: "kb" also matches "κB" and "kappaB"."""
+    parts = []
+    for letter in start:
+        chars, names = greek_spellings(letter)
+        if not chars and not names:
+            parts.append(re.escape(letter))
+        else:
+            options = [f"[{re.escape(letter + chars)}]", *names]
+            parts.append(f"(?:{'|'.join(options)})")
+    return "".join(parts)
+
+
+def _indexed_forms(word: str) -> tuple[str, ...]:
+    """The terms one word as written may be indexed as: its term (none for a stop word),
+    and unstemmed where it is a short gene name of its figure ("Ras" -> "ra", "ras")."""
+    forms = _FORMS.get(word)
+    if forms is None:
+        folded = fold_accents(word)
+        term = written_term(folded)
+        symbol = symbol_term(folded.lower()) if term else None
+        forms = tuple(f for f in (term, symbol) if f)
         if len(_FORMS) < _MAX_FORMS:
-            _FORMS[word] = form
-    return form
+            _FORMS[word] = forms
+    return forms
+
+
+def _is_match(word: str, stems: Collection[str], prefixes: Collection[str]) -> bool:
+    """Whether a word of the text is one the query matched. A term of one or two letters
+    ("il", "ar") marks only itself, not every word stemmed to it ("Ile", "are")."""
+    forms = _indexed_forms(word)
+    for form in forms:
+        if form in stems and (len(form) > 2 or fold_greek(fold_accents(word.lower())) == form):
+            return True
+    if not prefixes:
+        return False
+    raw = word.lower()
+    return any(raw.startswith(p) or f.startswith(p) for p in prefixes for f in forms)
 
 
 def gene_dict(symbol: str, entrez: str | None, aliases: list[str] | None = None) -> dict[str, Any]:
@@ -152,14 +211,7 @@ def snippet(
     matches wrapped in ``<mark>``; "…" marks cut ends."""
     if not text:
         return ""
-    spans = []
-    finder = _finder(frozenset(stems), frozenset(prefixes))
-    if finder is not None:
-        for match in finder.finditer(text):  # candidates by regex, checked word by word
-            raw = match.group().lower()
-            folded = _indexed_form(raw)
-            if folded in stems or any(raw.startswith(p) or folded.startswith(p) for p in prefixes):
-                spans.append(match.span())
+    spans = _matched_spans(text, stems, prefixes)
     start = _window_start(text, spans, width)
     end = min(len(text), start + width)
     if end < len(text):  # end on a word boundary

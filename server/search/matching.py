@@ -2,9 +2,16 @@
 
 Every node becomes a :class:`Match`: a bool mask over all documents and a float32 score
 array (or None for nodes that only filter). Free words match the stemmed ``text`` field,
-the ``title`` field (weighted higher) and the exact ``gene``/``alias`` values; scores are
-BM25 summed over fields and words. Phrases are checked against positions with Whoosh's
-own phrase matcher, run only over the documents holding every word.
+the ``title`` field (weighted higher) and the exact ``gene``/``alias`` values (by their
+``name_key``: "NF-κB" is "NF-kB"); scores are BM25 summed over fields and words. Phrases
+are checked against positions with Whoosh's own phrase matcher, run only over the
+documents holding every word; a phrase (or a query of words) that is a whole title
+finds that title first.
+
+Written as biologists write: a word that is a gene name in the index is looked up
+unstemmed, as the figures naming it index it ("Ras" is not "RA"); a bare number is also
+an Entrez ID; words naming an organism ("Mus musculus", "mouse") also match the figures
+of that organism, and the answer's notes offer it as a filter.
 
 Every query spends from a :class:`Budget` (terms, prefix expansions, phrase checks): past
 it the query is refused with an ``InvalidParameter`` on ``q`` that says what to narrow,
@@ -14,12 +21,17 @@ because the server is one Python process and one slow answer slows every other.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import cache
 
 import numpy as np
+from whoosh.support.charset import accent_map
 
+from indexer.analysis import IRREGULAR_PLURALS, name_key, stem_word, symbol_term, title_key
 from indexer.index import schema
-from indexer.organisms import known_organisms
+from indexer.lexicon import printed_names, typed_name
+from indexer.organisms import KNOWN_COMMON_NAMES, known_organisms
 from server.search import query as q
 from server.search.models import InvalidParameter
 from server.search.snapshot import MISSING_YEAR, Snapshot
@@ -28,6 +40,9 @@ K1, B = 1.2, 0.75
 TITLE_BOOST = 2.0
 GENE_BOOST = 1.5
 PREFIX_SCORE = 1.0
+TITLE_EXACT_BOOST = 4.0  # a title typed whole outranks a title holding the same words
+ORGANISM_SCORE = 1.0  # below a word's BM25: figures that name the organism rank first
+MAX_ORGANISM_WORDS = 4
 _EXACT_STRIP = "()[]{}\"'.,;:!?<>"
 TEXT_ANALYZER = schema.text_analyzer()
 # Limits of one query, set so that its answer takes about 300 ms at most at 100k figures
@@ -196,9 +211,26 @@ def _is_prefix(leaf: q.Node) -> bool:
     return isinstance(leaf, q.Prefix) or (isinstance(leaf, q.Field) and leaf.prefix)
 
 
-def analyze(text: str) -> list[str]:
-    """The indexed forms (lower-cased, stemmed, stop words dropped) of the words in ``text``."""
-    return list(dict.fromkeys(t.text for t in TEXT_ANALYZER(text)))
+def analyze(text: str, is_gene_name: Callable[[str], bool] | None = None) -> list[str]:
+    """The indexed forms (lower-cased, stemmed, stop words dropped) of the words in ``text``,
+    each once; with ``is_gene_name``, gene names are looked up unstemmed (see ``terms``)."""
+    return list(dict.fromkeys(terms(text, is_gene_name)))
+
+
+def terms(text: str, is_gene_name: Callable[[str], bool] | None = None) -> list[str]:
+    """The indexed forms of the words of ``text`` in order. A word that ``is_gene_name``
+    and that the stemmer would turn into another word is kept as the figures that name
+    it index it (``indexer.analysis.symbol_term``): "ras", not "ra"."""
+    found = []
+    for token in TEXT_ANALYZER(text, keeporiginal=True):
+        term = token.text
+        if is_gene_name is not None:
+            word = token.original.lower().translate(accent_map)
+            kept = symbol_term(word)
+            if kept is not None and is_gene_name(word):
+                term = kept
+        found.append(term)
+    return found
 
 
 class Evaluator:
@@ -208,6 +240,21 @@ class Evaluator:
         self.explained = Explained()
         self.budget = budget or Budget()
         self.leaf: q.Node | None = None  # the leaf being evaluated, for budget messages
+        self._gene_names: dict[str, bool] = {}
+
+    def is_gene_name(self, word: str) -> bool:
+        """Whether ``word`` is a gene symbol or alias of the lexicon or printed in a figure."""
+        known = self._gene_names.get(word)
+        if known is None:
+            key = name_key(word)
+            known = bool(self.snap.lexicon.resolve(word)) or bool(
+                len(self.snap.postings(schema.ALIAS, key)[0])
+            )
+            self._gene_names[word] = known
+        return known
+
+    def _analyze(self, text: str) -> list[str]:
+        return analyze(text, self.is_gene_name)
 
     def evaluate(self, node: q.Node | None) -> Match | None:
         """The documents and scores of ``node``; None when it constrains nothing."""
@@ -221,13 +268,78 @@ class Evaluator:
     # -- boolean nodes --------------------------------------------------------------------
 
     def _and(self, node: q.And) -> Match | None:
-        matches = [m for m in (self.evaluate(c) for c in node.children) if m is not None]
+        matches = [m for m in self._and_children(node.children) if m is not None]
         if not matches:
             return None
         mask = matches[0].mask.copy()
         for m in matches[1:]:
             mask &= m.mask
-        return Match(mask, _sum_scores(matches, self.n))
+        match = Match(mask, _sum_scores(matches, self.n))
+        if all(isinstance(c, q.Word) for c in node.children):  # a title typed whole
+            titled = self._exact_title(" ".join(c.text for c in node.children))
+            if titled.mask.any():
+                return _either([match, titled], self.n)
+        return match
+
+    def _and_children(self, children: tuple[q.Node, ...]) -> list[Match | None]:
+        """The children's matches, consecutive words naming an organism taken together."""
+        matches = []
+        i = 0
+        while i < len(children):
+            run = self._organism_run(children, i)
+            if run is None:
+                matches.append(self.evaluate(children[i]))
+                i += 1
+                continue
+            length, name, ordinals = run
+            words = [self._word(c, organisms=False) for c in children[i : i + length]]
+            matches.append(self._or_organism(_all_of(words, self.n), name, ordinals))
+            i += length
+        return matches
+
+    def _organism_run(
+        self, children: tuple[q.Node, ...], start: int
+    ) -> tuple[int, str, list[int]] | None:
+        """(words, name, organism ordinals) of the longest run of two or more words from
+        ``start`` that names an organism of the index ("Homo sapiens", "fruit fly")."""
+        longest = min(MAX_ORGANISM_WORDS, len(children) - start)
+        for length in range(longest, 1, -1):
+            run = children[start : start + length]
+            if not all(isinstance(c, q.Word) for c in run):
+                continue
+            name = " ".join(c.text for c in run)
+            ordinals = self._organisms_named(name)
+            if ordinals:
+                return length, name, ordinals
+        return None
+
+    def _organisms_named(self, name: str) -> list[int]:
+        """Ordinals of the organisms that ``name`` is the latin or common name of."""
+        folded = " ".join(name.strip(_EXACT_STRIP).casefold().split())
+        arrays = self.snap.facets["organism"]
+        ordinal = arrays.lookup(folded)
+        if ordinal is None:
+            latin = latin_of_common_name(folded)
+            ordinal = arrays.lookup(latin) if latin else None
+        return [] if ordinal is None else [ordinal]
+
+    def _or_organism(self, words: Match | None, name: str, ordinals: list[int]) -> Match:
+        """``words`` or the figures of the organism they name, which score less."""
+        arrays = self.snap.facets["organism"]
+        organism = arrays.mask(ordinals, self.n)
+        for o in ordinals:
+            latin = arrays.values[o]
+            note = (
+                f'"{name}" also finds the figures of the organism {latin}: filter '
+                f"organism={latin} ({int(arrays.totals[o])} figures) to see only those"
+            )
+            if note not in self.explained.notes:
+                self.explained.notes.append(note)
+        found = Match(organism, organism * np.float32(ORGANISM_SCORE))
+        return found if words is None else _either([words, found], self.n)
+
+    def _exact_title(self, text: str) -> Match:
+        return self._terms([(schema.TITLE_KEY, title_key(text), TITLE_EXACT_BOOST)])
 
     def _or(self, node: q.Or) -> Match | None:
         matches = [m for m in (self.evaluate(c) for c in node.children) if m is not None]
@@ -247,26 +359,83 @@ class Evaluator:
 
     # -- words ----------------------------------------------------------------------------
 
-    def _word(self, node: q.Word) -> Match | None:
-        stems = analyze(node.text)
-        exact = node.text.strip(_EXACT_STRIP).casefold()
-        if not stems and any(TEXT_ANALYZER(node.text, removestops=False)):
+    def _word(self, node: q.Word, *, organisms: bool = True) -> Match | None:
+        pieces = self._chunk_terms(node.text)
+        exact = typed_name(node.text)
+        if not pieces and any(TEXT_ANALYZER(node.text, removestops=False)):
             exact = ""  # a stop word ("on", "can") is not searched as a gene alias either
         parts = []
-        if stems:
-            parts.append(self._all_words(stems, title=True))
+        if pieces:
+            parts.append(self._text_words(node.text, pieces))
         if exact:
-            genes = self._terms(
-                [(schema.GENE, exact, GENE_BOOST), (schema.ALIAS, exact, GENE_BOOST)]
-            )
+            genes = self._gene_names_match(exact)
             if genes.mask.any():
                 parts.append(genes)
+        ordinals = self._organisms_named(node.text) if organisms else []
+        if ordinals:
+            words = _either(parts, self.n) if parts else None
+            parts = [self._or_organism(words, node.text, ordinals)]
         if not parts:
             self.explained.ignored.append(node.text)
             return None
-        if len(parts) == 1:
-            return parts[0]
-        return Match(parts[0].mask | parts[1].mask, _sum_scores(parts, self.n))
+        return _either(parts, self.n)
+
+    def _chunk_terms(self, text: str) -> list[str]:
+        """The terms of one typed word in order. A word of several parts is a name
+        ("NF-AT", "TNF-a"): its stop words stay, matching only what the index holds for
+        them (a Greek letter's "a", never the article, which is not indexed)."""
+        # (the analyzer yields one Token object, updated in place: copy what is needed)
+        stopped = [t.text if t.stopped else None for t in TEXT_ANALYZER(text, removestops=False)]
+        if len(stopped) < 2:
+            return self._analyze(text)
+        stems = iter(terms(text, self.is_gene_name))
+        return [word if word is not None else next(stems) for word in stopped]
+
+    def _text_words(self, text: str, pieces: list[str]) -> Match:
+        """Documents with the terms of a typed word in text or title. A word of several
+        parts ("NF-kB", "PI3K/Akt") is matched as they are printed, side by side, or
+        written as one word: "NF-kB" also finds "NF-κB" and "NFKB", not "NF" and "(B)"."""
+        match = self._all_words(list(dict.fromkeys(pieces)), title=True)
+        if len(pieces) < 2:
+            return self._or_printed_in_parts(text, match)
+        adjacent = self.snap.phrase_docs(schema.TEXT, pieces, match.mask)
+        match = Match(adjacent, match.scores * adjacent)
+        words = [t.text for t in TEXT_ANALYZER(text, no_morph=True, removestops=False)]
+        joined = stem_word("".join(words))
+        whole = self._terms([(schema.TEXT, joined, 1.0), (schema.TITLE, joined, TITLE_BOOST)])
+        if not whole.mask.any():
+            return match
+        self.explained.stems.add(joined)
+        return _either([match, whole], self.n)
+
+    def _or_printed_in_parts(self, text: str, match: Match) -> Match:
+        """``match`` or, for a gene name typed as one word that the lexicon knows printed
+        in parts ("NFkB" as "NF-kB", "TGFb" as "TGF-B"), those parts side by side."""
+        display = self.snap.lexicon.alias_display.get(name_key(typed_name(text)))
+        if display is None or display.casefold() == text.casefold():
+            return match
+        parts = terms(display, self.is_gene_name)
+        if len(parts) < 2:
+            return match
+        printed = self._all_words(list(dict.fromkeys(parts)), title=True)
+        adjacent = self.snap.phrase_docs(schema.TEXT, parts, printed.mask)
+        if not adjacent.any():
+            return match
+        return _either([match, Match(adjacent, printed.scores * adjacent)], self.n)
+
+    def _gene_names_match(self, name: str) -> Match:
+        """Figures with ``name`` as a gene symbol or printed name, or as an Entrez ID."""
+        key = name_key(name)
+        fields = [(schema.GENE, key, GENE_BOOST), (schema.ALIAS, key, GENE_BOOST)]
+        if name.isdigit():
+            fields.append((schema.ENTREZ, name.lstrip("0"), GENE_BOOST))
+        match = self._terms(fields)
+        if match.mask.any() and (name.isdigit() or len(printed_names(name)) > 1):
+            # an Entrez ID or a shorthand ("ERK1/2"): say which genes it was read as
+            symbols = [m.symbol for m in self.snap.lexicon.resolve(name)]
+            if symbols:
+                self.explained.genes.append({"value": name, "symbols": symbols})
+        return match
 
     def _all_words(self, stems: list[str], *, title: bool, text: bool = True) -> Match:
         """Documents holding every stem (each in text or title), BM25 summed."""
@@ -282,15 +451,16 @@ class Evaluator:
         return Match(mask, scores)
 
     def _phrase(self, node: q.Phrase) -> Match | None:
-        stems = analyze(node.text)
+        words = terms(node.text, self.is_gene_name)  # keep repeats: positions matter
+        stems = list(dict.fromkeys(words))
         if len(stems) <= 1:
             return self._word(q.Word(node.text, node.pos))
-        words = [t.text for t in TEXT_ANALYZER(node.text)]  # keep repeats: positions matter
         both = self._all_words(stems, title=True)
         mask = self.snap.phrase_docs(schema.TEXT, words, both.mask)
-        exact = self._terms([(schema.ALIAS, node.text.casefold(), GENE_BOOST)])
-        mask |= exact.mask
-        return Match(mask, (both.scores + exact.scores) * mask)
+        exact = self._terms([(schema.ALIAS, name_key(node.text), GENE_BOOST)])
+        titled = self._exact_title(node.text)
+        mask |= exact.mask | titled.mask
+        return Match(mask, (both.scores + exact.scores + titled.scores) * mask)
 
     def _prefix(self, node: q.Prefix) -> Match | None:
         """Gene symbols and aliases starting with the prefix as typed, and text whose words
@@ -344,7 +514,7 @@ class Evaluator:
                 return self._prefix_match([(name, value.casefold())])
             return self._terms([(name, value.casefold(), GENE_BOOST)])
         if name == "title":
-            stems = analyze(value)
+            stems = self._analyze(value)
             if node.prefix:
                 return self._prefix_match([(schema.TITLE, value.casefold())])
             return self._all_words(stems, title=True, text=False) if stems else None
@@ -357,14 +527,14 @@ class Evaluator:
         return Match(self.facet_mask(name, [value], prefix=node.prefix))
 
     def _gene_field(self, value: str, prefix: bool) -> Match:
-        folded = value.casefold()
+        key = name_key(value)
         if prefix:
-            return self._prefix_match([(schema.GENE, folded), (schema.ALIAS, folded)])
+            return self._prefix_match([(schema.GENE, key), (schema.ALIAS, key)])
         symbols = [m.symbol for m in self.snap.lexicon.resolve(value)]
         self.explained.genes.append({"value": value, "symbols": symbols})
-        self.explained.stems.update(analyze(value))
-        fields = [(schema.GENE, s.casefold(), GENE_BOOST) for s in symbols]
-        return self._terms([*fields, (schema.ALIAS, folded, GENE_BOOST)])
+        self.explained.stems.update(self._analyze(value))
+        fields = [(schema.GENE, name_key(s), GENE_BOOST) for s in symbols]
+        return self._terms([*fields, (schema.ALIAS, name_key(typed_name(value)), GENE_BOOST)])
 
     def _yearrange(self, node: q.YearRange) -> Match:
         return Match(year_mask(self.snap, node.low, node.high))
@@ -420,24 +590,71 @@ def facet_ordinals(arrays, facet: str, value: str, *, prefix: bool = False) -> l
     if ordinal is not None:
         return [ordinal]
     if facet == "organism":
-        latin = _organism_by_common_name().get(folded)
+        latin = latin_of_common_name(folded)
         if latin is not None and arrays.lookup(latin) is not None:
             return [arrays.lookup(latin)]
     return arrays.containing_words(folded)
 
 
-def _organism_by_common_name() -> dict[str, str]:
-    names = {}
+def latin_of_common_name(name: str) -> str | None:
+    """The latin name of the organism a common name (or its plural) names, if known:
+    "mouse", "mice", "fruit fly", "fruitfly", "zebrafish", "humans"; or a genus or
+    species of a well-known organism ("sapiens", "Drosophila")."""
+    key = _compact(name)
+    return _organism_by_common_name().get(key) or _organism_by_latin_word().get(key)
+
+
+@cache
+def _organism_by_latin_word() -> dict[str, str]:
+    """Genus and species words (of four letters or more) of the organisms with a page."""
+    words = {}
     for organism in known_organisms().values():
-        if organism.common:
-            names[organism.common.casefold()] = organism.latin
-            names[re.sub(r"^(house|norway|fruit|baker's) ", "", organism.common.casefold())] = (
-                organism.latin
-            )
-    names.update(
-        {"mouse": "Mus musculus", "rat": "Rattus norvegicus", "yeast": "Saccharomyces cerevisiae"}
-    )
+        for word in organism.latin.casefold().split():
+            if len(word) >= 4:
+                words.setdefault(word, organism.latin)
+    return words
+
+
+def _compact(name: str) -> str:
+    return "".join(name.casefold().split())
+
+
+@cache
+def _organism_by_common_name() -> dict[str, str]:
+    """Common name (case-folded, without spaces) and its plural -> latin name."""
+    pairs = list(KNOWN_COMMON_NAMES.items())
+    pairs += [(o.latin, o.common) for o in known_organisms().values() if o.common]
+    pairs += [("Mus musculus", "mouse"), ("Rattus norvegicus", "rat")]
+    pairs += [("Saccharomyces cerevisiae", "yeast")]
+    names = {}
+    for latin, common in pairs:
+        folded = common.casefold()
+        names[_compact(folded)] = latin
+        names[_compact(re.sub(r"^(house|norway|fruit|baker's) ", "", folded))] = latin
+    plurals = {plural: names[one] for plural, one in IRREGULAR_PLURALS.items() if one in names}
+    names.update({f"{name}s": latin for name, latin in names.items() if name.isalpha()})
+    names.update({f"{name[:-1]}ies": latin for name, latin in names.items() if name[-1] == "y"})
+    names.update(plurals)  # "mice"
     return names
+
+
+def _either(matches: list[Match], n: int) -> Match:
+    """Documents of any of ``matches``, their scores summed."""
+    mask = matches[0].mask.copy()
+    for m in matches[1:]:
+        mask |= m.mask
+    return Match(mask, _sum_scores(matches, n))
+
+
+def _all_of(matches: list[Match | None], n: int) -> Match | None:
+    """Documents of every one of ``matches`` (None constrains nothing), scores summed."""
+    present = [m for m in matches if m is not None]
+    if not present:
+        return None
+    mask = present[0].mask.copy()
+    for m in present[1:]:
+        mask &= m.mask
+    return Match(mask, _sum_scores(present, n))
 
 
 def _sum_scores(matches: list[Match], n: int) -> np.ndarray | None:

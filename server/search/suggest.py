@@ -9,6 +9,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer.analysis import name_key
 from indexer.index import schema
 from server.search import query as q
 from server.search.matching import analyze
@@ -22,30 +23,32 @@ CORRECTION_SECONDS = 0.05  # no word is looked up after this; the one under way 
 
 
 class SuggestIndex:
-    """Every suggestible name, sorted by its case-folded form, with its figure count."""
+    """Every suggestible name, sorted by its ``name_key`` (so "NF-k", "NF-κ" and "nfk" all
+    complete "NF-κB"), with its number of figures."""
 
     def __init__(self, snap: Snapshot) -> None:
         entries: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
         lexicon = snap.lexicon
         for symbol, figures in lexicon.symbol_figures.items():
             extra = {"entrez": lexicon.entrez(symbol)}
-            entries[(symbol.casefold(), "gene")] = (symbol, figures, extra)
+            entries[(name_key(symbol), "gene")] = (symbol, figures, extra)
         symbols = {key for key, kind in entries}
         for key, by_symbol in lexicon.alias_symbols.items():
             if key in symbols or not key.strip():
                 continue
             extra = {"symbols": [s for s, _ in by_symbol.most_common()]}
-            entries[(key, "alias")] = (lexicon.alias_display[key], sum(by_symbol.values()), extra)
+            display = lexicon.alias_display[key]
+            entries[(key, "alias")] = (display, lexicon.figures_printing(display), extra)
         for facet in ("organism", "disease"):
             arrays = snap.facets[facet]
             for ordinal, value in enumerate(arrays.values):
                 count = int(arrays.totals[ordinal])
                 if count:
-                    entries[(value.casefold(), facet)] = (value, count, {})
+                    entries[(name_key(value), facet)] = (value, count, {})
         for term, count in snap.iter_terms(schema.TITLE):
             word = snap.spelling.get(term, term)  # show "muscle", not the stem "muscl"
             if len(word) > 2 and not word.isdigit():
-                entries.setdefault((word.casefold(), "word"), (word, count, {}))
+                entries.setdefault((name_key(word), "word"), (word, count, {}))
         ordered = sorted(entries.items())
         self.keys = [key for (key, _), _ in ordered]
         self.items = [
@@ -55,7 +58,7 @@ class SuggestIndex:
         self.counts = np.array([item["figures"] for item in self.items], dtype=np.int64)
 
     def complete(self, prefix: str, limit: int) -> list[dict[str, Any]]:
-        folded = prefix.strip().casefold()
+        folded = name_key(prefix)
         if not folded:
             return []
         lo = bisect.bisect_left(self.keys, folded)
