@@ -455,3 +455,17 @@ def test_without_prctl_a_worker_notices_its_parent_is_gone(tmp_path):
         if parent.poll() is None:
             parent.kill()
         parent.stdout.close()
+
+
+def test_a_figure_names_each_gene_once_in_the_alias_field():
+    """Spellings that fold to one key ("E2F4", "E2f4") are one alias term, counted once:
+    a figure listing a gene in three spellings must not score three times as high."""
+    for path in sorted((FIXTURES / "mixed-case-keywords").glob("*.md")):
+        (raw,) = read_records(path)
+        figure = normalize(raw.data, raw.location)
+        aliases = schema.document(figure, raw.location, raw.digest)[schema.ALIAS].split(
+            schema.VALUE_SEPARATOR
+        )
+        keys = [name_key(a) for a in aliases]
+        assert len(figure.gene_keywords) > len({name_key(k) for k in figure.gene_keywords})
+        assert len(keys) == len(set(keys)), sorted(k for k in keys if keys.count(k) > 1)

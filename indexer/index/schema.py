@@ -24,6 +24,7 @@ from indexer.analysis import (
     NameAnalyzer,
     SymbolText,
     ValueAnalyzer,
+    name_key,
     symbol_terms,
     title_key,
 )
@@ -163,7 +164,13 @@ def gene_names(figure: Figure) -> list[str]:
         for word in gene.printed:
             names.append(typed_name(word))
             names += printed_names(word)
-    return list(dict.fromkeys(n for n in names if n))
+    # One name per alias key: spellings that fold alike ("E2F4", "E2f4") are one term, and
+    # a repeated term would count as a higher term frequency.
+    by_key: dict[str, str] = {}
+    for name in names:
+        if name:
+            by_key.setdefault(name_key(name), name)
+    return list(by_key.values())
 
 
 def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
