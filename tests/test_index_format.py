@@ -11,21 +11,29 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from whoosh import columns
+import yaml
+from whoosh import columns, formats
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
 
 from indexer.index import schema
-from indexer.index.reader import MISSING_YEAR, GenerationReader, _deleted_docs
+from indexer.index.reader import (
+    MISSING_YEAR,
+    GenerationReader,
+    _block_data,
+    _block_positions,
+    _deleted_docs,
+)
 from indexer.index.store import IndexStore
+from tests.conftest import SAMPLE_RECORDS
 
 TERM_FIELDS = (
     schema.TEXT,
@@ -119,6 +127,25 @@ def test_whoosh_internals_the_reader_uses_are_there(whoosh: Any) -> None:
     for name in ("_postfile", "_dataoffset", "_nextoffset", "_compression", "_lastblock"):
         assert hasattr(matcher, name), f"W3LeafMatcher lost {name}"
     assert callable(matcher._goto)
+
+
+def test_position_values_are_framed_as_the_reader_reads_them(whoosh: Any) -> None:
+    """A text posting's value is Positions.encode's: a 4-byte count, then a protocol-2
+    pickle of the position deltas; the reader joins a block's pickles into one."""
+    leaf, _ = leaves(whoosh)[0]
+    text_format = leaf.schema[schema.TEXT].format
+    assert isinstance(text_format, formats.Positions), type(text_format)
+    matcher = leaf.postings(schema.TEXT, "pathwai")
+    matcher = getattr(matcher, "child", matcher)
+    block = _block_data(matcher)
+    assert isinstance(block, tuple) and len(block) == 3
+    values = block[2]
+    assert len(values) == len(block[0]) > 10
+    assert all(v[4:6] == b"\x80\x02" and v.endswith(b".") for v in values)
+    deltas = [np.diff(text_format.decode_positions(v), prepend=0).tolist() for v in values]
+    assert _block_positions(values, text_format.decode_positions) == deltas
+    unframed = [v[:-1] for v in values]  # another framing: decoded by Whoosh, one at a time
+    assert _block_positions(unframed, text_format.decode_positions) == deltas
 
 
 # -- each reader function against the public API -------------------------------------------
@@ -219,14 +246,85 @@ def test_terms_within(
         assert reader.terms_within(field, word, 2) == live
 
 
-@pytest.mark.parametrize("words", PHRASES)
-def test_phrase_docs(reader: GenerationReader, whoosh: Any, words: tuple[str, ...]) -> None:
+def test_positions_of_every_term(reader: GenerationReader, whoosh: Any) -> None:
+    """Every text term's position keys are Whoosh's own positions, deleted documents out."""
+    expected: dict[str, list[int]] = {}
+    for leaf, offset in leaves(whoosh):
+        for term in leaf.lexicon(schema.TEXT):
+            keys = expected.setdefault(term.decode("utf-8"), [])
+            matcher = leaf.postings(schema.TEXT, term)
+            while matcher.is_active():
+                doc = (offset + matcher.id()) << 32
+                keys.extend(doc | p for p in matcher.value_as("positions"))
+                matcher.next()
+    assert len(expected) > 1000
+    for term, keys in expected.items():
+        assert reader.positions(schema.TEXT, term).tolist() == keys, term
+
+
+def caption_phrases() -> list[tuple[str, ...]]:
+    """Real phrases of 2 to 5 indexed words, as the analyzer leaves them, from the sample
+    captions (some in the wrong order, to be found nowhere), and every phrase of up to 5
+    words there in which a word repeats ("cell to cell" is "cell cell")."""
+    analyzer = schema.text_analyzer()
+    phrases: set[tuple[str, ...]] = set()
+    for path in sorted(SAMPLE_RECORDS.glob("*.md"))[::6]:
+        stems = [t.text for t in analyzer(yaml_caption(path))]
+        for start in range(0, max(len(stems) - 5, 0), 17):
+            for size in (2, 3, 4, 5):
+                window = tuple(stems[start : start + size])
+                phrases.update((window, window[::-1]))
+        for start in range(len(stems)):
+            window = tuple(stems[start : start + 5])
+            for size in (2, 3, 4, 5):
+                if len(set(window[:size])) < size == len(window[:size]):
+                    phrases.add(window[:size])
+    return sorted(phrases)
+
+
+def yaml_caption(path: Path) -> str:
+    front = path.read_text(encoding="utf-8").split("---")[1]
+    return str(yaml.safe_load(front).get("caption") or "")
+
+
+PHRASES_OF_CAPTIONS = caption_phrases()
+
+
+def whoosh_phrase_docs(whoosh: Any, words: Sequence[str]) -> list[int]:
     with Searcher(whoosh, closereader=False) as searcher:
-        expected = sorted(searcher.docs_for_query(wq.Phrase(schema.TEXT, list(words))))
+        return sorted(searcher.docs_for_query(wq.Phrase(schema.TEXT, list(words))))
+
+
+def test_phrases_of_the_sample_captions_are_many_and_varied() -> None:
+    assert len(PHRASES_OF_CAPTIONS) > 300
+    assert {len(p) for p in PHRASES_OF_CAPTIONS} == {2, 3, 4, 5}
+    assert sum(len(set(p)) < len(p) for p in PHRASES_OF_CAPTIONS) > 10  # words repeated
+
+
+def test_phrase_docs_are_whooshs_phrase_matches(reader: GenerationReader, whoosh: Any) -> None:
     everything = np.ones(reader.n_docs, dtype=bool)
-    got = np.flatnonzero(reader.phrase_docs(schema.TEXT, words, everything)).tolist()
-    assert got == expected
-    assert got, words
+    found = 0
+    for words in PHRASES_OF_CAPTIONS:
+        expected = whoosh_phrase_docs(whoosh, words)
+        got = np.flatnonzero(reader.phrase_docs(schema.TEXT, words, everything)).tolist()
+        assert got == expected, words
+        found += bool(expected)
+    assert 0.3 * len(PHRASES_OF_CAPTIONS) < found < len(PHRASES_OF_CAPTIONS)
+
+
+@pytest.mark.parametrize("words", PHRASES)
+def test_phrase_docs_among_candidates(
+    reader: GenerationReader, whoosh: Any, words: tuple[str, ...]
+) -> None:
+    expected = whoosh_phrase_docs(whoosh, words)
+    assert expected, words
+    candidates = np.zeros(reader.n_docs, dtype=bool)
+    candidates[expected[::2]] = True
+    candidates[reader.n_docs // 2 :] = True
+    got = np.flatnonzero(reader.phrase_docs(schema.TEXT, words, candidates)).tolist()
+    assert got == [d for d in expected if candidates[d]]
+    assert not reader.phrase_docs(schema.TEXT, words, np.zeros(reader.n_docs, bool)).any()
+    assert not reader.phrase_docs(schema.TEXT, (*words, "zzqx"), candidates).any()
 
 
 def test_records(reader: GenerationReader, whoosh: Any) -> None:

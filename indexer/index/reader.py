@@ -32,11 +32,9 @@ from typing import Any
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
-from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 from indexer.index import schema
@@ -46,6 +44,11 @@ from indexer.vocabulary import Vocabulary
 
 MISSING_YEAR = 0
 _POSTINGS_CACHE_SIZE = 4096
+# Position keys kept for phrases: "cell" at 100k figures is about ... MB.
+_POSITIONS_CACHE_BYTES = 64 << 20
+_DOC_SHIFT = 32  # a position key is doc << 32 | position
+_POSITION_MASK = (1 << _DOC_SHIFT) - 1
+_PICKLE_2 = b"\x80\x02"  # how pickle protocol 2 starts
 _LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
 
 Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies float32)
@@ -92,6 +95,8 @@ class GenerationReader:
         self._records: Any = None  # the record column's reader, opened on first use
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._postings: OrderedDict[tuple[str, str], Postings] = OrderedDict()
+        self._positions: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._positions_bytes = 0
         with self.closed_on_error():
             self._read_documents()
 
@@ -312,21 +317,61 @@ class GenerationReader:
                 found.update(leaf.terms_within(field, text, maxdist, prefix=prefix))
             return sorted(self._live_terms(field, iter(found)))
 
-    def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:
-        """Bool mask of documents (among ``candidates``) where ``words`` occur in sequence."""
-        result = np.zeros(self.n_docs, dtype=bool)
-        query = wq.Phrase(field, list(words))
+    # -- positions and phrases ---------------------------------------------------------
+
+    def positions(self, field: str, term: str) -> np.ndarray:
+        """Every live occurrence of ``term`` as sorted int64 keys ``doc << 32 | position``."""
+        key = (field, term)
         with self._lock:
-            for leaf, offset in self.leaves:
-                size = leaf.doc_count_all()
-                if not candidates[offset : offset + size].any():
-                    continue
-                searcher = Searcher(leaf, closereader=False)
-                matcher = query.matcher(searcher)
-                while matcher.is_active():
-                    result[offset + matcher.id()] = True
-                    matcher.next()
-        return result & candidates
+            cached = self._positions.get(key)
+            if cached is not None:
+                self._positions.move_to_end(key)
+                return cached
+            parts = [
+                self._live_positions(leaf, offset, field, term) for leaf, offset in self.leaves
+            ]
+            keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            self._keep_positions(key, keys)
+            return keys
+
+    def _keep_positions(self, key: tuple[str, str], keys: np.ndarray) -> None:
+        """Cache ``keys``, dropping the least recently used past the memory bound."""
+        self._positions[key] = keys
+        self._positions_bytes += keys.nbytes
+        while self._positions_bytes > _POSITIONS_CACHE_BYTES and len(self._positions) > 1:
+            _, dropped = self._positions.popitem(last=False)
+            self._positions_bytes -= dropped.nbytes
+
+    def _live_positions(self, leaf: Any, offset: int, field: str, term: str) -> np.ndarray:
+        """One segment's position keys of a term, its deleted documents left out."""
+        segment = leaf.segment().segment_id()
+        with reading(self.path, f"the positions of {field}:{term} in {segment}"):
+            keys = _leaf_positions(leaf, offset, field, term)
+        if leaf.has_deletions() and len(keys):
+            keys = keys[self.live[keys >> _DOC_SHIFT]]
+        return keys
+
+    def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:
+        """Bool mask of documents (among ``candidates``) where ``words`` occur in sequence.
+
+        Exactly what Whoosh's ``Phrase`` matcher (slop 1) finds: word ``i`` at position
+        ``p + i`` for some ``p``. Each word's keys less ``i`` are the phrase starts it
+        allows; the starts all words allow are intersected, rarest word first."""
+        result = np.zeros(self.n_docs, dtype=bool)
+        if not words or not candidates.any():
+            return result
+        by_rarity = sorted(enumerate(words), key=lambda item: len(self.positions(field, item[1])))
+        starts: np.ndarray | None = None
+        for index, word in by_rarity:
+            keys = _phrase_starts(self.positions(field, word), index)
+            if starts is None:
+                starts = keys[candidates[keys >> _DOC_SHIFT]]
+            else:
+                starts = _sorted_intersection(starts, keys)
+            if not len(starts):
+                return result
+        result[starts >> _DOC_SHIFT] = True
+        return result
 
     # -- stored records -----------------------------------------------------------------
 
@@ -349,6 +394,78 @@ def _close_quietly(reader: Any) -> None:
 
 def _text(term: str | bytes) -> str:
     return term.decode("utf-8") if isinstance(term, bytes) else term
+
+
+def _leaf_positions(leaf: Any, offset: int, field: str, term: str) -> np.ndarray:
+    """One segment's position keys of a term as stored (deleted documents included)."""
+    try:
+        matcher = leaf.postings(field, term)
+    except TermNotFound:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(matcher, FilterMatcher):  # as in _leaf_postings: the caller drops deleted
+        matcher = matcher.child
+    decode = leaf.schema[field].format.decode_positions
+    if not isinstance(matcher, W3LeafMatcher):  # inlined postings: tiny lists
+        ids, values = [], []
+        while matcher.is_active():
+            ids.append(matcher.id())
+            values.append(matcher.value())
+            matcher.next()
+        positions = _block_positions(values, decode)
+        return _position_keys(np.asarray(ids, dtype=np.int64) + offset, positions)
+    parts = []
+    while True:
+        deltas, _weights, values = _block_data(matcher)
+        ids = np.cumsum(np.asarray(deltas, dtype=np.int64)) + offset
+        parts.append(_position_keys(ids, _block_positions(values, decode)))
+        if matcher._lastblock:
+            break
+        matcher._goto(matcher._nextoffset)
+    return np.concatenate(parts)
+
+
+def _block_data(matcher: W3LeafMatcher) -> tuple[Any, Any, Any]:
+    """A postings block's (id deltas, weights, values), decoded as Whoosh stores them."""
+    data = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+    if matcher._compression:
+        data = zlib.decompress(data)
+    return loads(data)
+
+
+def _block_positions(values: Sequence[bytes], decode: Any) -> list[list[int]]:
+    """Each posting's positions, from the values of ``Positions.encode``: a 4-byte count
+    and a protocol-2 pickle of the position deltas.
+
+    Unpickling a posting at a time costs more than the phrase check itself; so the
+    postings' pickles, framing stripped, are joined into one list of lists, read in one
+    call, and the deltas summed with numpy in ``_position_keys``. A value framed
+    otherwise is decoded by Whoosh, one at a time."""
+    if not all(v[4:6] == _PICKLE_2 and v[-1:] == b"." for v in values):
+        return [np.diff(decode(v), prepend=0).tolist() for v in values]
+    return loads(_PICKLE_2 + b"(" + b"".join(v[6:-1] for v in values) + b"l.")
+
+
+def _position_keys(ids: np.ndarray, positions: Sequence[Sequence[int]]) -> np.ndarray:
+    """Keys ``doc << 32 | position`` from each document's position deltas, in order."""
+    counts = np.fromiter(map(len, positions), dtype=np.int64, count=len(positions))
+    deltas = np.fromiter(itertools.chain.from_iterable(positions), np.int64, int(counts.sum()))
+    running = np.concatenate(([0], np.cumsum(deltas)))  # deltas summed across documents
+    starts = np.cumsum(counts) - counts  # where each document's deltas begin
+    within = running[1:] - np.repeat(running[starts], counts)  # summed within each document
+    return (np.repeat(ids, counts) << _DOC_SHIFT) | within
+
+
+def _phrase_starts(keys: np.ndarray, index: int) -> np.ndarray:
+    """Where a phrase starts if its word number ``index`` is at ``keys`` (sorted)."""
+    return keys[(keys & _POSITION_MASK) >= index] - index
+
+
+def _sorted_intersection(small: np.ndarray, large: np.ndarray) -> np.ndarray:
+    """The values of sorted ``small`` also in sorted ``large`` (both without repeats)."""
+    if not len(large):
+        return large
+    found = np.minimum(np.searchsorted(large, small), len(large) - 1)
+    return small[large[found] == small]
 
 
 def _deleted_docs(leaf: Any) -> Any:
