@@ -29,8 +29,10 @@ from indexer.index.reader import (
     MISSING_YEAR,
     GenerationReader,
     _block_data,
-    _block_positions,
     _deleted_docs,
+    _parse_delta_pickles,
+    _position_deltas,
+    _position_keys,
 )
 from indexer.index.store import IndexStore
 from tests.conftest import SAMPLE_RECORDS
@@ -131,7 +133,7 @@ def test_whoosh_internals_the_reader_uses_are_there(whoosh: Any) -> None:
 
 def test_position_values_are_framed_as_the_reader_reads_them(whoosh: Any) -> None:
     """A text posting's value is Positions.encode's: a 4-byte count, then a protocol-2
-    pickle of the position deltas; the reader joins a block's pickles into one."""
+    pickle of the position deltas, which the reader parses with numpy."""
     leaf, _ = leaves(whoosh)[0]
     text_format = leaf.schema[schema.TEXT].format
     assert isinstance(text_format, formats.Positions), type(text_format)
@@ -141,11 +143,36 @@ def test_position_values_are_framed_as_the_reader_reads_them(whoosh: Any) -> Non
     assert isinstance(block, tuple) and len(block) == 3
     values = block[2]
     assert len(values) == len(block[0]) > 10
-    assert all(v[4:6] == b"\x80\x02" and v.endswith(b".") for v in values)
-    deltas = [np.diff(text_format.decode_positions(v), prepend=0).tolist() for v in values]
-    assert _block_positions(values, text_format.decode_positions) == deltas
-    unframed = [v[:-1] for v in values]  # another framing: decoded by Whoosh, one at a time
-    assert _block_positions(unframed, text_format.decode_positions) == deltas
+    assert all(v[4:9] == b"\x80\x02]q\x00" and v.endswith(b".") for v in values)
+    assert _parse_delta_pickles(values) is not None  # the fast path, not the fallback
+    assert_deltas_are_whooshs(values, text_format.decode_positions)
+
+
+POSITION_LISTS = (
+    [0],
+    [255],
+    [3, 256, 65535, 65536, 2**31 - 1],  # each size of pickled int: K, M, J
+    list(range(0, 3000, 2)),  # over 1,000 items: pickle batches them, Whoosh decodes
+    [7, 7 + 1, 7 + 300],
+)
+
+
+@pytest.mark.parametrize("lists", (POSITION_LISTS[:3] + POSITION_LISTS[4:], POSITION_LISTS))
+def test_position_values_of_every_size_are_decoded_as_whoosh_does(lists: tuple) -> None:
+    encoder = formats.Positions()
+    values = [encoder.encode(positions) for positions in lists]
+    assert (_parse_delta_pickles(values) is None) == (len(lists) == len(POSITION_LISTS))
+    assert_deltas_are_whooshs(values, encoder.decode_positions)
+    assert_deltas_are_whooshs([v[:-1] for v in values], encoder.decode_positions)  # no stop
+
+
+def assert_deltas_are_whooshs(values: Sequence[bytes], decode: Any) -> None:
+    counts, deltas = _position_deltas(values, decode)
+    expected = [decode(v) for v in values]
+    assert counts.tolist() == [len(p) for p in expected]
+    ids = np.arange(len(values), dtype=np.int64)
+    keys = _position_keys(ids, counts, deltas).tolist()
+    assert keys == [(doc << 32) | p for doc, positions in enumerate(expected) for p in positions]
 
 
 # -- each reader function against the public API -------------------------------------------

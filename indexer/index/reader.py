@@ -48,7 +48,12 @@ _POSTINGS_CACHE_SIZE = 4096
 _POSITIONS_CACHE_BYTES = 64 << 20
 _DOC_SHIFT = 32  # a position key is doc << 32 | position
 _POSITION_MASK = (1 << _DOC_SHIFT) - 1
-_PICKLE_2 = b"\x80\x02"  # how pickle protocol 2 starts
+# The pickle opcodes of a protocol-2 list of ints, as Positions.encode writes them.
+_LIST_HEAD = b"\x80\x02]q\x00"  # protocol 2, empty list, memoised as 0
+_MARK, _APPENDS, _APPEND, _STOP = b"(ea."
+_BININT1, _BININT2, _BININT = b"KMJ"
+_INT_SIZES = np.zeros(256, dtype=np.int64)
+_INT_SIZES[[_BININT1, _BININT2, _BININT]] = (1, 2, 4)
 _LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
 
 Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies float32)
@@ -404,24 +409,25 @@ def _leaf_positions(leaf: Any, offset: int, field: str, term: str) -> np.ndarray
         return np.zeros(0, dtype=np.int64)
     if isinstance(matcher, FilterMatcher):  # as in _leaf_postings: the caller drops deleted
         matcher = matcher.child
-    decode = leaf.schema[field].format.decode_positions
+    ids: list[Any] = []
+    values: list[bytes] = []
     if not isinstance(matcher, W3LeafMatcher):  # inlined postings: tiny lists
-        ids, values = [], []
         while matcher.is_active():
-            ids.append(matcher.id())
+            ids.append(np.asarray([matcher.id()], dtype=np.int64))
             values.append(matcher.value())
             matcher.next()
-        positions = _block_positions(values, decode)
-        return _position_keys(np.asarray(ids, dtype=np.int64) + offset, positions)
-    parts = []
-    while True:
-        deltas, _weights, values = _block_data(matcher)
-        ids = np.cumsum(np.asarray(deltas, dtype=np.int64)) + offset
-        parts.append(_position_keys(ids, _block_positions(values, decode)))
-        if matcher._lastblock:
-            break
-        matcher._goto(matcher._nextoffset)
-    return np.concatenate(parts)
+    else:
+        while True:  # the segment's values all decoded at once: per call costs dominate
+            deltas, _weights, block_values = _block_data(matcher)
+            ids.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+            values.extend(block_values)
+            if matcher._lastblock:
+                break
+            matcher._goto(matcher._nextoffset)
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    counts, deltas = _position_deltas(values, leaf.schema[field].format.decode_positions)
+    return _position_keys(np.concatenate(ids) + offset, counts, deltas)
 
 
 def _block_data(matcher: W3LeafMatcher) -> tuple[Any, Any, Any]:
@@ -432,23 +438,71 @@ def _block_data(matcher: W3LeafMatcher) -> tuple[Any, Any, Any]:
     return loads(data)
 
 
-def _block_positions(values: Sequence[bytes], decode: Any) -> list[list[int]]:
-    """Each posting's positions, from the values of ``Positions.encode``: a 4-byte count
-    and a protocol-2 pickle of the position deltas.
+def _position_deltas(values: Sequence[bytes], decode: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each posting's number of positions, and all their position deltas in order.
 
-    Unpickling a posting at a time costs more than the phrase check itself; so the
-    postings' pickles, framing stripped, are joined into one list of lists, read in one
-    call, and the deltas summed with numpy in ``_position_keys``. A value framed
-    otherwise is decoded by Whoosh, one at a time."""
-    if not all(v[4:6] == _PICKLE_2 and v[-1:] == b"." for v in values):
-        return [np.diff(decode(v), prepend=0).tolist() for v in values]
-    return loads(_PICKLE_2 + b"(" + b"".join(v[6:-1] for v in values) + b"l.")
+    A value is what ``Positions.encode`` writes: a 4-byte count, then a protocol-2 pickle
+    of the list of deltas. Unpickling a posting at a time costs far more than the phrase
+    check, so the pickles are parsed with numpy, all postings a step at a time; if any
+    value is not exactly such a pickle (a Whoosh change, or a list long enough for pickle
+    to batch), all are decoded by Whoosh, one at a time."""
+    parsed = _parse_delta_pickles(values)
+    if parsed is not None:
+        return parsed
+    lists = [np.diff(decode(v), prepend=0) for v in values]
+    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    return counts, np.concatenate(lists).astype(np.int64)
 
 
-def _position_keys(ids: np.ndarray, positions: Sequence[Sequence[int]]) -> np.ndarray:
+def _parse_delta_pickles(values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(counts, deltas) of values framed ``count ] q 0 [(] int* (e|a) .``, or None.
+
+    ``] q 0``: an empty list, memoised; ``(``: a mark, when there are 2 or more items;
+    each int an opcode (K: 1 byte, M: 2, J: 4 signed, little-endian) and its bytes; then
+    ``e`` (append the marked items) or ``a`` (append one), and ``.`` (stop)."""
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    buf = np.frombuffer(b"".join(values) + bytes(16), dtype=np.uint8).astype(np.int64)
+    counts = (buf[starts] << 24) | (buf[starts + 1] << 16) | (buf[starts + 2] << 8)
+    counts |= buf[starts + 3]
+    many = counts > 1
+    framed = (lengths >= 12) & (2 * counts <= lengths) & (counts > 0)
+    for at, byte in enumerate(_LIST_HEAD, start=4):
+        framed &= buf[starts + at] == byte
+    framed &= ~many | (buf[starts + 9] == _MARK)
+    if not framed.all():
+        return None
+    deltas = np.zeros(int(counts.sum()), dtype=np.int64)
+    first = np.cumsum(counts) - counts  # where each posting's deltas go
+    cursor = starts + 9 + many
+    by_count = np.argsort(-counts, kind="stable")  # postings still parsing come first
+    remaining = np.searchsorted(-counts[by_count], -np.arange(int(counts.max())), "left")
+    for step, active in enumerate(remaining):
+        posting = by_count[:active]
+        at = cursor[posting]
+        opcode = buf[at]
+        size = _INT_SIZES[opcode]
+        if not size.all():
+            return None
+        deltas[first[posting] + step] = _pickled_ints(buf, at, opcode)
+        cursor[posting] = at + 1 + size
+    tail = np.where(many, _APPENDS, _APPEND)
+    if not ((cursor + 2 == ends) & (buf[cursor] == tail) & (buf[cursor + 1] == _STOP)).all():
+        return None
+    return counts, deltas
+
+
+def _pickled_ints(buf: np.ndarray, at: np.ndarray, opcode: np.ndarray) -> np.ndarray:
+    """The ints whose pickle opcodes (K, M or J) are at ``at``: little-endian bytes."""
+    small = buf[at + 1] | (buf[at + 2] << 8)
+    large = small | (buf[at + 3] << 16) | (buf[at + 4] << 24)
+    large = np.where(large >= 1 << 31, large - (1 << 32), large)  # J is signed
+    return np.where(opcode == _BININT1, buf[at + 1], np.where(opcode == _BININT2, small, large))
+
+
+def _position_keys(ids: np.ndarray, counts: np.ndarray, deltas: np.ndarray) -> np.ndarray:
     """Keys ``doc << 32 | position`` from each document's position deltas, in order."""
-    counts = np.fromiter(map(len, positions), dtype=np.int64, count=len(positions))
-    deltas = np.fromiter(itertools.chain.from_iterable(positions), np.int64, int(counts.sum()))
     running = np.concatenate(([0], np.cumsum(deltas)))  # deltas summed across documents
     starts = np.cumsum(counts) - counts  # where each document's deltas begin
     within = running[1:] - np.repeat(running[starts], counts)  # summed within each document
