@@ -13,7 +13,8 @@ update left with deleted documents reads, and scores, exactly as a fresh build o
 same records.
 
 Postings are read a whole block at a time (ids and term frequencies decoded with numpy,
-never one posting per Python step) and cached per term. Whoosh file objects seek, so
+never one posting per Python step) and cached per term; so are a text term's positions,
+as sorted keys ``doc << 32 | position`` that phrases are matched with. Whoosh file objects seek, so
 every read of them holds ``self._lock``.
 """
 
@@ -341,6 +342,7 @@ class GenerationReader:
 
     def _keep_positions(self, key: tuple[str, str], keys: np.ndarray) -> None:
         """Cache ``keys``, dropping the least recently used past the memory bound."""
+        keys.flags.writeable = False  # shared by every phrase that reads them
         self._positions[key] = keys
         self._positions_bytes += keys.nbytes
         while self._positions_bytes > _POSITIONS_CACHE_BYTES and len(self._positions) > 1:
