@@ -11,21 +11,31 @@ from __future__ import annotations
 
 import gc
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pytest
-from whoosh import columns
+import yaml
+from whoosh import columns, formats
 from whoosh import query as wq
 from whoosh.codec.whoosh3 import W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.searching import Searcher
 
 from indexer.index import schema
-from indexer.index.reader import MISSING_YEAR, GenerationReader, _deleted_docs
+from indexer.index.reader import (
+    MISSING_YEAR,
+    GenerationReader,
+    _block_data,
+    _deleted_docs,
+    _parse_delta_pickles,
+    _position_deltas,
+    _position_keys,
+)
 from indexer.index.store import IndexStore
+from tests.conftest import SAMPLE_RECORDS
 
 TERM_FIELDS = (
     schema.TEXT,
@@ -119,6 +129,50 @@ def test_whoosh_internals_the_reader_uses_are_there(whoosh: Any) -> None:
     for name in ("_postfile", "_dataoffset", "_nextoffset", "_compression", "_lastblock"):
         assert hasattr(matcher, name), f"W3LeafMatcher lost {name}"
     assert callable(matcher._goto)
+
+
+def test_position_values_are_framed_as_the_reader_reads_them(whoosh: Any) -> None:
+    """A text posting's value is Positions.encode's: a 4-byte count, then a protocol-2
+    pickle of the position deltas, which the reader parses with numpy."""
+    leaf, _ = leaves(whoosh)[0]
+    text_format = leaf.schema[schema.TEXT].format
+    assert isinstance(text_format, formats.Positions), type(text_format)
+    matcher = leaf.postings(schema.TEXT, "pathwai")
+    matcher = getattr(matcher, "child", matcher)
+    block = _block_data(matcher)
+    assert isinstance(block, tuple) and len(block) == 3
+    values = block[2]
+    assert len(values) == len(block[0]) > 10
+    assert all(v[4:9] == b"\x80\x02]q\x00" and v.endswith(b".") for v in values)
+    assert _parse_delta_pickles(values) is not None  # the fast path, not the fallback
+    assert_deltas_are_whooshs(values, text_format.decode_positions)
+
+
+POSITION_LISTS = (
+    [0],
+    [255],
+    [3, 256, 65535, 65536, 2**31 - 1],  # each size of pickled int: K, M, J
+    list(range(0, 3000, 2)),  # over 1,000 items: pickle batches them, Whoosh decodes
+    [7, 7 + 1, 7 + 300],
+)
+
+
+@pytest.mark.parametrize("lists", (POSITION_LISTS[:3] + POSITION_LISTS[4:], POSITION_LISTS))
+def test_position_values_of_every_size_are_decoded_as_whoosh_does(lists: tuple) -> None:
+    encoder = formats.Positions()
+    values = [encoder.encode(positions) for positions in lists]
+    assert (_parse_delta_pickles(values) is None) == (len(lists) == len(POSITION_LISTS))
+    assert_deltas_are_whooshs(values, encoder.decode_positions)
+    assert_deltas_are_whooshs([v[:-1] for v in values], encoder.decode_positions)  # no stop
+
+
+def assert_deltas_are_whooshs(values: Sequence[bytes], decode: Any) -> None:
+    counts, deltas = _position_deltas(values, decode)
+    expected = [decode(v) for v in values]
+    assert counts.tolist() == [len(p) for p in expected]
+    ids = np.arange(len(values), dtype=np.int64)
+    keys = _position_keys(ids, counts, deltas).tolist()
+    assert keys == [(doc << 32) | p for doc, positions in enumerate(expected) for p in positions]
 
 
 # -- each reader function against the public API -------------------------------------------
@@ -219,14 +273,85 @@ def test_terms_within(
         assert reader.terms_within(field, word, 2) == live
 
 
-@pytest.mark.parametrize("words", PHRASES)
-def test_phrase_docs(reader: GenerationReader, whoosh: Any, words: tuple[str, ...]) -> None:
+def test_positions_of_every_term(reader: GenerationReader, whoosh: Any) -> None:
+    """Every text term's position keys are Whoosh's own positions, deleted documents out."""
+    expected: dict[str, list[int]] = {}
+    for leaf, offset in leaves(whoosh):
+        for term in leaf.lexicon(schema.TEXT):
+            keys = expected.setdefault(term.decode("utf-8"), [])
+            matcher = leaf.postings(schema.TEXT, term)
+            while matcher.is_active():
+                doc = (offset + matcher.id()) << 32
+                keys.extend(doc | p for p in matcher.value_as("positions"))
+                matcher.next()
+    assert len(expected) > 1000
+    for term, keys in expected.items():
+        assert reader.positions(schema.TEXT, term).tolist() == keys, term
+
+
+def caption_phrases() -> list[tuple[str, ...]]:
+    """Real phrases of 2 to 5 indexed words, as the analyzer leaves them, from the sample
+    captions (some in the wrong order, to be found nowhere), and every phrase of up to 5
+    words there in which a word repeats ("cell to cell" is "cell cell")."""
+    analyzer = schema.text_analyzer()
+    phrases: set[tuple[str, ...]] = set()
+    for path in sorted(SAMPLE_RECORDS.glob("*.md"))[::6]:
+        stems = [t.text for t in analyzer(yaml_caption(path))]
+        for start in range(0, max(len(stems) - 5, 0), 17):
+            for size in (2, 3, 4, 5):
+                window = tuple(stems[start : start + size])
+                phrases.update((window, window[::-1]))
+        for start in range(len(stems)):
+            window = tuple(stems[start : start + 5])
+            for size in (2, 3, 4, 5):
+                if len(set(window[:size])) < size == len(window[:size]):
+                    phrases.add(window[:size])
+    return sorted(phrases)
+
+
+def yaml_caption(path: Path) -> str:
+    front = path.read_text(encoding="utf-8").split("---")[1]
+    return str(yaml.safe_load(front).get("caption") or "")
+
+
+PHRASES_OF_CAPTIONS = caption_phrases()
+
+
+def whoosh_phrase_docs(whoosh: Any, words: Sequence[str]) -> list[int]:
     with Searcher(whoosh, closereader=False) as searcher:
-        expected = sorted(searcher.docs_for_query(wq.Phrase(schema.TEXT, list(words))))
+        return sorted(searcher.docs_for_query(wq.Phrase(schema.TEXT, list(words))))
+
+
+def test_phrases_of_the_sample_captions_are_many_and_varied() -> None:
+    assert len(PHRASES_OF_CAPTIONS) > 300
+    assert {len(p) for p in PHRASES_OF_CAPTIONS} == {2, 3, 4, 5}
+    assert sum(len(set(p)) < len(p) for p in PHRASES_OF_CAPTIONS) > 10  # words repeated
+
+
+def test_phrase_docs_are_whooshs_phrase_matches(reader: GenerationReader, whoosh: Any) -> None:
     everything = np.ones(reader.n_docs, dtype=bool)
-    got = np.flatnonzero(reader.phrase_docs(schema.TEXT, words, everything)).tolist()
-    assert got == expected
-    assert got, words
+    found = 0
+    for words in PHRASES_OF_CAPTIONS:
+        expected = whoosh_phrase_docs(whoosh, words)
+        got = np.flatnonzero(reader.phrase_docs(schema.TEXT, words, everything)).tolist()
+        assert got == expected, words
+        found += bool(expected)
+    assert 0.3 * len(PHRASES_OF_CAPTIONS) < found < len(PHRASES_OF_CAPTIONS)
+
+
+@pytest.mark.parametrize("words", PHRASES)
+def test_phrase_docs_among_candidates(
+    reader: GenerationReader, whoosh: Any, words: tuple[str, ...]
+) -> None:
+    expected = whoosh_phrase_docs(whoosh, words)
+    assert expected, words
+    candidates = np.zeros(reader.n_docs, dtype=bool)
+    candidates[expected[::2]] = True
+    candidates[reader.n_docs // 2 :] = True
+    got = np.flatnonzero(reader.phrase_docs(schema.TEXT, words, candidates)).tolist()
+    assert got == [d for d in expected if candidates[d]]
+    assert not reader.phrase_docs(schema.TEXT, words, np.zeros(reader.n_docs, bool)).any()
+    assert not reader.phrase_docs(schema.TEXT, (*words, "zzqx"), candidates).any()
 
 
 def test_records(reader: GenerationReader, whoosh: Any) -> None:

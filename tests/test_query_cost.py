@@ -12,9 +12,11 @@ import pytest
 from flask import Flask
 from flask.testing import FlaskClient
 
+from indexer.index import schema
 from server.search import query as q
 from server.search.matching import (
     COSTLY_TERMS,
+    MAX_PHRASE_FIGURES,
     MAX_PREFIX_TERMS,
     MAX_TERMS,
     Budget,
@@ -22,6 +24,7 @@ from server.search.matching import (
 )
 from server.search.models import Busy, InvalidParameter, SearchRequest
 from server.search.service import SearchService
+from server.search.snapshot import Snapshot
 from server.search.suggest import MAX_CORRECTED_WORDS
 from server.web import create_app
 
@@ -166,12 +169,48 @@ def test_phrases_past_the_budget_are_refused(service: SearchService) -> None:
     Budget().check(tree, snap)
     assert Evaluator(snap).evaluate(tree).mask.any()
     with pytest.raises(InvalidParameter) as error:
-        Budget(phrase_candidates=10).check(tree, snap)
+        Budget(phrase_figures=10).check(tree, snap)
     assert error.value.position == 0
-    assert error.value.message.startswith('the phrase "signaling pathway" needs the word order of')
-    assert "add a rarer word to the phrase, or search its words without quotes" in (
-        error.value.message
+    read = snap.doc_frequency(schema.TEXT, "signal") + snap.doc_frequency(schema.TEXT, "pathwai")
+    assert error.value.message == (
+        f'the phrase "signaling pathway" needs the word positions of {read:,} figures read '
+        "(more than 10 for the whole query): add a rarer word to the phrase, or search its "
+        "words without quotes"
     )
+
+
+def phrase_cost(snap: Snapshot, *stems: str) -> int:
+    return sum(snap.doc_frequency(schema.TEXT, stem) for stem in stems)
+
+
+def test_a_phrase_budget_counts_the_figures_each_word_reads_once(service: SearchService) -> None:
+    """Positions are read once a word and cached: a word in two phrases costs once."""
+    snap = service._snapshot()
+    cost = phrase_cost(snap, "signal", "pathwai", "cell")
+    text = '"signaling pathway" OR "pathway signaling" OR "cell signaling"'
+    tree = q.parse(text)
+    budget = Budget(phrase_figures=cost)
+    budget.check(tree, snap)
+    assert budget.used_phrase_figures == cost
+    with pytest.raises(InvalidParameter) as error:
+        Budget(phrase_figures=cost - 1).check(tree, snap)
+    assert error.value.message.startswith('the phrase "cell signaling" needs the word positions')
+    assert error.value.position == text.index('"cell signaling"')
+
+
+def test_a_phrase_of_the_commonest_words_is_within_the_budget(service: SearchService) -> None:
+    """The budget admits a phrase of the two words in most figures, were each word in
+    every figure of an index of 100,000 (the sample's phrase costs scaled up)."""
+    snap = service._snapshot()
+    counts = sorted(snap.iter_terms(schema.TEXT), key=lambda item: -item[1])
+    (first, in_first), (second, in_second) = counts[:2]
+    assert in_first > snap.documents / 2
+    scale = 100_000 / snap.documents
+    budget = Budget(phrase_figures=int(MAX_PHRASE_FIGURES / scale))
+    tree = q.parse(f'"{snap.spelling.get(first, first)} {snap.spelling.get(second, second)}"')
+    budget.check(tree, snap)
+    assert budget.used_phrase_figures == in_first + in_second
+    assert MAX_PHRASE_FIGURES >= 2 * 100_000  # both words in every one of 100,000 figures
 
 
 # -- did you mean ---------------------------------------------------------------------------

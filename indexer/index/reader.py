@@ -13,7 +13,8 @@ update left with deleted documents reads, and scores, exactly as a fresh build o
 same records.
 
 Postings are read a whole block at a time (ids and term frequencies decoded with numpy,
-never one posting per Python step) and cached per term. Whoosh file objects seek, so
+never one posting per Python step) and cached per term; so are a text term's positions,
+as sorted keys ``doc << 32 | position`` that phrases are matched with. Whoosh file objects seek, so
 every read of them holds ``self._lock``.
 """
 
@@ -32,11 +33,9 @@ from typing import Any
 
 import numpy as np
 from whoosh import index as whoosh_index
-from whoosh import query as wq
 from whoosh.codec.whoosh3 import LENGTHS_COLUMN, W3Codec, W3LeafMatcher
 from whoosh.matching.wrappers import FilterMatcher
 from whoosh.reading import TermNotFound
-from whoosh.searching import Searcher
 from whoosh.util.numeric import byte_to_length
 
 from indexer.index import schema
@@ -46,6 +45,16 @@ from indexer.vocabulary import Vocabulary
 
 MISSING_YEAR = 0
 _POSTINGS_CACHE_SIZE = 4096
+# Position keys kept for phrases, 8 bytes an occurrence: "pathway" at 100k figures, 2 MB.
+_POSITIONS_CACHE_BYTES = 64 << 20
+_DOC_SHIFT = 32  # a position key is doc << 32 | position
+_POSITION_MASK = (1 << _DOC_SHIFT) - 1
+# The pickle opcodes of a protocol-2 list of ints, as Positions.encode writes them.
+_LIST_HEAD = b"\x80\x02]q\x00"  # protocol 2, empty list, memoised as 0
+_MARK, _APPENDS, _APPEND, _STOP = b"(ea."
+_BININT1, _BININT2, _BININT = b"KMJ"
+_INT_SIZES = np.zeros(256, dtype=np.int64)
+_INT_SIZES[[_BININT1, _BININT2, _BININT]] = (1, 2, 4)
 _LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
 
 Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies float32)
@@ -92,6 +101,8 @@ class GenerationReader:
         self._records: Any = None  # the record column's reader, opened on first use
         self._lengths: dict[str, tuple[np.ndarray, float]] = {}
         self._postings: OrderedDict[tuple[str, str], Postings] = OrderedDict()
+        self._positions: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._positions_bytes = 0
         with self.closed_on_error():
             self._read_documents()
 
@@ -312,21 +323,62 @@ class GenerationReader:
                 found.update(leaf.terms_within(field, text, maxdist, prefix=prefix))
             return sorted(self._live_terms(field, iter(found)))
 
-    def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:
-        """Bool mask of documents (among ``candidates``) where ``words`` occur in sequence."""
-        result = np.zeros(self.n_docs, dtype=bool)
-        query = wq.Phrase(field, list(words))
+    # -- positions and phrases ---------------------------------------------------------
+
+    def positions(self, field: str, term: str) -> np.ndarray:
+        """Every live occurrence of ``term`` as sorted int64 keys ``doc << 32 | position``."""
+        key = (field, term)
         with self._lock:
-            for leaf, offset in self.leaves:
-                size = leaf.doc_count_all()
-                if not candidates[offset : offset + size].any():
-                    continue
-                searcher = Searcher(leaf, closereader=False)
-                matcher = query.matcher(searcher)
-                while matcher.is_active():
-                    result[offset + matcher.id()] = True
-                    matcher.next()
-        return result & candidates
+            cached = self._positions.get(key)
+            if cached is not None:
+                self._positions.move_to_end(key)
+                return cached
+            parts = [
+                self._live_positions(leaf, offset, field, term) for leaf, offset in self.leaves
+            ]
+            keys = np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
+            self._keep_positions(key, keys)
+            return keys
+
+    def _keep_positions(self, key: tuple[str, str], keys: np.ndarray) -> None:
+        """Cache ``keys``, dropping the least recently used past the memory bound."""
+        keys.flags.writeable = False  # shared by every phrase that reads them
+        self._positions[key] = keys
+        self._positions_bytes += keys.nbytes
+        while self._positions_bytes > _POSITIONS_CACHE_BYTES and len(self._positions) > 1:
+            _, dropped = self._positions.popitem(last=False)
+            self._positions_bytes -= dropped.nbytes
+
+    def _live_positions(self, leaf: Any, offset: int, field: str, term: str) -> np.ndarray:
+        """One segment's position keys of a term, its deleted documents left out."""
+        segment = leaf.segment().segment_id()
+        with reading(self.path, f"the positions of {field}:{term} in {segment}"):
+            keys = _leaf_positions(leaf, offset, field, term)
+        if leaf.has_deletions() and len(keys):
+            keys = keys[self.live[keys >> _DOC_SHIFT]]
+        return keys
+
+    def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:
+        """Bool mask of documents (among ``candidates``) where ``words`` occur in sequence.
+
+        Exactly what Whoosh's ``Phrase`` matcher (slop 1) finds: word ``i`` at position
+        ``p + i`` for some ``p``. Each word's keys less ``i`` are the phrase starts it
+        allows; the starts all words allow are intersected, rarest word first."""
+        result = np.zeros(self.n_docs, dtype=bool)
+        if not words or not candidates.any():
+            return result
+        by_rarity = sorted(enumerate(words), key=lambda item: len(self.positions(field, item[1])))
+        starts: np.ndarray | None = None
+        for index, word in by_rarity:
+            keys = _phrase_starts(self.positions(field, word), index)
+            if starts is None:
+                starts = keys[candidates[keys >> _DOC_SHIFT]]
+            else:
+                starts = _sorted_intersection(starts, keys)
+            if not len(starts):
+                return result
+        result[starts >> _DOC_SHIFT] = True
+        return result
 
     # -- stored records -----------------------------------------------------------------
 
@@ -349,6 +401,127 @@ def _close_quietly(reader: Any) -> None:
 
 def _text(term: str | bytes) -> str:
     return term.decode("utf-8") if isinstance(term, bytes) else term
+
+
+def _leaf_positions(leaf: Any, offset: int, field: str, term: str) -> np.ndarray:
+    """One segment's position keys of a term as stored (deleted documents included)."""
+    try:
+        matcher = leaf.postings(field, term)
+    except TermNotFound:
+        return np.zeros(0, dtype=np.int64)
+    if isinstance(matcher, FilterMatcher):  # as in _leaf_postings: the caller drops deleted
+        matcher = matcher.child
+    ids: list[Any] = []
+    values: list[bytes] = []
+    if not isinstance(matcher, W3LeafMatcher):  # inlined postings: tiny lists
+        while matcher.is_active():
+            ids.append(np.asarray([matcher.id()], dtype=np.int64))
+            values.append(matcher.value())
+            matcher.next()
+    else:
+        while True:  # the segment's values all decoded at once: per call costs dominate
+            deltas, _weights, block_values = _block_data(matcher)
+            ids.append(np.cumsum(np.asarray(deltas, dtype=np.int64)))
+            values.extend(block_values)
+            if matcher._lastblock:
+                break
+            matcher._goto(matcher._nextoffset)
+    if not values:
+        return np.zeros(0, dtype=np.int64)
+    counts, deltas = _position_deltas(values, leaf.schema[field].format.decode_positions)
+    return _position_keys(np.concatenate(ids) + offset, counts, deltas)
+
+
+def _block_data(matcher: W3LeafMatcher) -> tuple[Any, Any, Any]:
+    """A postings block's (id deltas, weights, values), decoded as Whoosh stores them."""
+    data = matcher._postfile.get(matcher._dataoffset, matcher._nextoffset - matcher._dataoffset)
+    if matcher._compression:
+        data = zlib.decompress(data)
+    return loads(data)
+
+
+def _position_deltas(values: Sequence[bytes], decode: Any) -> tuple[np.ndarray, np.ndarray]:
+    """Each posting's number of positions, and all their position deltas in order.
+
+    A value is what ``Positions.encode`` writes: a 4-byte count, then a protocol-2 pickle
+    of the list of deltas. Unpickling a posting at a time costs far more than the phrase
+    check, so the pickles are parsed with numpy, all postings a step at a time; if any
+    value is not exactly such a pickle (a Whoosh change, or a list long enough for pickle
+    to batch), all are decoded by Whoosh, one at a time."""
+    parsed = _parse_delta_pickles(values)
+    if parsed is not None:
+        return parsed
+    lists = [np.diff(decode(v), prepend=0) for v in values]
+    counts = np.fromiter(map(len, lists), dtype=np.int64, count=len(lists))
+    return counts, np.concatenate(lists).astype(np.int64)
+
+
+def _parse_delta_pickles(values: Sequence[bytes]) -> tuple[np.ndarray, np.ndarray] | None:
+    """(counts, deltas) of values framed ``count ] q 0 [(] int* (e|a) .``, or None.
+
+    ``] q 0``: an empty list, memoised; ``(``: a mark, when there are 2 or more items;
+    each int an opcode (K: 1 byte, M: 2, J: 4 signed, little-endian) and its bytes; then
+    ``e`` (append the marked items) or ``a`` (append one), and ``.`` (stop)."""
+    lengths = np.fromiter(map(len, values), dtype=np.int64, count=len(values))
+    ends = np.cumsum(lengths)
+    starts = ends - lengths
+    buf = np.frombuffer(b"".join(values) + bytes(16), dtype=np.uint8).astype(np.int64)
+    counts = (buf[starts] << 24) | (buf[starts + 1] << 16) | (buf[starts + 2] << 8)
+    counts |= buf[starts + 3]
+    many = counts > 1
+    framed = (lengths >= 12) & (2 * counts <= lengths) & (counts > 0)
+    for at, byte in enumerate(_LIST_HEAD, start=4):
+        framed &= buf[starts + at] == byte
+    framed &= ~many | (buf[starts + 9] == _MARK)
+    if not framed.all():
+        return None
+    deltas = np.zeros(int(counts.sum()), dtype=np.int64)
+    first = np.cumsum(counts) - counts  # where each posting's deltas go
+    cursor = starts + 9 + many
+    by_count = np.argsort(-counts, kind="stable")  # postings still parsing come first
+    remaining = np.searchsorted(-counts[by_count], -np.arange(int(counts.max())), "left")
+    for step, active in enumerate(remaining):
+        posting = by_count[:active]
+        at = cursor[posting]
+        opcode = buf[at]
+        size = _INT_SIZES[opcode]
+        if not size.all():
+            return None
+        deltas[first[posting] + step] = _pickled_ints(buf, at, opcode)
+        cursor[posting] = at + 1 + size
+    tail = np.where(many, _APPENDS, _APPEND)
+    if not ((cursor + 2 == ends) & (buf[cursor] == tail) & (buf[cursor + 1] == _STOP)).all():
+        return None
+    return counts, deltas
+
+
+def _pickled_ints(buf: np.ndarray, at: np.ndarray, opcode: np.ndarray) -> np.ndarray:
+    """The ints whose pickle opcodes (K, M or J) are at ``at``: little-endian bytes."""
+    small = buf[at + 1] | (buf[at + 2] << 8)
+    large = small | (buf[at + 3] << 16) | (buf[at + 4] << 24)
+    large = np.where(large >= 1 << 31, large - (1 << 32), large)  # J is signed
+    return np.where(opcode == _BININT1, buf[at + 1], np.where(opcode == _BININT2, small, large))
+
+
+def _position_keys(ids: np.ndarray, counts: np.ndarray, deltas: np.ndarray) -> np.ndarray:
+    """Keys ``doc << 32 | position`` from each document's position deltas, in order."""
+    running = np.concatenate(([0], np.cumsum(deltas)))  # deltas summed across documents
+    starts = np.cumsum(counts) - counts  # where each document's deltas begin
+    within = running[1:] - np.repeat(running[starts], counts)  # summed within each document
+    return (np.repeat(ids, counts) << _DOC_SHIFT) | within
+
+
+def _phrase_starts(keys: np.ndarray, index: int) -> np.ndarray:
+    """Where a phrase starts if its word number ``index`` is at ``keys`` (sorted)."""
+    return keys[(keys & _POSITION_MASK) >= index] - index
+
+
+def _sorted_intersection(small: np.ndarray, large: np.ndarray) -> np.ndarray:
+    """The values of sorted ``small`` also in sorted ``large`` (both without repeats)."""
+    if not len(large):
+        return large
+    found = np.minimum(np.searchsorted(large, small), len(large) - 1)
+    return small[large[found] == small]
 
 
 def _deleted_docs(leaf: Any) -> Any:

@@ -4,7 +4,7 @@ Every node becomes a :class:`Match`: a bool mask over all documents and a float3
 array (or None for nodes that only filter). Free words match the stemmed ``text`` field,
 the ``title`` field (weighted higher) and the exact ``gene``/``alias`` values (by their
 ``name_key``: "NF-κB" is "NF-kB"); scores are BM25 summed over fields and words. Phrases
-are checked against positions with Whoosh's own phrase matcher, run only over the
+are checked against the words' positions, read once per word into numpy arrays, over the
 documents holding every word; a phrase (or a query of words) that is a whole title
 finds that title first.
 
@@ -51,10 +51,12 @@ MAX_TERMS = 64  # words, phrases, prefixes and fields in one query; a pasted tit
 MAX_PREFIX_TERMS = 500  # index terms all its prefixes expand to (IL* at 100k: 262)
 MAX_POSTINGS = 1_000_000  # figures its words are in, summed (a word in every figure of 100k:
 #                           100,000), and postings its prefixes read
-MAX_PHRASE_CANDIDATES = 5_000  # figures whose word positions its phrases may check
+MAX_PHRASE_FIGURES = 250_000  # figures whose positions its phrase words read, each word
+#                                once (about 1 ms per 1,000 figures uncached: a phrase of the
+#                                two commonest words at 100k reads 200,000)
 # Past any of these a query is costly: it waits for its turn (``SearchService``).
 COSTLY_POSTINGS = 300_000
-COSTLY_PHRASE_CANDIDATES = 1_000
+COSTLY_PHRASE_FIGURES = 100_000
 COSTLY_PREFIXES = 2
 COSTLY_TERMS = 24  # each term costs a few arrays over every figure, whatever it matches
 
@@ -81,20 +83,21 @@ class Budget:
     """The most work one query may ask for, and what it has used.
 
     :meth:`check` refuses, before any work, what the tree and the index's term counts
-    tell: terms, the postings its words read, the figures its phrases check. Prefix
+    tell: terms, the postings its words read, the positions its phrases read. Prefix
     expansions are counted as they are expanded. Past a limit: ``InvalidParameter`` on q.
     """
 
     terms: int = MAX_TERMS
     postings: int = MAX_POSTINGS
     prefix_terms: int = MAX_PREFIX_TERMS
-    phrase_candidates: int = MAX_PHRASE_CANDIDATES
+    phrase_figures: int = MAX_PHRASE_FIGURES
     terms_in_query: int = 0
     used_postings: int = 0
     used_prefix_terms: int = 0
-    used_phrase_candidates: int = 0
+    used_phrase_figures: int = 0
     prefixes: list[str] = field(default_factory=list)  # as typed, for messages
     _by_word: dict[str, int] = field(default_factory=dict)  # postings per word, for messages
+    _phrase_words: set[str] = field(default_factory=set)  # their positions are read once
 
     def check(self, tree: q.Node | None, snap: Snapshot) -> None:
         """Refuse ``tree`` if what can be counted before evaluating it is past a limit."""
@@ -125,8 +128,7 @@ class Budget:
                     figures[stem] = snap.doc_frequency(schema.TEXT, stem)
             self.spend_postings(leaf, sum(figures[s] for s in stems))
             if isinstance(leaf, q.Phrase) and len(stems) > 1:
-                # Whoosh's phrase matcher steps through the rarest word's figures in Python
-                self.spend_phrase(leaf, min(figures[s] for s in stems))
+                self.spend_phrase(leaf, {s: figures[s] for s in stems})
 
     def _estimate_prefixes(self, leaves: list, snap: Snapshot) -> None:
         """Refuse prefixes whose text-field expansions alone are past the limit: counting
@@ -156,7 +158,7 @@ class Budget:
         return (
             self.terms_in_query > COSTLY_TERMS
             or self.used_postings > COSTLY_POSTINGS
-            or self.used_phrase_candidates > COSTLY_PHRASE_CANDIDATES
+            or self.used_phrase_figures > COSTLY_PHRASE_FIGURES
             or len(self.prefixes) > COSTLY_PREFIXES
         )
 
@@ -184,14 +186,18 @@ class Budget:
         if self.used_prefix_terms > self.prefix_terms:
             raise self._too_many_prefix_terms(pos)
 
-    def spend_phrase(self, phrase: q.Phrase, candidates: int) -> None:
-        self.used_phrase_candidates += candidates
-        if self.used_phrase_candidates > self.phrase_candidates:
+    def spend_phrase(self, phrase: q.Phrase, figures: dict[str, int]) -> None:
+        """Spend the figures whose positions the phrase's words (``figures``: stem ->
+        figures holding it) read, each word once a query: its positions are then cached."""
+        new = {stem: count for stem, count in figures.items() if stem not in self._phrase_words}
+        self._phrase_words.update(new)
+        self.used_phrase_figures += sum(new.values())
+        if self.used_phrase_figures > self.phrase_figures:
             raise InvalidParameter(
                 "q",
-                f"the phrase {phrase} needs the word order of {candidates:,} figures checked "
-                f"(more than {self.phrase_candidates:,} for the whole query): add a rarer "
-                "word to the phrase, or search its words without quotes",
+                f"the phrase {phrase} needs the word positions of {sum(figures.values()):,} "
+                f"figures read (more than {self.phrase_figures:,} for the whole query): "
+                "add a rarer word to the phrase, or search its words without quotes",
                 position=phrase.pos,
             )
 
