@@ -303,3 +303,23 @@ def test_did_you_mean_is_skipped_while_busy_and_the_answer_not_kept(
     ]
     later = service.search(SearchRequest(q="osteoblsts"))
     assert later["did_you_mean"] and later["query"]["notes"] == []
+
+
+def test_did_you_mean_never_turns_a_good_request_away(
+    service: SearchService, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Counting the corrected query may find the costly turn taken: the hint is skipped,
+    with a note, and the search itself is still answered (not a 503)."""
+
+    def busy_count(request: SearchRequest) -> int:
+        raise Busy("q", "the server is busy with other costly queries", retry_after=2)
+
+    service._matches.data.clear()
+    service._results.data.clear()
+    monkeypatch.setattr(service, "count", busy_count)
+    result = service.search(SearchRequest(q="osteoblsts"))
+    assert result["total"] == 0 and result["did_you_mean"] == []
+    assert (
+        "did you mean: not looked up, the server is busy; ask again later"
+        in (result["query"]["notes"])
+    )

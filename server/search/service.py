@@ -566,21 +566,24 @@ class _Run:
         docs = np.flatnonzero(self.matched)
         if limit <= 0 or not len(docs):
             return docs[:0]
-        scores = self.scores[docs] if self.scores is not None else np.zeros(len(docs), np.float32)
         years = self.snap.years[docs]
-        newest_first = -years.astype(np.float64)  # a missing year (0) comes last
-        by_score = -scores.astype(np.float64)
+        by_relevance = self.req.sort == "relevance" and self.scores is not None
         if self.req.sort == "year":
-            primary = np.where(years == MISSING_YEAR, 10_000, years).astype(np.float64)
-            secondary = by_score
-        elif self.req.sort == "-year" or self.scores is None:
-            primary, secondary = newest_first, by_score
+            primary = np.where(years == MISSING_YEAR, 10_000, years)
+        elif by_relevance:
+            primary = -self.scores[docs]
         else:
-            primary, secondary = by_score, newest_first
-        if limit < len(docs):
+            primary = -years  # a missing year (0) comes last
+        if limit < len(docs):  # only the first ``limit`` and their ties need sorting
             kth = np.partition(primary, limit - 1)[limit - 1]
-            keep = primary <= kth
-            docs, primary, secondary = docs[keep], primary[keep], secondary[keep]
+            keep = np.flatnonzero(primary <= kth)
+            docs, primary, years = docs[keep], primary[keep], years[keep]
+        if by_relevance:
+            secondary = -years
+        elif self.scores is not None:
+            secondary = -self.scores[docs]
+        else:
+            secondary = np.zeros(len(docs), dtype=np.float32)
         order = np.lexsort((self.snap.figid_rank[docs], secondary, primary))
         return docs[order][:limit]
 
@@ -663,6 +666,10 @@ class _Run:
         try:
             total = self.service.count(replace(self.req, q=fixed))
         except InvalidParameter:  # the corrected words cost more than the query's budget
+            return []
+        except Busy:  # a hint is never worth turning the search itself away
+            notes.append("did you mean: not looked up, the server is busy; ask again later")
+            self.hint_skipped = True
             return []
         return [{"q": fixed, "total": total}] if total else []
 
