@@ -654,9 +654,7 @@ class _Run:
         if not has_unknown_words(self.snap, self.tree):
             return []
         if not self.service._costly.acquire(timeout=HINT_WAIT_SECONDS):
-            notes.append("did you mean: not looked up, the server is busy; ask again later")
-            self.hint_skipped = True
-            return []
+            return self._skip_hint(notes)
         try:
             fixed = corrections(self.snap, self.req.q, self.tree, notes)
         finally:
@@ -668,10 +666,14 @@ class _Run:
         except InvalidParameter:  # the corrected words cost more than the query's budget
             return []
         except Busy:  # a hint is never worth turning the search itself away
-            notes.append("did you mean: not looked up, the server is busy; ask again later")
-            self.hint_skipped = True
-            return []
+            return self._skip_hint(notes)
         return [{"q": fixed, "total": total}] if total else []
+
+    def _skip_hint(self, notes: list[str]) -> list[dict[str, Any]]:
+        """No did-you-mean this time (the costly turn is taken); the answer is not kept."""
+        notes.append("did you mean: not looked up, the server is busy; ask again later")
+        self.hint_skipped = True
+        return []
 
 
 def _generation_name(link: str | None) -> str | None:
