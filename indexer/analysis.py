@@ -77,13 +77,13 @@ def greek_spellings(letters: Iterable[str]) -> tuple[str, tuple[str, ...]]:
     return chars, tuple(name for name, latin in GREEK_NAMES.items() if latin in wanted)
 
 
-_GREEK_CHAR = re.compile("[\u0370-\u03ff]")
+GREEK_CHAR = re.compile("[\u0370-\u03ff]")
 
 
 @lru_cache(maxsize=200_000)
 def fold_greek(word: str) -> str:
     """``word`` (lower-cased) with Greek letters and their names as Latin letters."""
-    if _GREEK_CHAR.search(word):
+    if GREEK_CHAR.search(word):
         word = word.translate(_GREEK_TABLE)
     if any(name in word for name in GREEK_NAMES):
         word = _GREEK_NAME.sub(lambda m: GREEK_NAMES[m.group(1)], word)
