@@ -9,6 +9,7 @@ from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from indexer import pipeline
@@ -23,7 +24,7 @@ from server.search.models import (
     NotFound,
     SearchRequest,
 )
-from server.search.service import SearchService
+from server.search.service import SearchService, first_matched
 from tests.conftest import SAMPLE_RECORDS, SHAPES, STAT3_RECORD
 
 OSTEOBLAST = "PMC10003241__ijms-24-04893-g003"
@@ -569,6 +570,27 @@ def test_every_index_shape_answers_alike(index_shapes, tmp_path: Path) -> None:
     finally:
         for service in services.values():
             service.close()
+
+
+@pytest.mark.parametrize("where", ["spread", "bunched at the end", "one", "none", "all"])
+@pytest.mark.parametrize("limit", [0, 1, 20, 300, 100_000])
+def test_first_matched_is_the_first_matches_in_order(where: str, limit: int) -> None:
+    # the sample is too small for more than one chunk: a 100k order of its own
+    rng = np.random.default_rng(7)
+    n = 100_000
+    order = rng.permutation(n)
+    matched = np.zeros(n, dtype=bool)
+    chosen = {
+        "spread": rng.choice(n, 500, replace=False),
+        "bunched at the end": order[-300:],
+        "one": order[-1:],
+        "none": [],
+        "all": np.arange(n),
+    }[where]
+    matched[chosen] = True
+    expected = order[matched[order]][:limit]
+    got = first_matched(order, matched, int(matched.sum()), limit)
+    assert got.tolist() == expected.tolist()
 
 
 def test_ties_are_broken_by_year_then_figid(service: SearchService) -> None:

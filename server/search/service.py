@@ -505,6 +505,25 @@ class SearchService:
         return failure.as_dict()
 
 
+def first_matched(order: np.ndarray, matched: np.ndarray, total: int, limit: int) -> np.ndarray:
+    """The first ``limit`` documents of ``order`` that are ``matched`` (``total`` of them).
+
+    Reads ``order`` in growing chunks, the first as long as the matches spread evenly
+    would need: browsing reads a few hundred documents, not the whole index to sort it,
+    and matches bunched at the end cost at most two passes."""
+    need = min(limit, total)
+    if need <= 0:
+        return order[:0]
+    step = len(order) * need // total + 256
+    found, count, start = [], 0, 0
+    while count < need and start < len(order):
+        chunk = order[start : start + step]
+        found.append(chunk[matched[chunk]])
+        count += len(found[-1])
+        start, step = start + step, step * 2
+    return np.concatenate(found)[:need]
+
+
 class _Resolved:
     def __init__(self, symbol: str, entrez: str | None, matched_by: str) -> None:
         self.symbol, self.entrez, self.matched_by = symbol, entrez, matched_by
@@ -562,12 +581,16 @@ class _Run:
 
         Ties are broken by a key of the records, never by document number, which differs
         between builds of the same records: relevance is score, then year (newest first),
-        then figid; year sorts are year, then score, then figid."""
+        then figid; year sorts are year, then score, then figid. Without scores (no free
+        text) every sort is the snapshot's order of years and figids."""
+        if self.scores is None:  # nothing scored: the snapshot's own order of years
+            order = self.snap.oldest_first if self.req.sort == "year" else self.snap.newest_first
+            return first_matched(order, self.matched, self.total, limit)
         docs = np.flatnonzero(self.matched)
         if limit <= 0 or not len(docs):
             return docs[:0]
         years = self.snap.years[docs]
-        by_relevance = self.req.sort == "relevance" and self.scores is not None
+        by_relevance = self.req.sort == "relevance"
         if self.req.sort == "year":
             primary = np.where(years == MISSING_YEAR, 10_000, years)
         elif by_relevance:
@@ -578,12 +601,7 @@ class _Run:
             kth = np.partition(primary, limit - 1)[limit - 1]
             keep = np.flatnonzero(primary <= kth)
             docs, primary, years = docs[keep], primary[keep], years[keep]
-        if by_relevance:
-            secondary = -years
-        elif self.scores is not None:
-            secondary = -self.scores[docs]
-        else:
-            secondary = np.zeros(len(docs), dtype=np.float32)
+        secondary = -years if by_relevance else -self.scores[docs]
         order = np.lexsort((self.snap.figid_rank[docs], secondary, primary))
         return docs[order][:limit]
 

@@ -24,6 +24,11 @@ class Snapshot(GenerationReader):
         with self.closed_on_error():
             self.docnum_by_figid = {f: i for i, f in enumerate(self.figids) if self.live[i]}
             self.figid_rank = _figid_rank(self.figids)
+            # The order of searches without free text (nothing to score): by year, newest
+            # or oldest first, missing years last, then by figid.
+            self.newest_first = np.lexsort((self.figid_rank, -self.years))
+            known = np.where(self.years == MISSING_YEAR, 10_000, self.years)
+            self.oldest_first = np.lexsort((self.figid_rank, known))
             self.facets = {
                 facet: FacetArrays(facet, self.facet_values(facet), self.live)
                 for facet in schema.FACET_FIELDS
