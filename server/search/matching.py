@@ -446,15 +446,13 @@ class Evaluator:
     def _all_words(self, stems: list[str], *, title: bool, text: bool = True) -> Match:
         """Documents holding every stem (each in text or title), BM25 summed."""
         self.explained.stems.update(stems)
-        mask, scores = None, np.zeros(self.n, dtype=np.float32)
+        matches = []
         for stem in stems:
             fields = [(schema.TEXT, stem, 1.0)] if text else []
             if title:
                 fields.append((schema.TITLE, stem, TITLE_BOOST))
-            m = self._terms(fields)
-            mask = m.mask if mask is None else mask & m.mask
-            scores += m.scores
-        return Match(mask, scores)
+            matches.append(self._terms(fields))
+        return matches[0] if len(matches) == 1 else _all_of(matches, self.n)
 
     def _phrase(self, node: q.Phrase) -> Match | None:
         words = terms(node.text, self.is_gene_name)  # keep repeats: positions matter
@@ -646,6 +644,8 @@ def _organism_by_common_name() -> dict[str, str]:
 
 def _either(matches: list[Match], n: int) -> Match:
     """Documents of any of ``matches``, their scores summed."""
+    if len(matches) == 1:
+        return matches[0]
     mask = matches[0].mask.copy()
     for m in matches[1:]:
         mask |= m.mask
