@@ -31,8 +31,10 @@ from whoosh.analysis.analyzers import STOP_WORDS
 from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
 
-# Whoosh's default pattern without its "*": OCR marks such as "AR*" index as "ar".
-WORD_PATTERN = r"\w+(?:\.?\w+)*"
+# Whoosh's default pattern without its "*" (OCR marks such as "AR*" index as "ar"), and
+# written without its optional dot: "\w+(?:\.?\w+)*" finds the same words, but matching a
+# whole name against it backtracks exponentially in the length of a run of letters.
+WORD_PATTERN = r"\w+(?:\.\w+)*"
 
 
 # HGNC's Latin letter for each Greek one (PRKCQ is PKC-theta, PRKCH PKC-eta); "μ" stays:

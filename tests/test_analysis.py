@@ -3,6 +3,10 @@ its own word rules (Greek letters, plurals, symbols), which are tested here too.
 
 from __future__ import annotations
 
+import re
+import subprocess
+import sys
+
 import pytest
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.support.charset import accent_map
@@ -19,7 +23,7 @@ from indexer.analysis import (
 )
 from indexer.record import normalize
 from indexer.sources import discover, read_records
-from tests.conftest import SAMPLE_RECORDS
+from tests.conftest import ROOT, SAMPLE_RECORDS
 
 
 def sample_captions() -> list[str]:
@@ -183,3 +187,29 @@ def test_value_term_counts_are_the_value_tokens_counted(analyzer):
             key = token.text.encode("utf-8")
             expected[key] = expected.get(key, 0) + 1
         assert analyzer.term_counts(value) == expected, value
+
+
+# A long run of letters before a dash made the word pattern backtrack exponentially where
+# a whole name had to match it (2^40 steps for a 40-letter printed name): the build hung.
+LONG_NAMES = ["phosphatidylinositolphosphatekinase" + "x" * 5 + "-3", "A" * 60 + "/B", "q" * 500 + "."]
+
+
+def test_long_printed_names_are_analysed_at_once():
+    code = (
+        "from indexer.analysis import symbol_terms, title_key\n"
+        "from indexer.index.schema import text_analyzer\n"
+        f"names = {LONG_NAMES!r}\n"
+        "symbol_terms(names)\n"
+        "[title_key(n) for n in names]\n"
+        "[list(text_analyzer()(n)) for n in names]\n"
+    )
+    # in a child process, so that a regex stuck in C (holding the GIL) can be timed out
+    subprocess.run([sys.executable, "-c", code], cwd=ROOT, check=True, timeout=60)
+
+
+@pytest.mark.parametrize(
+    "text", ["a.b.c d..e f. .g", "NF-κB/p65 ERK1/2 p53. 3.5 x_y __ a.", *LONG_NAMES]
+)
+def test_words_are_the_tokens_of_whooshs_word_pattern(text):
+    whooshs = re.compile(r"\w+(?:\.?\w+)*")  # RegexTokenizer's default, without its "*"
+    assert re.findall(WORD_PATTERN, text) == whooshs.findall(text)

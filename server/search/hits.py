@@ -102,7 +102,7 @@ def _finder(
     alternatives = "|".join(
         _spelled(s, printed) if s in starts else re.escape(s.lower()) for s in ordered
     )
-    return re.compile(rf"(?:{alternatives})\w*(?:\.?\w+)*", re.IGNORECASE if ignore_case else 0)
+    return re.compile(rf"(?:{alternatives})\w*(?:\.\w+)*", re.IGNORECASE if ignore_case else 0)
 
 
 def _spelled(start: str, printed: frozenset[str]) -> str:
