@@ -239,7 +239,7 @@ class EnglishAnalyzer(Composable):
     ) -> dict[bytes, list[int]]:
         """Indexed term (the stem, as index bytes) -> its positions in ``value``: what
         indexing needs, the same as ``__call__(value, positions=True)`` gives, without
-        Token objects. With ``words``, also count there each lower-cased word.
+        Token objects. With ``words``, also count there each word as written.
         """
         # Words are looked up as written: whether a short word is in capitals ("NOS")
         # decides its term, and lower-casing each new word once is as fast as lower-casing
@@ -250,16 +250,13 @@ class EnglishAnalyzer(Composable):
         kept = symbols_of(value)
         # only words stemmed as a kept word would be can be one: one set test per word
         stemmed_as_kept = {stem_word(word).encode("utf-8") for word in kept}
-        lowered: list[str] = []  # each word lower-cased, for ``words``
         pos = None
         for index, word in enumerate(tokens):
-            entry = known.get(word)
-            if entry is None:
-                entry = self._learn_term(word)
-            term, lower = entry
-            lowered.append(lower)
+            term = known.get(word)
+            if term is None:
+                term = self._learn_term(word)
             if term in stemmed_as_kept:
-                symbol = kept.get(lower)
+                symbol = kept.get(word.lower())
                 term = symbol.encode("utf-8") if symbol else term
             if not term:  # a stop word
                 continue
@@ -271,15 +268,15 @@ class EnglishAnalyzer(Composable):
             else:
                 where.append(pos)
         if words is not None:
-            words.update(lowered)
+            words.update(tokens)
         return found
 
-    def _learn_term(self, word: str) -> tuple[bytes, str]:
+    def _learn_term(self, word: str) -> bytes:
         if len(_TERM_OF_WORD) >= _TERM_CACHE_SIZE:
             _TERM_OF_WORD.clear()
-        entry = (written_term(word).encode("utf-8"), word.lower())
-        _TERM_OF_WORD[word] = entry
-        return entry
+        term = written_term(word).encode("utf-8")
+        _TERM_OF_WORD[word] = term
+        return term
 
 
 _NON_ASCII = re.compile(r"[^\x00-\x7f]+")
@@ -294,9 +291,8 @@ def fold_accents(text: str) -> str:
     return _NON_ASCII.sub(lambda run: run.group().translate(accent_map), text)
 
 
-# Word as written -> (its indexed term, b"" for a stop word; the word lower-cased), for
-# ``term_positions``.
-_TERM_OF_WORD: dict[str, tuple[bytes, str]] = {}
+# Word as written -> its indexed term (b"" for a stop word), for ``term_positions``.
+_TERM_OF_WORD: dict[str, bytes] = {}
 _TERM_CACHE_SIZE = 500_000
 
 

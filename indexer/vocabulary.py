@@ -19,15 +19,19 @@ from indexer.analysis import stem_word
 
 class Vocabulary:
     def __init__(self) -> None:
-        self.words: Counter[str] = Counter()  # lower-cased word -> occurrences
+        # word as written -> occurrences (lower-cased once per distinct word, not per use)
+        self.words: Counter[str] = Counter()
 
     def merge(self, other: Vocabulary) -> None:
         self.words.update(other.words)
 
     def surface(self) -> dict[str, str]:
         """Stem -> its most frequent spelling (ties: the shortest, then alphabetical)."""
-        best: dict[str, tuple[int, int, str]] = {}
+        lowered: Counter[str] = Counter()
         for word, times in self.words.items():
+            lowered[word.lower()] += times
+        best: dict[str, tuple[int, int, str]] = {}
+        for word, times in lowered.items():
             if word in STOP_WORDS:  # counted, but not indexed
                 continue
             stem = stem_word(word)

@@ -270,6 +270,12 @@ def test_update_adds_changes_and_removes(records_dir, tmp_path):
     assert spelling["zanzibar"] == "zanzibar" and spelling["signal"] == "signaling"
 
 
+def test_vocabulary_counts_words_as_written_and_shows_their_commonest_lower_case():
+    vocabulary = Vocabulary()
+    vocabulary.words.update({"Signaling": 2, "signaling": 1, "signalling": 2, "The": 5, "NOS": 1})
+    assert vocabulary.surface() == {"signal": "signaling", "no": "nos"}
+
+
 def test_update_rejects_a_duplicate_of_an_indexed_figure(records_dir, tmp_path):
     root = tmp_path / "ix"
     pipeline.build([records_dir], root)
