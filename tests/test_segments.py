@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import pickle
 from pathlib import Path
 
 import pytest
 from whoosh import index as whoosh_index
-from whoosh.codec.whoosh3 import W3Codec
+from whoosh.codec.whoosh3 import W3Codec, W3TermInfo
+from whoosh.util.numeric import length_to_byte
 from whoosh.writing import SegmentWriter
 
 from indexer.index import schema
-from indexer.index.writer import BulkSegmentWriter
+from indexer.index.writer import _TERM_INFO, BulkSegmentWriter
 from indexer.lexicon import GeneLexicon
 from indexer.record import normalize
 from indexer.sources import discover, read_records
@@ -134,3 +136,13 @@ def test_whoosh_merges_bulk_segments(tmp_path, documents):
     with ix.reader() as reader:
         after = {term: postings(reader, *term) for term in reader.all_terms()}
     assert after == before
+
+
+def test_term_table_entries_are_whooshs_term_info():
+    """The writer packs term table entries itself with Whoosh's private layout."""
+    assert W3TermInfo._struct.format == "!BfIBBfII"
+    info = W3TermInfo(weight=3.0, df=2, minlength=4, maxlength=9, maxweight=2.0, minid=5, maxid=8)
+    info.set_inlined([5, 8], [1.0, 2.0], [b"", b""])
+    entry = _TERM_INFO.pack(True, 3.0, 2, length_to_byte(4), length_to_byte(9), 2.0, 5, 8)
+    entry += pickle.dumps(((5, 8), (1.0, 2.0), (b"", b"")), 2)
+    assert entry == info.to_bytes()

@@ -41,7 +41,7 @@ from whoosh.codec.whoosh3 import (
     _lenfield,
 )
 from whoosh.fields import FieldType
-from whoosh.system import pack_uint, pack_ushort
+from whoosh.system import pack_int, pack_long, pack_uint, pack_ushort
 from whoosh.util.numeric import byte_to_length, length_to_byte
 from whoosh.writing import SegmentWriter
 
@@ -51,6 +51,9 @@ from indexer.index import schema
 NEVER_SPILL_MB = 1 << 30
 BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
 INLINE_POSTINGS = 2  # terms with at most this many postings go in the term table
+# A term table entry: flags (inlined), weight, doc frequency, min and max length (as
+# bytes), max weight, first and last docnum; then the inlined postings or their extent.
+_TERM_INFO = W3TermInfo._struct
 
 
 class BulkCodec(W3Codec):
@@ -166,32 +169,38 @@ class _TermWriter:
         docnums, weights, values = flat[0::3], flat[1::3], flat[2::3]
         if self.fixed_size == 0:  # a format without values: blocks store none, inlined
             values = [b""] * len(docnums)  # terms b"" each (Whoosh's merge wants bytes)
-        terminfo = W3TermInfo()
-        terminfo._df = len(docnums)
-        terminfo._weight = float(sum(weights))
-        terminfo._maxweight = max(weights)
-        terminfo._minid = docnums[0]
-        terminfo._maxid = docnums[-1]
         lengths = None
+        min_length = max_length = 0  # what W3TermInfo writes for a field without lengths
         if self.lengths is not None:
             lengths = [self.lengths[d] for d in docnums]
-            terminfo._minlength = min(lengths)
-            terminfo._maxlength = max(lengths)
-        if len(docnums) <= INLINE_POSTINGS:
-            terminfo.set_inlined(docnums, weights, values)
+            min_length, max_length = length_to_byte(min(lengths)), length_to_byte(max(lengths))
+        inlined = len(docnums) <= INLINE_POSTINGS
+        # W3TermInfo.to_bytes, without a TermInfo object per term
+        info = _TERM_INFO.pack(
+            inlined,
+            float(sum(weights)),
+            len(docnums),
+            min_length,
+            max_length,
+            max(weights),
+            docnums[0],
+            docnums[-1],
+        )
+        if inlined:
+            info += dumps((tuple(docnums), tuple(weights), tuple(values)), 2)
         else:
-            self._write_blocks(terminfo, docnums, weights, values, lengths)
-        self.table.add(self.prefix + btext, terminfo.to_bytes())
+            info += self._write_blocks(docnums, weights, values, lengths)
+        self.table.add(self.prefix + btext, info)
 
     def _write_blocks(
         self,
-        terminfo: W3TermInfo,
         docnums: list[int],
         weights: list[float],
         values: list[bytes],
         doc_lengths: list[int] | None,
-    ) -> None:
-        """``W3PostingsWriter._write_block`` for each block of the term (uncompressed)."""
+    ) -> bytes:
+        """``W3PostingsWriter._write_block`` for each block of the term (uncompressed);
+        returns where the blocks are, as the term table entry ends."""
         postfile = self.postfile
         start = postfile.tell()
         postfile.write(WHOOSH3_HEADER_MAGIC)
@@ -220,7 +229,7 @@ class _TermWriter:
             postfile.write_int(-size if last == count else size)  # negative: the last block
             postfile.write(info)
             postfile.write(data)
-        terminfo.set_extent(start, postfile.tell() - start)
+        return pack_long(start) + pack_int(postfile.tell() - start)
 
     def _mini_values(self, values: list[bytes]) -> tuple[bytes, ...] | bytes | None:
         if self.fixed_size is None or self.fixed_size < 0:
