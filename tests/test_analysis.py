@@ -191,7 +191,11 @@ def test_value_term_counts_are_the_value_tokens_counted(analyzer):
 
 # A long run of letters before a dash made the word pattern backtrack exponentially where
 # a whole name had to match it (2^40 steps for a 40-letter printed name): the build hung.
-LONG_NAMES = ["phosphatidylinositolphosphatekinase" + "x" * 5 + "-3", "A" * 60 + "/B", "q" * 500 + "."]
+LONG_NAMES = [
+    "phosphatidylinositolphosphatekinase" + "x" * 5 + "-3",
+    "A" * 60 + "/B",
+    "q" * 500 + ".",
+]
 
 
 def test_long_printed_names_are_analysed_at_once():

@@ -73,6 +73,17 @@ def test_judged_queries_stay_at_the_quality_reached(service: SearchService) -> N
 # -- Greek letters and their spellings ------------------------------------------------------
 
 
+@pytest.mark.parametrize("prefix", ["NF-k*", "NF-κ*", "TGF-b*", "TGF-β*", "IL-1*", "PD-L*", "Akt*"])
+def test_a_prefix_finds_every_figure_whose_gene_names_start_so(
+    service: SearchService, prefix: str
+) -> None:
+    # gene names are matched by their name key (dashes dropped, Greek folded): so must be
+    # the prefix of a gene name typed without "gene:"
+    genes = ids(service, f"gene:{prefix}")
+    assert genes, prefix
+    assert genes <= ids(service, prefix)
+
+
 @pytest.mark.parametrize(
     "spellings",
     [

@@ -475,7 +475,8 @@ class Evaluator:
             self.explained.ignored.append(str(node))
             return None
         self.explained.prefixes.add(words[-1])
-        exact = self._prefix_match([(schema.GENE, prefix), (schema.ALIAS, prefix)])
+        key = name_key(prefix)  # gene names are indexed by their key: "NF-κ" is "nfk"
+        exact = self._prefix_match([(schema.GENE, key), (schema.ALIAS, key)]) if key else None
         text = self._prefix_match(
             [(f, form) for form in forms for f in (schema.TEXT, schema.TITLE)]
         )
@@ -484,7 +485,7 @@ class Evaluator:
             whole = self._all_words(leading, title=True)
             both = text.mask & whole.mask
             text = Match(both, (text.scores + whole.scores) * both)
-        return Match(text.mask | exact.mask, text.scores + exact.scores)
+        return text if exact is None else Match(text.mask | exact.mask, text.scores + exact.scores)
 
     def _prefix_match(self, fields: list[tuple[str, str]]) -> Match:
         mask = np.zeros(self.n, dtype=bool)
