@@ -88,6 +88,20 @@ def test_a_card_shows_genes_as_links_with_the_printed_word(client):
     assert image["src"].startswith("https://europepmc.org/articles/PMC7513516/bin/")
 
 
+def test_an_organism_typed_as_text_is_offered_as_a_filter(client):
+    page = get_page(client, "/?q=insulin+mouse")
+    (offer,) = page.select(".offer")
+    assert "Mus musculus" in offer.get_text()
+    link = offer.find("a")
+    assert query(link["href"]) == [("q", "insulin mouse"), ("organism", "Mus musculus")]
+    (offered,) = client.get("/api/search?q=insulin+mouse").get_json()["query"]["organisms"]
+    assert f"({offered['figures']} figures)" in offer.get_text()
+    api = client.get("/api/search?q=insulin+mouse&organism=Mus+musculus").get_json()
+    filtered = get_page(client, link["href"])
+    assert titles(filtered) == [h["title"] for h in api["hits"]]
+    assert filtered.select(".offer") == []  # the filter is on: nothing more to offer
+
+
 def test_facet_links_add_a_filter_and_counts_change(client):
     page = get_page(client, "/?q=insulin")
     link = facet_link(page, "organism", "Mus musculus")

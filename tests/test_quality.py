@@ -226,8 +226,14 @@ def test_a_shorthand_in_search_says_which_genes_it_means(service: SearchService)
 def test_organism_names_as_text_find_that_organism(service: SearchService, typed, latin) -> None:
     organism = ids(service, filters={"organism": [latin]})
     assert organism and organism <= ids(service, typed)
-    notes = first(service, typed)["query"]["notes"]
-    assert any(f"organism={latin}" in note for note in notes), notes
+    (offer,) = first(service, typed)["query"]["organisms"]
+    assert (offer["text"], offer["organism"], offer["figures"]) == (typed, latin, len(organism))
+    assert latin in offer["label"]
+
+
+def test_an_organism_is_not_offered_where_the_query_excludes_it(service: SearchService) -> None:
+    assert first(service, "insulin -mouse")["query"]["organisms"] == []
+    assert first(service, "insulin")["query"]["organisms"] == []
 
 
 def test_a_species_word_is_not_corrected_into_another_word(service: SearchService) -> None:

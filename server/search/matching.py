@@ -31,7 +31,7 @@ from whoosh.support.charset import accent_map
 from indexer.analysis import IRREGULAR_PLURALS, name_key, stem_word, symbol_term, title_key
 from indexer.index import schema
 from indexer.lexicon import printed_names, typed_name
-from indexer.organisms import KNOWN_COMMON_NAMES, known_organisms
+from indexer.organisms import KNOWN_COMMON_NAMES, describe, known_organisms
 from server.search import query as q
 from server.search.models import InvalidParameter
 from server.search.snapshot import MISSING_YEAR, Snapshot
@@ -76,6 +76,8 @@ class Explained:
     genes: list[dict] = field(default_factory=list)
     ignored: list[str] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    # words naming an organism: {"text", "organism" (its latin name), "label", "figures"}
+    organisms: list[dict] = field(default_factory=list)
 
 
 @dataclass
@@ -335,12 +337,14 @@ class Evaluator:
         organism = arrays.mask(ordinals, self.n)
         for o in ordinals:
             latin = arrays.values[o]
-            note = (
-                f'"{name}" also finds the figures of the organism {latin}: filter '
-                f"organism={latin} ({int(arrays.totals[o])} figures) to see only those"
-            )
-            if note not in self.explained.notes:
-                self.explained.notes.append(note)
+            offer = {
+                "text": name,
+                "organism": latin,
+                "label": describe(latin).label,
+                "figures": int(arrays.totals[o]),
+            }
+            if offer not in self.explained.organisms:
+                self.explained.organisms.append(offer)
         found = Match(organism, organism * np.float32(ORGANISM_SCORE))
         return found if words is None else _either([words, found], self.n)
 

@@ -189,6 +189,22 @@ def _common_name(value: dict[str, Any]) -> str | None:
     return common[:1].upper() + common[1:]
 
 
+def organism_offers(result: dict[str, Any], state: PageState) -> list[dict[str, Any]]:
+    """Organisms the query's words name, each with a link filtering by it (not shown for
+    an organism the page already filters by)."""
+    chosen = {v.casefold() for v in state.values("organism")}
+    return [
+        {
+            "text": offer["text"],
+            "label": offer["label"],
+            "figures": offer["figures"],
+            "url": state.adding("organism", offer["organism"]),
+        }
+        for offer in understood(result).get("organisms", ())
+        if offer["organism"].casefold() not in chosen
+    ]
+
+
 def extra_facet_links(request: SearchRequest, state: PageState) -> list[dict[str, str]]:
     """Links adding the facets shown only on request (chemicals, annotations)."""
     links = []
@@ -589,6 +605,7 @@ def results_context(
         "facets": facets,
         "years": years,
         "extra_facets": extra_facet_links(request, state) if result["total"] else [],
+        "organism_offers": organism_offers(result, state),
         "chips": chips(result, request, state),
         "clear_url": clear_url(state),
         "sorts": sort_links(request, state),
