@@ -21,10 +21,11 @@ page of 20 hits with their records):
 - ``min_genes``: ten frequent genes, at least three of them (``min_genes=3``).
 
 Each class runs several distinct queries ``--runs`` times in total, in the same process
-and the same run for both engines, each request timed on ours then on SQLite in turn. Our result cache is cleared before every timed query
-(what is measured is the work, not the cache); term postings read from disk stay cached,
-as SQLite's pages do. ``first`` is the first execution of each distinct query in this
-process (no postings cached for it yet). ``cached`` is a repeated identical request
+and the same run for both engines, each request timed on ours then on SQLite in turn.
+Our result cache is cleared before every timed query (what is measured is the work, not
+the cache); term postings read from disk stay cached, as SQLite's pages do. ``first`` is
+the first execution of each distinct query in this process (no postings cached for it
+yet). ``cached`` is a repeated identical request
 answered from the result cache. Latencies are server-side, in milliseconds, loopback
 only: no HTTP, no network.
 """
