@@ -9,11 +9,15 @@ per session; every test that uses it runs over all three.
 
 from __future__ import annotations
 
+import contextlib
 import shutil
+import threading
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
+from waitress import wasyncore
 
 from indexer import pipeline
 from indexer.index.store import IndexStore
@@ -134,3 +138,25 @@ def records_dir(tmp_path: Path) -> Path:
 
 def sample_path(figid: str) -> Path:
     return SAMPLE_RECORDS / f"{figid}.md"
+
+
+@contextlib.contextmanager
+def served_over_waitress(index_root: Path) -> Iterator[str]:
+    """The base URL of the app over ``index_root``, served by waitress (as ``pfocr serve``
+    does) on a free 127.0.0.1 port in a thread; stopped cleanly on leaving."""
+    from server.web.serving import make_server
+
+    server = make_server(index_root, port=0)
+    host, port = server.socket.getsockname()[:2]
+    assert host == "127.0.0.1"
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        # Close every socket from inside the server's loop (closing them from this thread
+        # races its select()); with nothing left to watch, the loop returns.
+        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+        thread.join(timeout=10)
+        server.task_dispatcher.shutdown()
+    assert not thread.is_alive()

@@ -8,7 +8,6 @@ import dataclasses
 import io
 import json
 import shutil
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -18,7 +17,6 @@ from typing import Any
 import pytest
 from flask import Flask
 from flask.testing import FlaskClient
-from waitress import wasyncore
 from werkzeug.datastructures import MultiDict
 
 import indexer
@@ -29,8 +27,7 @@ from server.search.hits import hit
 from server.search.models import DEFAULT_FACETS, InvalidParameter, SearchRequest, normalize
 from server.search.service import SearchService
 from server.web import MAX_BODY_BYTES, create_app, export, params
-from server.web.serving import make_server
-from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
+from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD, served_over_waitress
 
 # -- parameters, without HTTP -----------------------------------------------------------
 
@@ -537,18 +534,8 @@ def test_cors_headers_on_errors(client: FlaskClient):
 @pytest.fixture(scope="module")
 def served(sample_index: Path) -> Iterator[str]:
     """The base URL of the app served by waitress on a free local port."""
-    server = make_server(sample_index, port=0)
-    host, port = server.socket.getsockname()[:2]
-    assert host == "127.0.0.1"
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    # Close every socket from inside the server's loop (closing them from this thread
-    # races its select()); with nothing left to watch, the loop returns.
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    server.task_dispatcher.shutdown()
+    with served_over_waitress(sample_index) as url:
+        yield url
 
 
 def fetch(url: str, data: bytes | None = None) -> tuple[int, dict[str, Any]]:

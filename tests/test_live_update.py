@@ -11,7 +11,6 @@ import json
 import logging
 import os
 import shutil
-import threading
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -21,7 +20,6 @@ from typing import Any
 import pytest
 from openapi_schema_validator import OAS31Validator
 from referencing import Registry, Resource
-from waitress import wasyncore
 
 from indexer import pipeline
 from indexer.index.reader import UnreadableGeneration
@@ -30,8 +28,12 @@ from pfocr.cli import main
 from server.search.models import SearchRequest
 from server.search.service import SearchService
 from server.web.api import openapi_document
-from server.web.serving import make_server
-from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD, edit_front_matter
+from tests.conftest import (
+    SAMPLE_RECORDS,
+    STAT3_RECORD,
+    edit_front_matter,
+    served_over_waitress,
+)
 
 FIGURES = 20
 CANNOT_LOAD = "cannot load index generation"
@@ -53,16 +55,8 @@ def small_index(tmp_path: Path) -> tuple[Path, Path]:
 @pytest.fixture
 def served(small_index: tuple[Path, Path]) -> Iterator[str]:
     """The base URL of the app over ``small_index`` under waitress on a free local port."""
-    server = make_server(small_index[1], port=0)
-    host, port = server.socket.getsockname()[:2]
-    assert host == "127.0.0.1"
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{port}"
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    thread.join(timeout=10)
-    assert not thread.is_alive()
-    server.task_dispatcher.shutdown()
+    with served_over_waitress(small_index[1]) as url:
+        yield url
 
 
 def fetch(url: str) -> tuple[int, dict[str, Any]]:
@@ -176,18 +170,10 @@ def test_nothing_to_serve_is_503_and_not_retried_per_request(
 ):
     _, root = small_index
     publish_broken_copy(root)
-    server = make_server(root, port=0)  # a server started on the broken generation
-    port = server.socket.getsockname()[1]
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
-    try:
+    with served_over_waitress(root) as url:  # a server started on the broken generation
         for path in ("/healthz", "/api/status", "/api/search?q=STAT3"):
-            status, body = fetch(f"http://127.0.0.1:{port}{path}")
+            status, body = fetch(f"{url}{path}")
             assert (status, body["error"]["code"]) == (503, "index_unavailable"), path
-    finally:
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
     assert len(load_failures(caplog)) == 1
 
 
