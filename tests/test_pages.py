@@ -95,7 +95,7 @@ def test_an_organism_typed_as_text_is_offered_as_a_filter(client):
     link = offer.find("a")
     assert query(link["href"]) == [("q", "insulin mouse"), ("organism", "Mus musculus")]
     (offered,) = client.get("/api/search?q=insulin+mouse").get_json()["query"]["organisms"]
-    assert f"({offered['figures']} figures)" in offer.get_text()
+    assert f"({offered['figures']} figures in the index)" in offer.get_text()
     api = client.get("/api/search?q=insulin+mouse&organism=Mus+musculus").get_json()
     filtered = get_page(client, link["href"])
     assert titles(filtered) == [h["title"] for h in api["hits"]]
