@@ -368,6 +368,7 @@ def test_screenshots_of_the_main_pages(
         for name, path in (
             ("home", "/"),
             ("search", "/?q=insulin"),
+            ("organism-offer", "/?q=insulin+mouse"),  # a word naming an organism
             ("figure", f"/figures/{STAT3_RECORD}?genes=STAT3,IL6"),
             ("gene", "/genes/STAT"),
             ("no-results", "/?q=insulln"),
