@@ -8,17 +8,23 @@ import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.support.charset import accent_map
 
 from indexer.analysis import (
+    GREEK_NAMES,
     WORD_PATTERN,
     EnglishAnalyzer,
     NameAnalyzer,
     SymbolText,
     ValueAnalyzer,
+    fold_accents,
+    fold_greek,
     name_key,
     symbol_terms,
+    title_key,
     written_term,
 )
 from indexer.record import normalize
@@ -217,3 +223,39 @@ def test_long_printed_names_are_analysed_at_once():
 def test_words_are_the_tokens_of_whooshs_word_pattern(text):
     whooshs = re.compile(r"\w+(?:\.?\w+)*")  # RegexTokenizer's default, without its "*"
     assert re.findall(WORD_PATTERN, text) == whooshs.findall(text)
+
+
+def sample_titles() -> list[str]:
+    titles = []
+    for path in discover([SAMPLE_RECORDS]):
+        for raw in read_records(path):
+            figure = normalize(raw.data, raw.location)
+            titles += [t for t in (figure.figtitle, figure.papertitle) if t]
+    return titles
+
+
+GREEK_TITLES = [
+    "TGF-beta1 and NF-kappaB in IkappaBalpha αβ T cells",
+    "alpha5beta1 integrin: alphas, alphabet, betaine, diabetes, deltas, synthetase",
+    "Ικβα ΣMAD κappa-B alpha_2 beta.1 gammab gammas theta2 kappab",
+    "ALPHA Beta GAMMA-delta epsilon4 zeta_chain omega-3 lambda sigma70 iota",
+]
+
+
+@pytest.mark.parametrize("title", GREEK_TITLES + sample_titles())
+def test_a_title_key_is_its_words_each_folded(title):
+    """A title's key folds each word's Greek spellings as that word alone would fold."""
+    words = re.findall(WORD_PATTERN, fold_accents(title).lower())
+    assert title_key(title) == " ".join(fold_greek(word) for word in words)
+
+
+@given(
+    st.lists(
+        st.sampled_from([*GREEK_NAMES, "s", "b", "1", "5", "x", "-", " ", ".", "_", "α", "κ"]),
+        max_size=12,
+    )
+)
+def test_a_title_key_folds_as_its_words_over_generated_titles(pieces):
+    title = "".join(pieces)
+    words = re.findall(WORD_PATTERN, fold_accents(title).lower())
+    assert title_key(title) == " ".join(fold_greek(word) for word in words)
