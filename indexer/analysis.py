@@ -138,10 +138,16 @@ def written_term(word: str) -> str:
 
 def symbol_terms(names: Iterable[str]) -> dict[str, str]:
     """Lower-cased one-word names -> their :func:`symbol_term`, where it is not the stem."""
-    return dict(filter(None, map(_name_symbol_term, names)))
+    return dict(symbol for _, symbol in map(name_terms, names) if symbol)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=200_000)
+def name_terms(name: str) -> tuple[str, tuple[str, str] | None]:
+    """What indexing needs of a gene name, in one cached lookup (names repeat across
+    figures): its :func:`name_key`, and its :func:`_name_symbol_term`."""
+    return name_key(name), _name_symbol_term(name)
+
+
 def _name_symbol_term(name: str) -> tuple[str, str] | None:
     """(lower-cased name, its symbol term) for a one-word name the stemmer would change."""
     word = name.lower()
@@ -162,6 +168,21 @@ class SymbolText(str):
     def __new__(cls, text: str, symbols: dict[str, str]) -> SymbolText:
         value = super().__new__(cls, text)
         value.symbols = symbols
+        return value
+
+
+class NameText(str):
+    """Tab-joined gene names with their :func:`name_key` already made (``name_keys``, one per
+    name, in order), so indexing does not make each key again."""
+
+    name_keys: list[str] | None
+
+    def __new__(cls, names: list[str], keys: list[str]) -> NameText:
+        value = super().__new__(cls, "\t".join(names))
+        # a name holding a tab would be two values: then the keys are made from the text
+        value.name_keys = (
+            keys if len(keys) == len(names) and value.count("\t") == len(names) - 1 else None
+        )
         return value
 
 
@@ -408,9 +429,11 @@ class NameAnalyzer(ValueAnalyzer):
                 yield token
 
     def term_counts(self, value: str) -> dict[bytes, int]:
+        keys = getattr(value, "name_keys", None)  # NameText
+        if keys is None:
+            keys = map(name_key, value.split("\t"))
         found: dict[str, int] = {}
-        for part in value.split("\t"):
-            key = name_key(part)
+        for key in keys:
             if key:
                 found[key] = found.get(key, 0) + 1
         return {key.encode("utf-8"): count for key, count in found.items()}

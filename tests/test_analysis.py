@@ -6,6 +6,7 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+from collections import Counter
 
 import pytest
 from hypothesis import given
@@ -18,6 +19,7 @@ from indexer.analysis import (
     WORD_PATTERN,
     EnglishAnalyzer,
     NameAnalyzer,
+    NameText,
     SymbolText,
     ValueAnalyzer,
     fold_accents,
@@ -193,6 +195,22 @@ def test_value_term_counts_are_the_value_tokens_counted(analyzer):
             key = token.text.encode("utf-8")
             expected[key] = expected.get(key, 0) + 1
         assert analyzer.term_counts(value) == expected, value
+
+
+@pytest.mark.parametrize(
+    "names",
+    [["IL-6", "STAT3", "il-6", "NF-κB", "-", "NFKB"], ["İL-6", "ΣMAD"], [], ["a\tb", "c"]],
+)
+def test_names_with_their_keys_count_as_their_text(names):
+    """Keys made in advance (NameText) give the terms the analyzer makes from the text; a
+    name holding a tab (two values in the text) makes the analyzer key the text itself."""
+    analyzer = NameAnalyzer()
+    text = NameText(names, [name_key(name) for name in names])
+    assert text == "\t".join(names)
+    assert analyzer.term_counts(text) == analyzer.term_counts("\t".join(names))
+    assert analyzer.term_counts(text) == {
+        key: count for key, count in Counter(t.text.encode("utf-8") for t in analyzer(text)).items()
+    }
 
 
 # A long run of letters before a dash made the word pattern backtrack exponentially where

@@ -22,10 +22,10 @@ from whoosh import analysis, columns, fields
 from indexer.analysis import (
     EnglishAnalyzer,
     NameAnalyzer,
+    NameText,
     SymbolText,
     ValueAnalyzer,
-    name_key,
-    symbol_terms,
+    name_terms,
     title_key,
 )
 from indexer.lexicon import printed_names, typed_name
@@ -155,9 +155,10 @@ def searchable_text(figure: Figure) -> str:
     return "\n".join(p for p in parts if p)
 
 
-def gene_names(figure: Figure) -> list[str]:
+def gene_names(figure: Figure) -> dict[str, tuple[str, tuple[str, str] | None]]:
     """Every name the figure's genes go by: symbols, aliases, gene keywords, and each
-    printed word whole ("ERK1/2") and as the names it stands for ("ERK1", "ERK2")."""
+    printed word whole ("ERK1/2") and as the names it stands for ("ERK1", "ERK2"); by
+    ``name_key``, each with its symbol term (``name_terms``)."""
     names = [gene.symbol for gene in figure.genes] + figure.gene_keywords
     for gene in figure.genes:
         names += gene.aliases
@@ -166,11 +167,13 @@ def gene_names(figure: Figure) -> list[str]:
             names += printed_names(word)
     # One name per alias key: spellings that fold alike ("E2F4", "E2f4") are one term, and
     # a repeated term would count as a higher term frequency.
-    by_key: dict[str, str] = {}
-    for name in names:
+    by_key: dict[str, tuple[str, tuple[str, str] | None]] = {}
+    for name in dict.fromkeys(names):  # a third are repeats (a symbol is also a keyword)
         if name:
-            by_key.setdefault(name_key(name), name)
-    return list(by_key.values())
+            key, symbol = name_terms(name)
+            if key not in by_key:
+                by_key[key] = (name, symbol)
+    return by_key
 
 
 def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
@@ -178,8 +181,8 @@ def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
     join = VALUE_SEPARATOR.join
     # A figure is found by every name it prints, even where one word names two genes,
     # and its own short names are not stemmed into English words in its text.
-    aliases = gene_names(figure)
-    symbols = symbol_terms(aliases)
+    names = gene_names(figure)
+    symbols = dict(symbol for _, symbol in names.values() if symbol)
     titles = [t for t in (figure.figtitle, figure.papertitle) if t]
     mesh = [t.mesh_id for t in (*figure.diseases, *figure.chemicals) if t.mesh_id]
     doc: dict[str, Any] = {
@@ -188,7 +191,7 @@ def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
         TITLE: SymbolText(" ".join(titles), symbols),
         TITLE_KEY: join(title_key(t) for t in titles),
         GENE: join(gene.symbol for gene in figure.genes),
-        ALIAS: join(aliases),
+        ALIAS: NameText([name for name, _ in names.values()], list(names)),
         ENTREZ: join(gene.entrez for gene in figure.genes if gene.entrez),
         ORGANISM: join(figure.organisms),
         DISEASE: join(t.name for t in figure.diseases),
