@@ -168,7 +168,7 @@ def gene_names(figure: Figure) -> dict[str, tuple[str, tuple[str, str] | None]]:
     # One name per alias key: spellings that fold alike ("E2F4", "E2f4") are one term, and
     # a repeated term would count as a higher term frequency.
     by_key: dict[str, tuple[str, tuple[str, str] | None]] = {}
-    for name in dict.fromkeys(names):  # a third are repeats (a symbol is also a keyword)
+    for name in dict.fromkeys(names):  # names repeat: a symbol is often also a keyword
         if name:
             key, symbol = name_terms(name)
             if key not in by_key:
