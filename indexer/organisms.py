@@ -7,10 +7,12 @@ well-known GenBank common names fill in where the page has none.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+from indexer.analysis import IRREGULAR_PLURALS
 from indexer.sources import parse_yaml
 
 PAGES_DIR = Path(__file__).with_name("organisms")
@@ -32,6 +34,14 @@ KNOWN_COMMON_NAMES = {
     "Allium cepa": "onion",
     "Aedes aegypti": "yellow fever mosquito",
 }
+# What people call them besides: a search for "mouse" or "yeast" means these.
+EVERYDAY_NAMES = {
+    "Mus musculus": "mouse",
+    "Rattus norvegicus": "rat",
+    "Saccharomyces cerevisiae": "yeast",
+}
+# A common name also without its qualifier: "fruit fly" is also "fly".
+_QUALIFIER = re.compile(r"^(house|norway|fruit|baker's) ")
 
 
 @dataclass(frozen=True, slots=True)
@@ -78,3 +88,44 @@ def describe(name: str) -> Organism:
     if known:
         return known
     return Organism(name, KNOWN_COMMON_NAMES.get(name), None)
+
+
+def latin_of_common_name(name: str) -> str | None:
+    """The latin name of the organism a common name (or its plural) names, if known:
+    "mouse", "mice", "fruit fly", "fruitfly", "zebrafish", "humans"; or a genus or
+    species of a well-known organism ("sapiens", "Drosophila")."""
+    key = _compact(name)
+    return _organism_by_common_name().get(key) or _organism_by_latin_word().get(key)
+
+
+@cache
+def _organism_by_latin_word() -> dict[str, str]:
+    """Genus and species words (of four letters or more) of the organisms with a page."""
+    words = {}
+    for organism in known_organisms().values():
+        for word in organism.latin.casefold().split():
+            if len(word) >= 4:
+                words.setdefault(word, organism.latin)
+    return words
+
+
+def _compact(name: str) -> str:
+    return "".join(name.casefold().split())
+
+
+@cache
+def _organism_by_common_name() -> dict[str, str]:
+    """Common name (case-folded, without spaces) and its plural -> latin name."""
+    pairs = list(KNOWN_COMMON_NAMES.items())
+    pairs += [(o.latin, o.common) for o in known_organisms().values() if o.common]
+    pairs += EVERYDAY_NAMES.items()
+    names = {}
+    for latin, common in pairs:
+        folded = common.casefold()
+        names[_compact(folded)] = latin
+        names[_compact(_QUALIFIER.sub("", folded))] = latin
+    plurals = {plural: names[one] for plural, one in IRREGULAR_PLURALS.items() if one in names}
+    names.update({f"{name}s": latin for name, latin in names.items() if name.isalpha()})
+    names.update({f"{name[:-1]}ies": latin for name, latin in names.items() if name[-1] == "y"})
+    names.update(plurals)  # "mice"
+    return names

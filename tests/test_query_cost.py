@@ -14,14 +14,14 @@ from flask.testing import FlaskClient
 
 from indexer.index import schema
 from server.search import query as q
-from server.search.matching import (
+from server.search.budget import (
     COSTLY_TERMS,
     MAX_PHRASE_FIGURES,
     MAX_PREFIX_TERMS,
     MAX_TERMS,
     Budget,
-    Evaluator,
 )
+from server.search.matching import Evaluator
 from server.search.models import Busy, InvalidParameter, SearchRequest
 from server.search.service import SearchService
 from server.search.snapshot import Snapshot

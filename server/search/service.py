@@ -37,15 +37,10 @@ from indexer.organisms import describe
 from indexer.record import PMC_IMAGE_URL
 from server.search import models
 from server.search import query as q
+from server.search.budget import Budget
+from server.search.filters import facet_ordinals, year_mask
 from server.search.hits import figure_dict, gene_dict, hit, snippet
-from server.search.matching import (
-    Budget,
-    Evaluator,
-    Explained,
-    Match,
-    facet_ordinals,
-    year_mask,
-)
+from server.search.matching import Evaluator, Explained
 from server.search.models import (
     Busy,
     InvalidParameter,
@@ -54,6 +49,7 @@ from server.search.models import (
     normalize,
     whole_number,
 )
+from server.search.scoring import Match
 from server.search.snapshot import MISSING_YEAR, Snapshot
 from server.search.suggest import corrections, has_unknown_words, suggest_index
 

@@ -12,8 +12,8 @@ import numpy as np
 from indexer.analysis import name_key
 from indexer.index import schema
 from server.search import query as q
-from server.search.matching import analyze
 from server.search.snapshot import Snapshot
+from server.search.terms import analyze
 
 _BUILD_LOCK = threading.Lock()
 KINDS = ("gene", "alias", "organism", "disease", "word")

@@ -1,0 +1,82 @@
+"""What a query node evaluates to (:class:`Match`), BM25, and combining matches.
+
+Scores are BM25 (Robertson's idf, k1 = 1.2, b = 0.75) per field and term, summed over
+fields (titles weigh twice, gene names 1.5 times) and over the words of a query: BM25F
+in the simple form of a weighted sum.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from indexer.index import schema
+from server.search.snapshot import Snapshot
+
+K1, B = 1.2, 0.75
+TITLE_BOOST = 2.0
+GENE_BOOST = 1.5
+PREFIX_SCORE = 1.0
+TITLE_EXACT_BOOST = 4.0  # a title typed whole outranks a title holding the same words
+ORGANISM_SCORE = 1.0  # below a word's BM25: figures that name the organism rank first
+_LENGTH_NORMALISED = (schema.TEXT, schema.TITLE)
+
+
+@dataclass
+class Match:
+    """The documents a node matches (a bool mask over all documents), their scores (None
+    for nodes that only filter), and, for free words matched loosely, how many of the
+    query's words each document holds (``held``; None where every word is required)."""
+
+    mask: np.ndarray
+    scores: np.ndarray | None = None
+    held: np.ndarray | None = None
+
+
+def bm25(snap: Snapshot, field: str, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
+    """BM25 of one term's postings (document numbers ``ids``, term frequencies ``tf``)."""
+    df = len(ids)
+    idf = np.float32(np.log(1.0 + (snap.documents - df + 0.5) / (df + 0.5)))
+    if field in _LENGTH_NORMALISED:
+        lengths, average = snap.field_lengths(field)
+        norm = K1 * (1 - B + B * lengths[ids] / np.float32(average))
+    else:  # exact values: a figure's gene count should not dilute a gene match
+        norm = np.float32(K1)
+    return idf * tf * np.float32(K1 + 1) / (tf + norm)
+
+
+def all_of(matches: list[Match | None]) -> Match | None:
+    """Documents of every one of ``matches`` (None constrains nothing), scores summed."""
+    present = [m for m in matches if m is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    mask = present[0].mask.copy()
+    for m in present[1:]:
+        mask &= m.mask
+    return Match(mask, sum_scores(present))
+
+
+def any_of(matches: list[Match | None]) -> Match | None:
+    """Documents of any of ``matches`` (None constrains nothing), scores summed."""
+    present = [m for m in matches if m is not None]
+    if not present:
+        return None
+    if len(present) == 1:
+        return present[0]
+    mask = present[0].mask.copy()
+    for m in present[1:]:
+        mask |= m.mask
+    return Match(mask, sum_scores(present))
+
+
+def sum_scores(matches: list[Match]) -> np.ndarray | None:
+    scored = [m.scores for m in matches if m.scores is not None]
+    if not scored:
+        return None
+    total = scored[0].copy()
+    for s in scored[1:]:
+        total += s
+    return total
