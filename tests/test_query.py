@@ -48,6 +48,10 @@ from server.search.service import SearchService
         ("GENE:stat3", "gene:stat3"),
         ("", ""),
         ("   ", ""),
+        ("+stat3 pathway", "+stat3 AND pathway"),
+        ("stat3 AND pathway liver", "+stat3 AND +pathway AND liver"),
+        ("(a b) AND c d", "+a AND +b AND +c AND d"),
+        ("+a OR b", "a OR b"),
     ],
 )
 def test_syntax(text: str, understood: str) -> None:
@@ -66,6 +70,20 @@ def test_tree_shapes() -> None:
     assert parse("a OR NOT b") == Or((Word("a", 0), Not(Word("b", 9))))
     assert parse("STAT*") == Prefix("STAT", 0)
     assert parse('"a b"') == Phrase("a b", 0)
+
+
+def test_required_words() -> None:
+    """+word and an explicit AND make words required; plain words are not."""
+    assert parse("+insulin liver") == And((Word("insulin", 1, required=True), Word("liver", 9)))
+    assert parse("insulin AND liver") == And(
+        (Word("insulin", 0, required=True), Word("liver", 12, required=True))
+    )
+    assert parse("a && b c") == And(
+        (Word("a", 0, required=True), Word("b", 5, required=True), Word("c", 7))
+    )
+    assert parse("NOT +a") == Not(Word("a", 5, required=True))
+    assert parse('+"a b" c') == And((Phrase("a b", 1), Word("c", 7)))  # phrases are strict
+    assert parse("a + b") == And((Word("a", 0), Word("+", 2), Word("b", 4)))  # a lone plus
 
 
 @pytest.mark.parametrize(
@@ -247,7 +265,8 @@ def test_exclusions_exclude(service: SearchService) -> None:
 
 def test_other_engines_operators_mean_or_and_and(service: SearchService) -> None:
     assert ids(service, "insulin || apoptosis") == ids(service, "insulin OR apoptosis")
-    assert ids(service, "insulin && receptor") == ids(service, "insulin receptor")
+    assert ids(service, "insulin && receptor") == ids(service, "insulin AND receptor")
+    assert ids(service, "insulin && receptor") == ids(service, "insulin receptor", match="all")
     assert ids(service, "insulin || apoptosis") > ids(service, "insulin")
 
 

@@ -5,7 +5,10 @@ from other engines (``&&``, ``||``, ``-word``; ``+word`` is a plain word), paren
 prefixes ``STAT*``, and fields ``gene:`` ``entrez:`` ``organism:`` ``disease:``
 ``chemical:`` ``annotation:`` ``mesh:`` ``title:`` ``figid:`` and ``year:`` (``2015``,
 ``2015..2020``, ``2015-2020``, ``[2015 TO 2020]``, ``{2015 TO *}``, ``>2015``, ``<=2020``).
-Words bind with AND; NOT binds tighter than AND, AND tighter than OR.
+Words bind with AND; NOT binds tighter than AND, AND tighter than OR. A word written
+``+word``, or joined by an explicit ``AND``, is *required* (:attr:`Word.required`): the
+service may show figures lacking a plain word when too few hold them all, never one
+lacking a required word.
 
 Lenient, but never silent: text that is not a field or an operator is taken as words,
 unbalanced parentheses and quotes are closed at the end, a dangling operator or a
@@ -20,7 +23,7 @@ every recursive walk of the tree (parser, evaluator, ``str``) far from Python's 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from server.search.models import InvalidParameter
 
@@ -43,6 +46,7 @@ _UNSUPPORTED_SUFFIX = re.compile(r"^(.+?)[~^][\d.]*$")  # Lucene's fuzzy~ and bo
 class Word:
     text: str
     pos: int
+    required: bool = False  # +word, or joined by an explicit AND
 
     def __str__(self) -> str:
         return self.text
@@ -95,7 +99,12 @@ class And:
     children: tuple[Node, ...]
 
     def __str__(self) -> str:
-        return " AND ".join(_group(c) for c in self.children)
+        # "+" marks the required words only beside words that are not: "+a AND b"
+        loose = any(isinstance(c, Word) and not c.required for c in self.children)
+        return " AND ".join(
+            f"+{c}" if loose and isinstance(c, Word) and c.required else _group(c)
+            for c in self.children
+        )
 
 
 @dataclass(frozen=True)
@@ -188,8 +197,8 @@ class _Lexer:
             and not text[i + 1].isspace()
             and text[i + 1] not in "-+"
         ):
-            if ch == "-":  # -word excludes; +word is required, as every word already is
-                self.tokens.append(_Token("op", "NOT", i, spelled="-"))
+            # -word excludes; +word is required
+            self.tokens.append(_Token("op", "NOT" if ch == "-" else "REQUIRE", i, spelled=ch))
             return i + 1
         if text.startswith(("||", "&&"), i):
             self.tokens.append(_Token("op", OPERATORS[text[i : i + 2]], i, spelled=text[i : i + 2]))
@@ -395,6 +404,7 @@ class _Parser:
 
     def and_expr(self) -> Node | None:
         parts: list[Node] = []
+        explicit = False  # the last token was an explicit AND: its right operand is required
         while True:
             token = self.peek()
             if token is None or token.kind == ")" or _is_op(token, "OR"):
@@ -406,14 +416,23 @@ class _Parser:
                     self._dangling(token, "before")
                 elif following is None or following.kind == ")" or _is_op(following, "OR"):
                     self._dangling(token, "after")
+                else:
+                    parts[-1] = _required(parts[-1])
+                    explicit = True
                 continue
             node = self.unary()
             if node is not None:
-                parts.append(node)
+                parts.append(_required(node) if explicit else node)
+            explicit = False
         return _combine(And, parts)
 
     def unary(self) -> Node | None:
         token = self.take()
+        if _is_op(token, "REQUIRE"):
+            following = self.peek()
+            if following is None or following.kind != "term":
+                return None  # "+(" or "+-": nothing a word could be; the rest reads on
+            return _required(self.take().node)  # type: ignore[arg-type]
         if _is_op(token, "NOT"):
             following = self.peek()
             if following is None or following.kind == ")" or _is_op(following, "AND", "OR"):
@@ -450,6 +469,15 @@ class _Parser:
         self.notes.append(
             f"{token.spelled or token.value} {_at(token.pos)} has nothing {side} it; ignored"
         )
+
+
+def _required(node: Node) -> Node:
+    """``node`` with its words required (a group's too: And groups are flattened)."""
+    if isinstance(node, Word):
+        return replace(node, required=True)
+    if isinstance(node, And):
+        return And(tuple(_required(child) for child in node.children))
+    return node  # phrases, prefixes, fields, OR and NOT groups are strict already
 
 
 def _is_op(token: _Token | None, *values: str) -> bool:
