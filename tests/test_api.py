@@ -106,15 +106,17 @@ def test_cache_busters_are_ignored():
 
 # -- the request: immutable, and its own cache key ---------------------------------------
 
-CACHE_BASE = SearchRequest(filters={"gene": ["STAT3", "JAK2", "IL6"]})  # 10 sample figures
+# 10 sample figures; no figure holds both words, so match=all changes the answer
+CACHE_BASE = SearchRequest(q="kinase cascade", filters={"gene": ["STAT3", "JAK2", "IL6"]})
 # One other value per field of SearchRequest, each changing the answer to CACHE_BASE.
 OTHER_VALUES: dict[str, Any] = {
-    "q": "kinase",
+    "q": "signaling",
     "filters": {"gene": ["STAT3", "JAK2", "IL6"], "organism": ["Mus musculus"]},
     "year_min": 2015,
     "year_max": 2015,
     "gene_match": "all",
     "min_genes": 2,
+    "match": "all",
     "sort": "year",
     "page": 2,
     "per_page": 5,

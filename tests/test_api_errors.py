@@ -19,7 +19,7 @@ from server.web.errors import ApiError
 ERROR_KEYS = {"status", "code", "parameter", "message", "position"}
 SEARCH_PARAMETERS = (
     "q, organism, gene, disease, chemical, annotation, year_min, year_max, gene_match, "
-    "min_genes, sort, page, per_page, facets, facet_size, format"
+    "min_genes, match, sort, page, per_page, facets, facet_size, format"
 )
 
 

@@ -89,6 +89,7 @@ def test_documented_limits_and_choices_are_the_real_ones(document: dict[str, Any
     search = {n: p["schema"] for n, p in query_parameters(document, "/api/search").items()}
     assert search["sort"]["enum"] == list(models.SORTS)
     assert search["gene_match"]["enum"] == list(models.GENE_MATCHES)
+    assert search["match"]["enum"] == list(models.MATCHES)
     assert search["format"]["enum"] == list(params.FORMATS)
     assert search["facets"]["items"]["enum"] == list(models.FACET_NAMES)
     assert search["per_page"]["maximum"] == models.MAX_PER_PAGE

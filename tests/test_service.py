@@ -69,7 +69,7 @@ def test_word_matches_text_title_and_gene_fields(service: SearchService) -> None
 
 
 def test_words_and_together(service: SearchService) -> None:
-    both = all_ids(service, "osteoblasts myeloma")
+    both = all_ids(service, "osteoblasts myeloma", match="all")
     assert OSTEOBLAST in both
     assert both == all_ids(service, "osteoblasts") & all_ids(service, "myeloma")
 

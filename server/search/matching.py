@@ -11,14 +11,24 @@ unstemmed, as the figures naming it index it ("Ras" is not "RA"); a bare number 
 an Entrez ID; words naming an organism ("Mus musculus", "mouse") also match the figures
 of that organism, and the answer offers it as a filter.
 
+A query's free words need not all be held (``Evaluator(loose=True)``): the top-level
+match then holds every figure with any of them and counts, per figure, how many it
+holds (:class:`server.search.scoring.Loose`); the service shows those holding the most.
+Words required by syntax (``+word``, ``AND``), phrases, prefixes and fields stay
+required. Compounds match however they are written: "cross talk", "cross-talk" and
+"crosstalk" are one word.
+
 Every query spends from a :class:`server.search.budget.Budget`.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from itertools import pairwise
+
 import numpy as np
 
-from indexer.analysis import name_key, stem_word, title_key
+from indexer.analysis import index_term, name_key, stem_word, title_key
 from indexer.index import schema
 from indexer.lexicon import printed_names, typed_name
 from indexer.organisms import describe, latin_of_common_name
@@ -31,15 +41,20 @@ from server.search.scoring import (
     PREFIX_SCORE,
     TITLE_BOOST,
     TITLE_EXACT_BOOST,
+    Loose,
     Match,
     all_of,
     any_of,
     bm25,
+    sum_scores,
 )
 from server.search.snapshot import Snapshot
 from server.search.terms import EXACT_STRIP, TEXT_ANALYZER, analyze, prefix_parts, terms
 
 MAX_ORGANISM_WORDS = 4
+MIN_COMPOUND = 6  # letters of a word worth looking for as two words ("upregulation")
+# Figures holding the two parts of a word written apart, at most: their positions are read.
+MAX_SPLIT_FIGURES = 20_000
 
 
 class Explained:
@@ -55,12 +70,27 @@ class Explained:
         self.organisms: list[dict] = []
 
 
+@dataclass
+class _Unit:
+    """One thing a conjunction asks for: a word (or the words naming an organism
+    together), or any other node; ``free`` if a figure may lack it."""
+
+    label: str
+    match: Match | None
+    free: bool
+    word: q.Word | None = None  # a single typed word, which may join its neighbour
+
+
 class Evaluator:
-    def __init__(self, snap: Snapshot, budget: Budget | None = None) -> None:
+    def __init__(
+        self, snap: Snapshot, budget: Budget | None = None, *, loose: bool = False
+    ) -> None:
+        """``loose``: the free words of the top-level conjunction need not all be held."""
         self.snap = snap
         self.n = snap.n_docs
         self.explained = Explained()
         self.budget = budget or Budget()
+        self.loose = loose
         self.leaf: q.Node | None = None  # the leaf being evaluated, for budget messages
         self._gene_names: dict[str, bool] = {}
 
@@ -77,6 +107,12 @@ class Evaluator:
 
     def _analyze(self, text: str) -> list[str]:
         return analyze(text, self.is_gene_name)
+
+    def evaluate_query(self, tree: q.Node | None) -> Match | None:
+        """The match of a whole query: loose at the top, if the evaluator is."""
+        if self.loose and isinstance(tree, q.And):
+            return self._conjunction(tree, loose=True)
+        return self.evaluate(tree)
 
     def evaluate(self, node: q.Node | None) -> Match | None:
         """The documents and scores of ``node``; None when it constrains nothing."""
@@ -105,29 +141,81 @@ class Evaluator:
 
     # -- boolean nodes --------------------------------------------------------------------
 
-    def _conjunction(self, node: q.And) -> Match | None:
-        match = all_of(self._and_children(node.children))
-        if match is not None and all(isinstance(c, q.Word) for c in node.children):
+    def _conjunction(self, node: q.And, *, loose: bool = False) -> Match | None:
+        units = self._units(node.children)
+        self._join_compounds(units)
+        titled = None
+        if all(isinstance(c, q.Word) for c in node.children):  # a title typed whole
             titled = self._exact_title(" ".join(c.text for c in node.children))
-            if titled.mask.any():  # a title typed whole
-                return any_of([match, titled])
-        return match
+            titled = titled if titled.mask.any() else None
+        free = [u for u in units if u.free and u.match is not None] if loose else []
+        if len(free) < (1 if len(free) < len(units) else 2):  # nothing to leave out
+            match = all_of([u.match for u in units])
+            return match if match is None or titled is None else any_of([match, titled])
+        return self._loose_conjunction(units, free, titled)
 
-    def _and_children(self, children: tuple[q.Node, ...]) -> list[Match | None]:
+    def _loose_conjunction(
+        self, units: list[_Unit], free: list[_Unit], titled: Match | None
+    ) -> Match:
+        """Every document with any ``free`` word and every other unit; ``loose`` says how
+        many free words each holds."""
+        required = all_of([u.match for u in units if not u.free])
+        held = np.zeros(self.n, dtype=np.uint8)
+        for unit in free:
+            held += unit.match.mask  # type: ignore[union-attr]
+        if titled is not None:
+            held[titled.mask] = len(free)
+        if required is None:
+            mask, floor = held > 0, 1
+        else:  # what the query requires, holding any of the free words or none
+            mask, floor = required.mask, 0
+        present = [u.match for u in units if u.match is not None]
+        scores = sum_scores(present + ([titled] if titled is not None else []))
+        masks = tuple(u.match.mask for u in free)  # type: ignore[union-attr]
+        return Match(mask, scores, Loose(tuple(u.label for u in free), masks, held, floor))
+
+    def _units(self, children: tuple[q.Node, ...]) -> list[_Unit]:
         """The children's matches, consecutive words naming an organism taken together."""
-        matches = []
+        units = []
         i = 0
         while i < len(children):
+            child = children[i]
             run = self._organism_run(children, i)
             if run is None:
-                matches.append(self.evaluate(children[i]))
+                free = isinstance(child, q.Word) and not child.required
+                word = child if isinstance(child, q.Word) else None
+                units.append(_Unit(str(child), self.evaluate(child), free, word))
                 i += 1
                 continue
             length, name, ordinals = run
-            words = [self._word(c, organisms=False) for c in children[i : i + length]]
-            matches.append(self._or_organism(all_of(words), name, ordinals))
+            words = children[i : i + length]
+            matched = all_of([self._word(c, organisms=False) for c in words])
+            free = not any(c.required for c in words)  # type: ignore[union-attr]
+            units.append(_Unit(name, self._or_organism(matched, name, ordinals), free))
             i += length
-        return matches
+        return units
+
+    def _join_compounds(self, units: list[_Unit]) -> None:
+        """Two typed words written as one in figures ("cross talk": "crosstalk") hold both."""
+        for left, right in pairwise(units):
+            if left.word is None or right.word is None or left.match is None or right.match is None:
+                continue
+            joined = self._joined_term(left.word.text, right.word.text)
+            if joined is None:
+                continue
+            found = self._terms([(schema.TEXT, joined, 1.0), (schema.TITLE, joined, TITLE_BOOST)])
+            if found.mask.any():
+                self.explained.stems.add(joined)
+                left.match = any_of([left.match, found])
+                right.match = any_of([right.match, Match(found.mask)])
+
+    @staticmethod
+    def _joined_term(left: str, right: str) -> str | None:
+        """The term of two plain words written as one, or None if either is not one word."""
+        words = [t.text for t in TEXT_ANALYZER(f"{left} {right}", no_morph=True)]
+        if len(words) != 2 or not all(w.isalpha() for w in words):
+            return None
+        return stem_word("".join(words))
 
     def _organism_run(
         self, children: tuple[q.Node, ...], start: int
@@ -221,7 +309,7 @@ class Evaluator:
         written as one word: "NF-kB" also finds "NF-κB" and "NFKB", not "NF" and "(B)"."""
         match = self._all_words(list(dict.fromkeys(pieces)), title=True)
         if len(pieces) < 2:
-            return self._or_printed_in_parts(text, match)
+            return self._or_written_apart(text, self._or_printed_in_parts(text, match))
         adjacent = self.snap.phrase_docs(schema.TEXT, pieces, match.mask)
         match = Match(adjacent, match.scores * adjacent)
         words = [t.text for t in TEXT_ANALYZER(text, no_morph=True, removestops=False)]
@@ -231,6 +319,29 @@ class Evaluator:
             return match
         self.explained.stems.add(joined)
         return any_of([match, whole])
+
+    def _or_written_apart(self, text: str, match: Match) -> Match:
+        """``match`` or, for a word that figures also write as two ("crosstalk": "cross
+        talk", "cross-talk"; "upregulation": "up-regulation"), those two side by side."""
+        words = [t.text for t in TEXT_ANALYZER(text, no_morph=True)]
+        if len(words) != 1 or not words[0].isalpha() or len(words[0]) < MIN_COMPOUND:
+            return match
+        word = words[0]
+        if self.is_gene_name(word):
+            return match
+        found = [match]
+        for cut in range(2, len(word) - 1):
+            parts = [index_term(word[:cut]), index_term(word[cut:])]
+            if "" in parts:  # a stop word
+                continue
+            figures = [self.snap.doc_frequency(schema.TEXT, part) for part in parts]
+            if 0 in figures or sum(figures) > MAX_SPLIT_FIGURES:
+                continue
+            both = self._all_words(parts, title=False)
+            apart = self.snap.phrase_docs(schema.TEXT, parts, both.mask)
+            if apart.any():
+                found.append(Match(apart, both.scores * apart))
+        return any_of(found)  # type: ignore[return-value]  # never empty
 
     def _or_printed_in_parts(self, text: str, match: Match) -> Match:
         """``match`` or, for a gene name typed as one word that the lexicon knows printed

@@ -22,6 +22,7 @@ FACET_NAMES = ("organism", "year", "gene", "disease", "chemical", "annotation")
 DEFAULT_FACETS = ("organism", "year", "gene", "disease")
 SORTS = ("relevance", "year", "-year")
 GENE_MATCHES = ("all", "any")
+MATCHES = ("best", "all")  # best: figures holding most of the words when too few hold all
 DEFAULT_PER_PAGE = 20
 MAX_PER_PAGE = 100
 MAX_PAGE = 10_000  # deeper pages cost the engine more than they help; exports walk everything
@@ -91,7 +92,9 @@ class SearchRequest:
     ``filters`` maps a name of ``FILTER_NAMES`` to values; values of one filter OR
     together, different filters AND. ``gene`` values may be HGNC symbols, Entrez IDs or
     printed aliases. With ``min_genes`` a figure must carry at least that many of the
-    ``gene`` filter values (``gene_match="all"`` means all of them). ``filters`` may be
+    ``gene`` filter values (``gene_match="all"`` means all of them). ``match="best"``
+    shows figures holding most of the words of ``q`` when fewer than a page hold them
+    all; ``match="all"`` asks every word to be held. ``filters`` may be
     given as a dict of lists (``{"gene": ["STAT3"]}``) and ``facets`` as a list: they are
     stored frozen. Numbers may be given as text; :func:`normalize` checks every value.
     """
@@ -102,6 +105,7 @@ class SearchRequest:
     year_max: Whole | None = None
     gene_match: str = "any"
     min_genes: Whole | None = None
+    match: str = "best"
     sort: str = "relevance"
     page: Whole = 1
     per_page: Whole = DEFAULT_PER_PAGE
@@ -135,6 +139,7 @@ def normalize(request: SearchRequest) -> SearchRequest:
         year_max=year_max,
         gene_match=one_of("gene_match", request.gene_match, GENE_MATCHES, defaults.gene_match),
         min_genes=_min_genes(request.min_genes, len(filters.get("gene", ()))),
+        match=one_of("match", request.match, MATCHES, defaults.match),
         sort=one_of("sort", request.sort, SORTS, defaults.sort),
         page=whole_number("page", request.page, 1, MAX_PAGE, defaults.page),
         per_page=whole_number("per_page", request.per_page, 1, MAX_PER_PAGE, defaults.per_page),

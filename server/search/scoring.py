@@ -24,14 +24,40 @@ _LENGTH_NORMALISED = (schema.TEXT, schema.TITLE)
 
 
 @dataclass
+class Loose:
+    """A query's free words when a figure need not hold them all: which documents hold
+    each, and how many of them each document holds (a title typed whole holds all)."""
+
+    words: tuple[str, ...]  # as typed; words naming an organism together ("Homo sapiens")
+    masks: tuple[np.ndarray, ...]  # the documents holding each word
+    held: np.ndarray  # uint8 per document
+    # The fewest words a document may hold: 0 when the query also requires something
+    # (+word, a field, a phrase), which every document then holds.
+    floor: int = 1
+
+    def level(self, matched: np.ndarray, enough: int) -> int:
+        """The most words the ``matched`` documents may be asked to hold so that at least
+        ``enough`` of them do (all of the words if that many hold all; else down to
+        ``floor``)."""
+        counts = np.bincount(self.held[matched], minlength=len(self.words) + 1)
+        total = 0
+        for level in range(len(self.words), self.floor, -1):
+            total += int(counts[level])
+            if total >= enough:
+                return level
+        return self.floor
+
+
+@dataclass
 class Match:
     """The documents a node matches (a bool mask over all documents), their scores (None
-    for nodes that only filter), and, for free words matched loosely, how many of the
-    query's words each document holds (``held``; None where every word is required)."""
+    for nodes that only filter), and, where free words need not all be held, ``loose``:
+    then ``mask`` holds every document with any of them, and the service keeps those
+    holding as many as a page needs."""
 
     mask: np.ndarray
     scores: np.ndarray | None = None
-    held: np.ndarray | None = None
+    loose: Loose | None = None
 
 
 def bm25(snap: Snapshot, field: str, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:

@@ -68,6 +68,8 @@ COSTLY_AT_ONCE = 1
 COSTLY_WAIT_SECONDS = 2.0
 BUSY_RETRY_SECONDS = 2  # what a turned-away client is told to wait
 HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
+# Fewer figures than a page holding every word of a query: show those holding the most.
+RELAXED_BELOW = models.DEFAULT_PER_PAGE
 
 
 class _LRU:
@@ -283,17 +285,19 @@ class SearchService:
         req = replace(normalize(request), page=1, per_page=1, facets=())
         return _Run(self, snap, req, None).total
 
-    def _match(self, snap: Snapshot, text: str) -> tuple[q.Node | None, Match | None, Explained]:
-        key = (snap.version, text)
+    def _match(
+        self, snap: Snapshot, text: str, loose: bool
+    ) -> tuple[q.Node | None, Match | None, Explained]:
+        key = (snap.version, text, loose)
         cached = self._matches.get(key)
         if cached is None:
             parsed = q.parse_query(text)
             budget = Budget()
             budget.check(parsed.tree, snap)
-            evaluator = Evaluator(snap, budget)
+            evaluator = Evaluator(snap, budget, loose=loose)
             evaluator.explained.notes.extend(parsed.notes)
             with self._turn(budget):
-                match = evaluator.evaluate(parsed.tree)
+                match = evaluator.evaluate_query(parsed.tree)
             cached = (parsed.tree, match, evaluator.explained)
             self._matches.put(key, cached)
         return cached
@@ -533,12 +537,12 @@ class _Run:
         self, service: SearchService, snap: Snapshot, req: SearchRequest, extra: np.ndarray | None
     ) -> None:
         self.service, self.snap, self.req = service, snap, req
-        self.tree, match, self.explained = service._match(snap, req.q)
+        self.tree, match, self.explained = service._match(snap, req.q, req.match == "best")
         self.scores = None if match is None else match.scores
+        self.loose = None if match is None else match.loose
         base = snap.live if match is None else snap.live & match.mask
         if extra is not None:
             base = base & extra
-        self.base = base
         self.gene_filters: list[dict[str, Any]] = []
         self.hint_skipped = False  # did-you-mean skipped for load: the answer is not cached
         self.selected: dict[str, set[int]] = {}
@@ -550,8 +554,19 @@ class _Run:
         matched = base
         for mask in self.filters.values():
             matched = matched & mask
+        self.level = 0  # the fewest free words a figure shown holds
+        if self.loose is not None:  # figures holding as many words as a page needs
+            self.level = self.loose.level(matched, RELAXED_BELOW)
+            enough = self.loose.held >= self.level
+            base, matched = base & enough, matched & enough
+        self.base = base
         self.matched = matched
         self.total = int(np.count_nonzero(matched))
+
+    @property
+    def relaxed(self) -> bool:
+        """Whether figures lacking some free words are shown (too few held them all)."""
+        return self.loose is not None and self.level < len(self.loose.words)
 
     def _filter_mask(self, name: str, values: list[str]) -> np.ndarray:
         snap, arrays = self.snap, self.snap.facets[name]
@@ -583,7 +598,21 @@ class _Run:
         if self.scores is None:  # nothing scored: the snapshot's own order of years
             order = self.snap.oldest_first if self.req.sort == "year" else self.snap.newest_first
             return first_matched(order, self.matched, self.total, limit)
-        docs = np.flatnonzero(self.matched)
+        if not self.relaxed:
+            return self._ordered(self.matched, limit)
+        # Figures holding more of the words first, whatever the sort; the sort within.
+        found = []
+        held = self.loose.held  # type: ignore[union-attr]
+        for level in range(len(self.loose.words), self.level - 1, -1):  # type: ignore[union-attr]
+            if limit <= 0:
+                break
+            found.append(self._ordered(self.matched & (held == level), limit))
+            limit -= len(found[-1])
+        return np.concatenate(found)
+
+    def _ordered(self, matched: np.ndarray, limit: int) -> np.ndarray:
+        """The first ``limit`` of the scored documents ``matched``, in sort order."""
+        docs = np.flatnonzero(matched)
         if limit <= 0 or not len(docs):
             return docs[:0]
         years = self.snap.years[docs]
@@ -609,8 +638,38 @@ class _Run:
         for docnum, record in zip(docs.tolist(), records, strict=True):
             text = record.get("caption") or record.get("figtitle")
             score = None if self.scores is None else self.scores[docnum]
-            out.append(hit(record, snippet(text, stems, prefixes), score, self.service.image_url))
+            item = hit(record, snippet(text, stems, prefixes), score, self.service.image_url)
+            item["missing"] = self._missing(docnum)
+            out.append(item)
         return out
+
+    def _missing(self, docnum: int) -> list[str]:
+        """The free words a figure shown lacks (none unless ``relaxed``)."""
+        if not self.relaxed:
+            return []
+        loose = self.loose
+        assert loose is not None
+        return [w for w, held in zip(loose.words, loose.masks, strict=True) if not held[docnum]]
+
+    def relaxation(self) -> dict[str, Any] | None:
+        """What was relaxed, when too few figures held every free word: the words, the
+        figures holding them all (with the filters), the fewest a figure shown holds, and
+        the words figures shown lack (``{"word", "figures"}``, most often lacked first)."""
+        if not self.relaxed:
+            return None
+        loose = self.loose
+        assert loose is not None
+        shown = self.matched
+        lacking = [
+            {"word": word, "figures": int(np.count_nonzero(shown & ~held))}
+            for word, held in zip(loose.words, loose.masks, strict=True)
+        ]
+        return {
+            "words": list(loose.words),
+            "together": int(np.count_nonzero(shown & (loose.held >= len(loose.words)))),
+            "at_least": self.level,
+            "dropped": sorted((d for d in lacking if d["figures"]), key=lambda d: -d["figures"]),
+        }
 
     def understood(self) -> dict[str, Any]:
         req, explained = self.req, self.explained
@@ -626,6 +685,8 @@ class _Run:
             "year_max": req.year_max,
             "gene_match": req.gene_match,
             "min_genes": req.min_genes,
+            "match": req.match,
+            "relaxed": self.relaxation(),
         }
 
     def _without(self, own: str) -> tuple[np.ndarray, int | None]:

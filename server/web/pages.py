@@ -28,6 +28,7 @@ pages.add_app_template_global(assets.static_url, "static_url")
 pages.after_app_request(assets.cache_static)
 pages.add_app_template_filter(views.gene_page, "gene_url")
 pages.add_app_template_filter(views.figures, "figures")
+pages.add_app_template_filter(views.words_list, "words_list")
 
 CSP = (
     "default-src 'self'; img-src 'self' https: data:; style-src 'self'; script-src 'self'; "

@@ -31,6 +31,7 @@ SEARCH_PARAMS = (
     "year_max",
     "gene_match",
     "min_genes",
+    "match",
     "sort",
     "page",
     "per_page",

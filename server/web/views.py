@@ -379,6 +379,7 @@ def card(hit: dict[str, Any], asked: Collection[str] = ()) -> dict[str, Any]:
         "more_genes": max(0, len(genes) - CARD_GENES),
         "links": hit["links"],
         "europepmc": EUROPE_PMC_ARTICLE.format(hit["pmcid"]) if hit.get("pmcid") else None,
+        "missing": hit.get("missing") or [],
     }
 
 
@@ -587,6 +588,27 @@ def year_chart(by_year: list[dict[str, int]]) -> dict[str, Any] | None:
     }
 
 
+def relaxed_view(result: dict[str, Any], state: PageState) -> dict[str, Any] | None:
+    """What the page says when too few figures held every word: which words, how many
+    held them all, and a link that requires every word (``match=all``)."""
+    relaxed = understood(result).get("relaxed")
+    if not relaxed:
+        return None
+    return {
+        "words": relaxed["words"],
+        "together": relaxed["together"],
+        "at_least": relaxed["at_least"],
+        "most_lacked": relaxed["dropped"][0]["word"] if relaxed["dropped"] else None,
+        "require_all_url": state.setting("match", "all"),
+    }
+
+
+def words_list(words: Sequence[str]) -> str:
+    """ "a", "a and b", "a, b and c" (each quoted)."""
+    quoted = [f"“{w}”" for w in words]
+    return quoted[0] if len(quoted) == 1 else ", ".join(quoted[:-1]) + " and " + quoted[-1]
+
+
 def results_context(
     result: dict[str, Any], request: SearchRequest, state: PageState, api_path: str
 ) -> dict[str, Any]:
@@ -612,4 +634,6 @@ def results_context(
         "exports": export_links(state, api_path),
         "pager": pager(result, state),
         "did_you_mean": did_you_mean(result, state),
+        "relaxed": relaxed_view(result, state),
+        "loose_url": state.setting("match", None) if request.match == "all" else None,
     }
