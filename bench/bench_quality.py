@@ -22,7 +22,8 @@ below the better peer; the five queries where ours trails the better peer most; 
 queries no engine answers well. The known-item queries (under ``"queries"``, each relevant
 figure taken as grade 2) get the same three-engine table, and the known-item table of
 ours alone (``rank1``, ``top3``, ``mrr``, ``recall``, ``p@10``, which
-``tests/test_quality.py`` holds every kind above).
+``tests/test_quality.py`` holds every kind above). The figures last measured, and how the
+judgments were made: ``bench/README.md``.
 """
 
 from __future__ import annotations
