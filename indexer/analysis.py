@@ -1,7 +1,7 @@
 """The English text analyzer of the index, fused into one pass for indexing speed.
 
 It produces the tokens of Whoosh's chain ``RegexTokenizer | LowercaseFilter |
-StopFilter(minsize=1) | StemFilter`` with accents folded, but as one generator instead
+StopFilter(minsize=1) | StemFilter`` (with Snowball's English stemmer) with accents folded, but as one generator instead
 of five: analysis was 40% of the time of adding a document. Objects of this class are
 pickled into the index's table of contents, so the class must keep its name and module.
 
@@ -11,7 +11,10 @@ Two things differ from Whoosh's chain, both in how one word becomes a term
 - Greek letters and their spelled-out names fold to one Latin letter (HGNC's: "α",
   "alpha" -> "a"; "κ", "kappa" -> "k"; "θ", "theta" -> "q"), so "NF-κB", "NF-kB" and
   "NF-kappaB" are one word; a folded letter is never a stop word ("TNF-α" keeps its "a").
-- A few irregular plurals ("mice") become their singular before stemming.
+- A few irregular plurals ("mice") become their singular before stemming, as do the
+  plurals of words without vowels ("TLRs", "GPCRs"), which Snowball keeps.
+- Stems are Snowball's English (Porter2), and a Greek -sis noun is stemmed as its -tic
+  adjective: "apoptosis" and "apoptotic", "angiogenesis" and "angiogenic" are one word.
 
 And a text may name words that must not be stemmed (:class:`SymbolText`): a figure's own
 short gene names, so "Ras" stays "ras" instead of becoming "ra" (retinoic acid).
@@ -20,15 +23,16 @@ short gene names, so "Ras" stays "ras" instead of becoming "ra" (retinoic acid).
 from __future__ import annotations
 
 import re
+import threading
 import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 
+import Stemmer
 from whoosh.analysis import Composable, Token
 from whoosh.analysis.analyzers import STOP_WORDS
-from whoosh.lang.porter import stem
 from whoosh.support.charset import accent_map
 
 # Whoosh's default pattern without its "*" (OCR marks such as "AR*" index as "ar"), and
@@ -97,12 +101,49 @@ def fold_greek_text(text: str) -> str:
 fold_greek = lru_cache(maxsize=200_000)(fold_greek_text)  # one word (cached: words repeat)
 
 
+# Snowball's English stemmer (Porter2), from the Snowball project's own C library: it
+# leaves apart what Porter's wrongly joins ("organism", "organic", "organ"; "ras", "nos"),
+# and joins more inflections. Stemmer objects keep a cache and are not safe to share
+# between threads: one per thread.
+_STEMMERS = threading.local()
+
+
+def _snowball(word: str) -> str:
+    stemmer = getattr(_STEMMERS, "english", None)
+    if stemmer is None:
+        stemmer = _STEMMERS.english = Stemmer.Stemmer("english", 0)  # no cache: ours is
+    return stemmer.stemWord(word)
+
+
+# Greek-derived nouns in -sis and their adjectives in -tic, which no English stemmer joins:
+# "apoptosis"/"apoptotic", "biosynthesis"/"biosynthetic", "glycolysis"/"glycolytic"
+# (Snowball: "apoptosi"/"apoptot"), and -genesis/-genic ("angiogenesis"/"angiogenic").
+# Short stems are left alone: "basis", "thesis", "genesis" are not of this kind.
+_GREEK_SIS = re.compile(r"(?<=...[aeoy])si$")
+
+
+def _greek_suffix(stem: str) -> str:
+    """A Snowball stem of a -sis noun as the stem of its -tic (or -genic) adjective."""
+    if stem.endswith("genesi"):  # "angiogenesi" -> "angiogen", as "angiogenic" stems
+        return stem[:-3] if len(stem) >= 8 else stem
+    return _GREEK_SIS.sub("t", stem)  # "apoptosi" -> "apoptot", as "apoptotic" stems
+
+
+# The plural of a word without vowels is an acronym's ("TLRs", "MMPs", "CDK4s"), whose s
+# Snowball keeps (it takes an s off only after a vowel earlier in the word).
+_ACRONYM_PLURAL = re.compile(r"[^aeiouy]+[^aeiouys]s")
+
+
 @lru_cache(maxsize=200_000)
 def stem_word(word: str) -> str:
     """The indexed term of a lower-cased, accent-folded word that is not a stop word:
-    Greek folded, irregular plurals made singular, then stemmed (cached: words repeat)."""
+    Greek folded, irregular and acronym plurals made singular, then stemmed, a -sis noun
+    as its -tic adjective (cached: words repeat)."""
     folded = fold_greek(word)
-    return stem(IRREGULAR_PLURALS.get(folded, folded))
+    folded = IRREGULAR_PLURALS.get(folded, folded)
+    if _ACRONYM_PLURAL.fullmatch(folded):
+        folded = folded[:-1]
+    return _greek_suffix(_snowball(folded))
 
 
 def index_term(word: str) -> str:

@@ -50,7 +50,7 @@ TERM_FIELDS = (
 )  # no sample record has annotations: that field holds no terms
 SCORED_FIELDS = (schema.TEXT, schema.TITLE)
 PREFIXES = ("s", "stat", "path", "sig", "m", "zz")
-PHRASES = (("signal", "pathwai"), ("cell", "prolifer"), ("tumor", "necrosi", "factor"))
+PHRASES = (("signal", "pathway"), ("cell", "prolifer"), ("tumor", "necrot", "factor"))
 
 
 @pytest.fixture(scope="module")
@@ -121,7 +121,7 @@ def test_whoosh_internals_the_reader_uses_are_there(whoosh: Any) -> None:
         deleted = {d for d in range(segment.doc_count_all()) if segment.is_deleted(d)}
         assert segment.deleted_docs_set == deleted, "SegmentReader.deleted_docs_set changed"
     for segment, _ in leaves(whoosh):  # with deletions, Whoosh wraps the postings matcher
-        matcher = segment.postings(schema.TEXT, "pathwai")
+        matcher = segment.postings(schema.TEXT, "pathway")
         if segment.has_deletions():
             assert isinstance(matcher, FilterMatcher), type(matcher)
             matcher = matcher.child
@@ -137,7 +137,7 @@ def test_position_values_are_framed_as_the_reader_reads_them(whoosh: Any) -> Non
     leaf, _ = leaves(whoosh)[0]
     text_format = leaf.schema[schema.TEXT].format
     assert isinstance(text_format, formats.Positions), type(text_format)
-    matcher = leaf.postings(schema.TEXT, "pathwai")
+    matcher = leaf.postings(schema.TEXT, "pathway")
     matcher = getattr(matcher, "child", matcher)
     block = _block_data(matcher)
     assert isinstance(block, tuple) and len(block) == 3
@@ -238,7 +238,7 @@ def test_both_postings_layouts_are_read(whoosh: Any) -> None:
     """Long lists come as W3LeafMatcher blocks, short ones inlined: both are compared above."""
     kinds = set()
     for leaf, _ in leaves(whoosh):
-        for term in (b"pathwai", b"zyxin"):
+        for term in (b"pathway", b"zyxin"):
             if term in set(leaf.lexicon(schema.TEXT)):
                 matcher = leaf.postings(schema.TEXT, term)
                 kinds.add(isinstance(getattr(matcher, "child", matcher), W3LeafMatcher))
@@ -263,7 +263,7 @@ def test_expand_prefix(
         assert reader.expand_prefix(field, prefix, limit) == live[:limit], (field, prefix)
 
 
-@pytest.mark.parametrize("word", ("pathwai", "signl", "stat3", "kinas"))
+@pytest.mark.parametrize("word", ("pathway", "signl", "stat3", "kinas"))
 def test_terms_within(
     reader: GenerationReader, whoosh: Any, postings_of: dict[str, PublicPostings], word: str
 ) -> None:
@@ -365,7 +365,7 @@ def test_a_reader_dropped_in_a_reference_cycle_closes_its_files(sample_index: Pa
     before the collector finalizes them (each would warn of an unclosed file)."""
     generation = GenerationReader(IndexStore(sample_index).require_current())
     generation.records([0])
-    generation.postings(schema.TEXT, "pathwai")
+    generation.postings(schema.TEXT, "pathway")
     cycle: list[Any] = [generation]
     cycle.append(cycle)
     del generation

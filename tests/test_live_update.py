@@ -206,7 +206,7 @@ def test_damaged_postings_are_named_when_read(small_index: tuple[Path, Path]):
     store.publish(partial)
     service = SearchService(root)
     assert service.status()["status"] == "ok"  # loads: postings are not read yet
-    with pytest.raises(UnreadableGeneration, match=r"cannot read the postings of text:pathwai in"):
+    with pytest.raises(UnreadableGeneration, match=r"cannot read the postings of text:pathway in"):
         service.search(SearchRequest(q="pathway"))
     service.close()
 

@@ -32,8 +32,9 @@ from indexer.lexicon import printed_names, typed_name
 from indexer.record import Figure
 
 # 2: record and source in columns, title without positions; 3: Greek letters folded, gene
-# names by name_key, a figure's own short gene names unstemmed, title_key
-SCHEMA_VERSION = 3
+# names by name_key, a figure's own short gene names unstemmed, title_key; 4: Snowball's
+# English stemmer, -sis nouns as their -tic adjectives, plurals of acronyms
+SCHEMA_VERSION = 4
 
 FIGID = "figid"
 TEXT = "text"

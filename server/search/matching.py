@@ -79,6 +79,7 @@ class _Unit:
     match: Match | None
     free: bool
     word: q.Word | None = None  # a single typed word, which may join its neighbour
+    only_narrows: bool = False  # NOT or a year range: it asks for nothing by itself
 
 
 class Evaluator:
@@ -149,26 +150,29 @@ class Evaluator:
             titled = self._exact_title(" ".join(c.text for c in node.children))
             titled = titled if titled.mask.any() else None
         free = [u for u in units if u.free and u.match is not None] if loose else []
-        if len(free) < (1 if len(free) < len(units) else 2):  # nothing to leave out
+        asked = any(not u.free and not u.only_narrows for u in units)  # required: +word...
+        if len(free) < (1 if asked else 2):  # nothing to leave out
             match = all_of([u.match for u in units])
             return match if match is None or titled is None else any_of([match, titled])
-        return self._loose_conjunction(units, free, titled)
+        return self._loose_conjunction(units, free, titled, asked)
 
     def _loose_conjunction(
-        self, units: list[_Unit], free: list[_Unit], titled: Match | None
+        self, units: list[_Unit], free: list[_Unit], titled: Match | None, asked: bool
     ) -> Match:
-        """Every document with any ``free`` word and every other unit; ``loose`` says how
-        many free words each holds."""
+        """Every document with every other unit and any ``free`` word (or none if ``asked``:
+        the query requires a word, phrase or field); ``loose`` says how many each holds."""
         required = all_of([u.match for u in units if not u.free])
         held = np.zeros(self.n, dtype=np.uint8)
         for unit in free:
             held += unit.match.mask  # type: ignore[union-attr]
         if titled is not None:
             held[titled.mask] = len(free)
-        if required is None:
-            mask, floor = held > 0, 1
-        else:  # what the query requires, holding any of the free words or none
-            mask, floor = required.mask, 0
+        # With a word, phrase or field required, a figure may hold none of the free words;
+        # else at least one ("a NOT b" is not every figure without b).
+        floor = 0 if asked else 1
+        mask = held >= floor
+        if required is not None:
+            mask &= required.mask
         present = [u.match for u in units if u.match is not None]
         scores = sum_scores(present + ([titled] if titled is not None else []))
         masks = tuple(u.match.mask for u in free)  # type: ignore[union-attr]
@@ -184,7 +188,8 @@ class Evaluator:
             if run is None:
                 free = isinstance(child, q.Word) and not child.required
                 word = child if isinstance(child, q.Word) else None
-                units.append(_Unit(str(child), self.evaluate(child), free, word))
+                narrows = isinstance(child, q.Not | q.YearRange)
+                units.append(_Unit(str(child), self.evaluate(child), free, word, narrows))
                 i += 1
                 continue
             length, name, ordinals = run
