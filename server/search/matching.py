@@ -32,6 +32,7 @@ from indexer.analysis import IRREGULAR_PLURALS, name_key, stem_word, symbol_term
 from indexer.index import schema
 from indexer.lexicon import printed_names, typed_name
 from indexer.organisms import KNOWN_COMMON_NAMES, describe, known_organisms
+from server.search import lookups
 from server.search import query as q
 from server.search.models import InvalidParameter
 from server.search.snapshot import MISSING_YEAR, Snapshot
@@ -78,6 +79,7 @@ class Explained:
     notes: list[str] = field(default_factory=list)
     # words naming an organism: {"text", "organism" (its latin name), "label", "figures"}
     organisms: list[dict] = field(default_factory=list)
+    lookups: list[lookups.Lookup] = field(default_factory=list)  # identifiers found
 
 
 @dataclass
@@ -381,6 +383,10 @@ class Evaluator:
             genes = self._gene_names_match(exact)
             if genes.mask.any():
                 parts.append(genes)
+        found = lookups.find(self.snap, node.text)
+        if found is not None:  # a figure's name, a paper's PMCID or DOI: those figures
+            self.explained.lookups.append(found)
+            parts.append(Match(found.mask(self.n), np.zeros(self.n, dtype=np.float32)))
         ordinals = self._organisms_named(node.text) if organisms else []
         if ordinals:
             words = _either(parts, self.n) if parts else None
@@ -527,12 +533,12 @@ class Evaluator:
             if node.prefix:
                 return self._prefix_match([(schema.TITLE, value.casefold())])
             return self._all_words(stems, title=True, text=False) if stems else None
-        if name == "figid":
-            mask = np.zeros(self.n, dtype=bool)
-            docnum = self.snap.docnum_by_figid.get(value)
-            if docnum is not None:
-                mask[docnum] = True
-            return Match(mask)
+        if name in lookups.FIELDS:
+            found = lookups.in_field(self.snap, node)
+            if found is None:
+                return Match(np.zeros(self.n, dtype=bool))
+            self.explained.lookups.append(found)
+            return Match(found.mask(self.n))
         return Match(self.facet_mask(name, [value], prefix=node.prefix))
 
     def _gene_field(self, value: str, prefix: bool) -> Match:
