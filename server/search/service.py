@@ -729,6 +729,8 @@ def _facet_value(
     elif name == "organism":
         organism = describe(value)
         item.update(label=organism.label, taxon_id=organism.taxon_id)
+    elif name == "ndex":
+        item["label"] = models.NDEX_LABELS.get(value, value)
     return item
 
 
