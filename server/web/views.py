@@ -46,7 +46,6 @@ MAX_PAGE = 10_000
 MESH_URL = "https://meshb.nlm.nih.gov/record/ui?ui={}"
 HGNC_URL = "https://www.genenames.org/data/gene-symbol-report/#!/symbol/{}"
 EUROPE_PMC_ARTICLE = "https://europepmc.org/article/PMC/{}"
-PFOCR_FIGURE = "https://pfocr.wikipathways.org/figures/{}.html"
 
 
 @dataclass(frozen=True)
@@ -479,7 +478,8 @@ def figure_links(figure: dict[str, Any]) -> list[dict[str, str]]:
         ),
         ("Figure at PubMed Central", links.get("pmc_figure")),
         ("DOI " + figure["doi"] if figure.get("doi") else "DOI", links.get("doi")),
-        ("Figure on the PFOCR site", PFOCR_FIGURE.format(quote(figure["figid"], safe=""))),
+        ("Figure on the PFOCR site", links.get("pfocr")),
+        ("Network at NDEx", links.get("ndex")),
     ]
     return [{"label": label, "url": url} for label, url in candidates if url]
 
@@ -505,6 +505,9 @@ def json_ld(figure: dict[str, Any], page_url: str) -> Markup:
             }
             for g in figure["genes"]
         ],
+        "identifier": [n for n in (figure["figid"], figure.get("figid_alias")) if n],
+        # The same figure elsewhere: the PFOCR site's page, and its network at NDEx.
+        "sameAs": [u for u in (figure["links"].get("pfocr"), figure["links"].get("ndex")) if u],
         "license": "https://creativecommons.org/publicdomain/zero/1.0/",
         "isPartOf": {
             "@type": "ScholarlyArticle",
