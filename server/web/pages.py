@@ -51,6 +51,11 @@ EXAMPLES = (
     ("Figures about a gene", "/api/search?q=gene:STAT3"),
     ("Text and filters", "/api/search?q=insulin+signaling&organism=Homo+sapiens&year_min=2015"),
     ("Gene lookup by symbol, Entrez ID or printed alias", "/api/genes/p53"),
+    ("Every figure of a paper, by PMCID or DOI", "/api/search?q=PMC7513516"),
+    (
+        "A figure by its PFOCR alias (the record, with its canonical link)",
+        "/api/figures/PMC7513516__F1",
+    ),
     ("Autocomplete", "/api/suggest?q=sta"),
     ("Gene sets of matching figures (GMT)", "/api/search?q=apoptosis&format=gmt"),
     ("Index status", "/api/status"),
