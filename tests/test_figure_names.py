@@ -29,6 +29,7 @@ from indexer.sources import read_records
 from server.search.models import InvalidParameter, SearchRequest
 from server.search.service import SearchService
 from server.web import create_app
+from server.web.api import openapi_document
 from tests.conftest import (
     NEWER_RECORD,
     OLDER_RECORD,
@@ -37,6 +38,7 @@ from tests.conftest import (
     edit_front_matter,
     sample_path,
 )
+from tests.test_openapi import schema_validator
 
 STAT3_ALIAS = "PMC7513516__F1"
 NDEX_RECORD = "PMC1052008__JCI0524178.f1"  # alias PMC1052008__F1, a network at NDEx
@@ -248,6 +250,7 @@ def test_an_alias_of_several_figures_lists_them(edited_index: Path):
     body = response.get_json()
     assert body["name"] == "PMC100003__F11"
     assert [f["figid"] for f in body["figures"]] == TWINS
+    schema_validator(openapi_document(), "FigureChoices").validate(body)
     assert client.get("/figures/PMC100003__F11/genes.tsv").status_code == 300
     # Its own figid still names each figure alone.
     assert client.get(f"/figures/{OLDER_RECORD}").status_code == 200
@@ -290,6 +293,9 @@ def test_the_canonical_urls_answer_themselves(client: FlaskClient):
     assert canonical == f"http://localhost/figures/{STAT3_RECORD}"
     api = client.get(f"/api/figures/{STAT3_RECORD}")
     assert api.headers["Link"] == f'</api/figures/{STAT3_RECORD}>; rel="canonical"'
+    # A script on another site can read it.
+    cross = client.get(f"/api/figures/{STAT3_ALIAS}", headers={"Origin": "https://example.org"})
+    assert "Link" in cross.headers["Access-Control-Expose-Headers"].split(", ")
 
 
 @pytest.mark.parametrize("name", ["PMC0__nothing", "PMC0__nothing.html", ".html"])
