@@ -317,20 +317,34 @@ def facts(html: BeautifulSoup) -> dict[str, str]:
     }
 
 
-def test_figure_page_shows_the_alias_and_the_ndex_network(client: FlaskClient):
-    html = page(client.get(f"/figures/{NDEX_RECORD}"))
+@pytest.mark.parametrize(
+    ("figid", "alias", "uuid"),
+    [
+        (NDEX_RECORD, "PMC1052008__F1", NDEX_UUID),  # older generation
+        (
+            "PMC3243745__toxscikfr262f06_3c",
+            "PMC3243745__F6",
+            "0d1ff7b3-df14-11ea-99da-0ac135e8bacf",
+        ),
+    ],
+)
+def test_figure_page_shows_the_alias_and_the_ndex_network(
+    client: FlaskClient, figid: str, alias: str, uuid: str
+):
+    html = page(client.get(f"/figures/{figid}"))
     shown = facts(html)
-    assert (shown["PFOCR alias"], shown["NDEx network"]) == ("PMC1052008__F1", NDEX_UUID)
-    ndex_url = f"https://www.ndexbio.org/viewer/networks/{NDEX_UUID}"
-    pfocr_url = f"https://pfocr.wikipathways.org/figures/{NDEX_RECORD}.html"
+    assert (shown["PFOCR alias"], shown["NDEx network"]) == (alias, uuid)
+    ndex_url = f"https://www.ndexbio.org/viewer/networks/{uuid}"
+    pfocr_url = f"https://pfocr.wikipathways.org/figures/{figid}.html"
     links = {a.get_text(strip=True): a["href"] for a in html.select(".link-list a")}
     assert (links["Network at NDEx"], links["Figure on the PFOCR site"]) == (ndex_url, pfocr_url)
     data = json.loads(html.select_one("script[type='application/ld+json']").string)
     assert data["sameAs"] == [pfocr_url, ndex_url]
-    assert data["identifier"] == [NDEX_RECORD, "PMC1052008__F1"]
-    record = client.get(f"/api/figures/{NDEX_RECORD}").get_json()
-    assert (record["figid_alias"], record["ndex"]) == ("PMC1052008__F1", NDEX_UUID)
+    assert data["identifier"] == [figid, alias]
+    record = client.get(f"/api/figures/{figid}").get_json()
+    assert (record["figid_alias"], record["ndex"]) == (alias, uuid)
     assert (record["links"]["ndex"], record["links"]["pfocr"]) == (ndex_url, pfocr_url)
+    assert (record["record"]["figid_alias"], record["record"]["ndex"]) == (alias, uuid)
 
 
 def test_figure_page_of_a_record_without_alias_or_network(client: FlaskClient):
