@@ -6,9 +6,9 @@ titles, so a title match can weigh more). Genes, organisms, diseases and the oth
 facets are exact-match fields: one token per whole value, lower-cased, never stemmed
 or split, so "IL-6", "NF-kB" and "Mus musculus" stay whole. So are the identifiers a
 figure is looked up by: its names (figid and PFOCR alias), its paper's PMCID and DOI,
-and its NDEx network. Gene names (``gene`` and
-``alias``) are indexed by their ``name_key``, so "NF-κB", "NF-kB" and "NFKB" are one
-term; ``title_key`` holds each title's words, folded, to find a title typed exactly.
+and its NDEx network. Gene names (``gene`` and ``alias``) are indexed by their
+``name_key``, so "NF-κB", "NF-kB" and "NFKB" are one term; ``title_key`` holds each
+title's words, folded, to find a title typed exactly.
 
 Facet values are also written to per-document columns (tab-joined, original case),
 from which the server builds its facet arrays without reading stored records.

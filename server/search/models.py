@@ -93,10 +93,11 @@ class SearchRequest:
 
     ``filters`` maps a name of ``FILTER_NAMES`` to values; values of one filter OR
     together, different filters AND. ``gene`` values may be HGNC symbols, Entrez IDs or
-    printed aliases; ``ndex`` is ``true`` (figures with a network at NDEx) or ``false``. With ``min_genes`` a figure must carry at least that many of the
-    ``gene`` filter values (``gene_match="all"`` means all of them). ``filters`` may be
-    given as a dict of lists (``{"gene": ["STAT3"]}``) and ``facets`` as a list: they are
-    stored frozen. Numbers may be given as text; :func:`normalize` checks every value.
+    printed aliases; ``ndex`` is ``true`` (figures with a network at NDEx) or ``false``.
+    With ``min_genes`` a figure must carry at least that many of the ``gene`` filter
+    values (``gene_match="all"`` means all of them). ``filters`` may be given as a dict of
+    lists (``{"gene": ["STAT3"]}``) and ``facets`` as a list: they are stored frozen.
+    Numbers may be given as text; :func:`normalize` checks every value.
     """
 
     q: str = ""
