@@ -22,6 +22,10 @@ PMC_ARTICLE_URL = "https://www.ncbi.nlm.nih.gov/pmc/articles/{pmcid}/"
 # NCBI's /pmc/articles/<pmcid>/bin/<file> links stopped working in October 2024; Europe PMC
 # serves the same files. The web app can override it (PFOCR_IMAGE_URL).
 PMC_IMAGE_URL = "https://europepmc.org/articles/{pmcid}/bin/{filename}"
+# The PFOCR site's permanent link of a figure (its help page), and an NDEx network's page.
+PFOCR_FIGURE_URL = "https://pfocr.wikipathways.org/figures/{figid}.html"
+NDEX_NETWORK_URL = "https://www.ndexbio.org/viewer/networks/{uuid}"
+NDEX_UUID = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")
 # Printed gene words carry OCR punctuation: "(Src", "AR*", "Ga12,Gaq".
 ALIAS_SPLIT = re.compile(r"[,;/]+|\s+")
 ALIAS_STRIP = "()[]{}*\"'.:!?<>"
@@ -29,6 +33,7 @@ ALIAS_STRIP = "()[]{}*\"'.:!?<>"
 # beyond one is refused, so that one bad record cannot make result pages huge or slow.
 MAX_CHARS = {
     "figid": 200,
+    "figid_alias": 200,
     "figtitle": 2_000,
     "papertitle": 2_000,
     "reftext": 2_000,
@@ -85,7 +90,12 @@ class Term(_Pickled):
 
 @dataclass(slots=True)
 class Figure(_Pickled):
+    """One figure record, clean. ``figid_alias`` is the short name other PFOCR tools use
+    (``PMC7513516__F1``: the paper's PMCID and the figure's number); ``ndex`` the UUID of
+    the figure's network at NDEx, lower-cased."""
+
     figid: str
+    figid_alias: str | None = None
     pmcid: str | None = None
     number: str | None = None
     figtype: str | None = None
@@ -108,6 +118,7 @@ class Figure(_Pickled):
     annotations: list[str] = field(default_factory=list)
     keywords: list[str] = field(default_factory=list)
     pathway_score: float | None = None
+    ndex: str | None = None
 
     @property
     def article_url(self) -> str | None:
@@ -122,6 +133,10 @@ class Figure(_Pickled):
         if self.pmcid and self.filename:
             return PMC_IMAGE_URL.format(pmcid=self.pmcid, filename=self.filename)
         return None
+
+    @property
+    def ndex_url(self) -> str | None:
+        return NDEX_NETWORK_URL.format(uuid=self.ndex) if self.ndex else None
 
     def as_dict(self) -> dict[str, Any]:
         """Plain data for storage and JSON; hand-written because ``asdict`` deep-copies."""
@@ -192,6 +207,7 @@ def normalize(raw: Any, location: str) -> Figure:
     organisms, organisms_source = reader.organisms()
     return Figure(
         figid=figid,
+        figid_alias=reader.figid_alias(figid),
         pmcid=reader.text("pmcid"),
         number=reader.text("number"),
         figtype=reader.text("figtype"),
@@ -214,6 +230,7 @@ def normalize(raw: Any, location: str) -> Figure:
         annotations=reader.annotations(),
         keywords=reader.keywords(),
         pathway_score=reader.score(),
+        ndex=reader.ndex(),
     )
 
 
@@ -275,6 +292,32 @@ class _FieldReader:
                 raise self.fail(name, f"expected a finite number, got {value!r}")
             return number
         return None
+
+    def figid_alias(self, figid: str) -> str | None:
+        """The figure's other name (``PMC7513516__F1``), spelled as a figid must be; None
+        when it is missing or the figid itself."""
+        alias = self.text("figid_alias")
+        if alias is None or alias == figid:
+            return None
+        if not FIGID_PATTERN.match(alias):
+            raise self.fail(
+                "figid_alias",
+                f"invalid figid_alias {alias!r}: use letters, digits, '_', '-', '.'",
+            )
+        return alias
+
+    def ndex(self) -> str | None:
+        """The UUID of the figure's NDEx network, lower-cased (NDEx prints them so)."""
+        uuid = self.text("ndex")
+        if uuid is None:
+            return None
+        if not NDEX_UUID.match(uuid.lower()):
+            raise self.fail(
+                "ndex",
+                f"expected the UUID of an NDEx network, such as "
+                f"fa9b81a0-df34-11ea-99da-0ac135e8bacf, got {uuid!r}",
+            )
+        return uuid.lower()
 
     def figlink(self) -> str | None:
         link = self.text("figlink")

@@ -20,6 +20,8 @@ from indexer.index.store import (
 from indexer.report import Report
 from indexer.sources import SourceError
 
+# Help is plain text: the module docstring's reStructuredText (``pfocr``) is for Python.
+DESCRIPTION = "Build, update, check and inspect the PFOCR figure index, and serve it."
 DEFAULT_INDEX = "index_data"
 REJECTIONS_SHOWN = 20
 
@@ -55,7 +57,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="pfocr", description=__doc__)
+    parser = argparse.ArgumentParser(prog="pfocr", description=DESCRIPTION)
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(required=True, metavar="COMMAND")
 

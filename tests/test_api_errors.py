@@ -18,7 +18,7 @@ from server.web.errors import ApiError
 
 ERROR_KEYS = {"status", "code", "parameter", "message", "position"}
 SEARCH_PARAMETERS = (
-    "q, organism, gene, disease, chemical, annotation, year_min, year_max, gene_match, "
+    "q, organism, gene, disease, chemical, annotation, ndex, year_min, year_max, gene_match, "
     "min_genes, match, sort, page, per_page, facets, facet_size, format"
 )
 
@@ -98,7 +98,7 @@ GET_CASES = [
     (
         "facets=organism,colour",
         "facets",
-        "facets names an unknown facet 'colour'; allowed: organism, year, gene, disease, chemical, annotation",
+        "facets names an unknown facet 'colour'; allowed: organism, year, gene, disease, chemical, annotation, ndex",
     ),
     ("facet_size=0", "facet_size", "facet_size must be between 1 and 1000, got 0"),
     ("facet_size=5000", "facet_size", "facet_size must be between 1 and 1000, got 5000"),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from indexer.index.store import IndexStore
 from pfocr.cli import EXIT_EMPTY, EXIT_INDEX, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
 from tests.conftest import OLDER_RECORD, SAMPLE_RECORDS, sample_path
@@ -121,3 +123,13 @@ def test_memory_flag_reaches_the_writers(tmp_path):
     args = ["build", str(SAMPLE_RECORDS), "--index", str(root), "--quiet", "--workers", "2"]
     assert main([*args, "--memory-mb", "1"]) == EXIT_OK
     assert len(IndexStore(root).open_current()._segments()) > 2  # segments finished early
+
+
+@pytest.mark.parametrize("command", [[], ["build"], ["update"], ["check"], ["stats"], ["serve"]])
+def test_help_is_plain_text(capsys, command):
+    with pytest.raises(SystemExit) as exited:
+        main([*command, "--help"])
+    assert exited.value.code == 0
+    out = capsys.readouterr().out
+    assert out.startswith("usage: pfocr")
+    assert "`" not in out and "::" not in out  # no reStructuredText markup

@@ -16,6 +16,7 @@ import pytest
 from bs4 import BeautifulSoup
 
 from indexer import pipeline
+from server.search.models import DEFAULT_FACETS
 from server.web import create_app
 from tests.conftest import FIXTURES, STAT3_RECORD
 
@@ -208,7 +209,7 @@ def test_show_more_and_facets_on_request(client):
     assert ("facet_size", "50") in query(more["href"])
     assert len(get_page(client, more["href"]).select("#facet-gene + ul li")) == 50
     extra = {a.get_text(strip=True): a["href"] for a in page.select(".facet__extra a")}
-    assert query(extra["chemicals"]) == [("facets", "organism,year,gene,disease,chemical")]
+    assert query(extra["chemicals"]) == [("facets", ",".join((*DEFAULT_FACETS, "chemical")))]
     with_chemicals = get_page(client, extra["chemicals"])
     assert with_chemicals.select_one("#facet-chemical") is not None
 
@@ -340,7 +341,7 @@ def test_figure_json_ld_names_the_figure_and_its_genes(client):
 
 def test_unknown_figure_and_gene_get_a_404_page(client):
     page = get_page(client, "/figures/PMC0__nothing", status=404)
-    assert "no figure with figid 'PMC0__nothing'" in page.get_text()
+    assert "no figure with figid or PFOCR alias 'PMC0__nothing'" in page.get_text()
     assert page.select_one("link[rel=stylesheet]") is not None  # the site's own style
     page = get_page(client, "/genes/NOSUCHGENE1", status=404)
     assert "no gene 'NOSUCHGENE1'" in page.get_text()

@@ -165,6 +165,18 @@ def test_printed_pieces():
             "schema-jsonld.keywords[1]",
             "expected text, got int 7157",
         ),
+        (
+            {"figid": "X", "figid_alias": "PMC1 F1"},
+            "figid_alias",
+            "invalid figid_alias 'PMC1 F1': use letters, digits",
+        ),
+        ({"figid": "X", "figid_alias": ["PMC1__F1"]}, "figid_alias", "expected text, got a list"),
+        (
+            {"figid": "X", "ndex": "not-a-network"},
+            "ndex",
+            "expected the UUID of an NDEx network, such as fa9b81a0-df34-11ea-99da-0ac135e8bacf,"
+            " got 'not-a-network'",
+        ),
     ],
 )
 def test_malformed_fields_are_rejected_with_field_and_problem(raw, field, problem):
@@ -173,6 +185,41 @@ def test_malformed_fields_are_rejected_with_field_and_problem(raw, field, proble
     assert caught.value.location == "some/file.md"
     assert caught.value.field == field
     assert caught.value.problem.startswith(problem)
+
+
+def test_figure_alias_and_ndex_network_of_real_records():
+    older = load(OLDER_RECORD)  # alias, no network
+    assert (older.figid_alias, older.ndex, older.ndex_url) == ("PMC100003__F11", None, None)
+    newer = load("PMC1052008__JCI0524178.f1")  # alias and network
+    assert newer.figid_alias == "PMC1052008__F1"
+    assert newer.ndex == "fa9b81a0-df34-11ea-99da-0ac135e8bacf"
+    assert newer.ndex_url == (
+        "https://www.ndexbio.org/viewer/networks/fa9b81a0-df34-11ea-99da-0ac135e8bacf"
+    )
+    # Six older records end before figid_alias: neither name is made up.
+    unnamed = load("PMC4043178__carcinbgr227f01_lw")
+    assert (unnamed.figid_alias, unnamed.ndex) == (None, None)
+
+
+@pytest.mark.parametrize(
+    ("raw", "alias", "ndex"),
+    [
+        ({"figid": "X", "figid_alias": "X", "ndex": ""}, None, None),  # itself: no other name
+        ({"figid": "X", "figid_alias": ".na.character", "ndex": "NA"}, None, None),
+        (
+            {
+                "figid": "X",
+                "figid_alias": "PMC1__F2",
+                "ndex": "FA9B81A0-DF34-11EA-99DA-0AC135E8BACF",
+            },
+            "PMC1__F2",
+            "fa9b81a0-df34-11ea-99da-0ac135e8bacf",  # NDEx prints its UUIDs lower-cased
+        ),
+    ],
+)
+def test_figure_alias_and_ndex_values(raw, alias, ndex):
+    figure = normalize(raw, "f.md")
+    assert (figure.figid_alias, figure.ndex) == (alias, ndex)
 
 
 @pytest.mark.parametrize("raw", [None, "just text", ["a", "list"], 42])

@@ -4,9 +4,11 @@ Field names live here and nowhere else. Text is indexed twice: once in ``text`` 
 searchable word of the figure, for recall) and once in ``title`` (figure and paper
 titles, so a title match can weigh more). Genes, organisms, diseases and the other
 facets are exact-match fields: one token per whole value, lower-cased, never stemmed
-or split, so "IL-6", "NF-kB" and "Mus musculus" stay whole. Gene names (``gene`` and
-``alias``) are indexed by their ``name_key``, so "NF-κB", "NF-kB" and "NFKB" are one
-term; ``title_key`` holds each title's words, folded, to find a title typed exactly.
+or split, so "IL-6", "NF-kB" and "Mus musculus" stay whole. So are the identifiers a
+figure is looked up by: its names (figid and PFOCR alias), its paper's PMCID and DOI,
+and its NDEx network. Gene names (``gene`` and ``alias``) are indexed by their
+``name_key``, so "NF-κB", "NF-kB" and "NFKB" are one term; ``title_key`` holds each
+title's words, folded, to find a title typed exactly.
 
 Facet values are also written to per-document columns (tab-joined, original case),
 from which the server builds its facet arrays without reading stored records.
@@ -33,7 +35,8 @@ from indexer.record import Figure
 
 # 2: record and source in columns, title without positions; 3: Greek letters folded, gene
 # names by name_key, a figure's own short gene names unstemmed, title_key; 4: Snowball's
-# English stemmer, -sis nouns as their -tic adjectives, plurals of acronyms
+# English stemmer, -sis nouns as their -tic adjectives, plurals of acronyms; figid_alias
+# and ndex in the record, the lookup fields (names, pmcid, doi, ndex), the ndex facet
 SCHEMA_VERSION = 4
 
 FIGID = "figid"
@@ -49,18 +52,24 @@ CHEMICAL = "chemical"
 ANNOTATION = "annotation"
 MESH = "mesh"  # MeSH IDs of diseases and chemicals
 YEAR = "year"
+# Identifiers, each whole and lower-cased, for exact lookups (``server.search.lookups``).
+NAMES = "names"  # the figid and the figid_alias
 PMCID = "pmcid"
+DOI = "doi"
+NDEX = "ndex"  # the NDEx network's UUID
 SOURCE = "source"  # where the record was read from, for `pfocr update`
 DIGEST = "digest"  # hash of the record's source text, for `pfocr update`
 RECORD = "record"  # the whole clean record (see ``encode_record``), for result pages
 
-# Facet name -> the exact-match field it filters on.
+# Facet name -> the exact-match field of its values ("ndex": "true" or "false", whether
+# the figure has a network in NDEX).
 FACET_FIELDS = {
     "organism": ORGANISM,
     "gene": GENE,
     "disease": DISEASE,
     "chemical": CHEMICAL,
     "annotation": ANNOTATION,
+    "ndex": NDEX,
 }
 VALUE_SEPARATOR = "\t"
 
@@ -94,6 +103,9 @@ def build_schema() -> fields.Schema:
     def exact(analyzer: analysis.Analyzer = values) -> fields.FieldType:
         return fields.KEYWORD(analyzer=analyzer, scorable=True)
 
+    def identifier() -> fields.FieldType:  # looked up, never scored
+        return fields.KEYWORD(analyzer=values)
+
     schema = fields.Schema(
         **{
             FIGID: fields.ID(stored=True, unique=True, sortable=True),
@@ -109,7 +121,10 @@ def build_schema() -> fields.Schema:
             ANNOTATION: exact(),
             MESH: exact(),
             YEAR: fields.NUMERIC(int, bits=16, signed=False, sortable=True),
-            PMCID: fields.ID(),
+            NAMES: identifier(),
+            PMCID: identifier(),
+            DOI: identifier(),
+            NDEX: identifier(),
             SOURCE: fields.COLUMN(columns.VarBytesColumn()),
             DIGEST: fields.COLUMN(columns.VarBytesColumn()),
             # A plain column, not a Whoosh stored field: those are zlib-compressed, which
@@ -130,6 +145,7 @@ def facet_values(figure: Figure) -> dict[str, list[str]]:
         "disease": [term.name for term in figure.diseases],
         "chemical": [term.name for term in figure.chemicals],
         "annotation": figure.annotations,
+        "ndex": ["true" if figure.ndex else "false"],
     }
 
 
@@ -199,7 +215,10 @@ def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
         CHEMICAL: join(t.name for t in figure.chemicals),
         ANNOTATION: join(figure.annotations),
         MESH: join(mesh),
+        NAMES: join(name for name in (figure.figid, figure.figid_alias) if name),
         PMCID: figure.pmcid or "",
+        DOI: figure.doi or "",
+        NDEX: figure.ndex or "",
         SOURCE: source.encode("utf-8"),
         DIGEST: digest.encode("ascii"),
         RECORD: encode_record(figure),

@@ -18,7 +18,14 @@ from indexer.analysis import (
     written_term,
 )
 from indexer.organisms import describe
-from indexer.record import PMC_ARTICLE_URL, PMC_FIGURE_URL, PMC_IMAGE_URL, Figure
+from indexer.record import (
+    NDEX_NETWORK_URL,
+    PFOCR_FIGURE_URL,
+    PMC_ARTICLE_URL,
+    PMC_FIGURE_URL,
+    PMC_IMAGE_URL,
+    Figure,
+)
 
 NCBI_GENE_URL = "https://www.ncbi.nlm.nih.gov/gene/{}"
 FIGURE_PAGE = "/figures/{}"
@@ -175,9 +182,10 @@ def hit(
     template of the image link, with ``{pmcid}`` and ``{filename}``."""
     get = record.get
     figid, pmcid, doi = record["figid"], get("pmcid"), get("doi")
-    filename, figlink = get("filename"), get("figlink")
+    filename, figlink, ndex = get("filename"), get("figlink"), get("ndex")
     return {
         "figid": figid,
+        "figid_alias": get("figid_alias"),
         "title": get("figtitle"),
         "paper_title": get("papertitle"),
         "reference": get("reftext"),
@@ -185,6 +193,7 @@ def hit(
         "journal": get("journal"),
         "pmcid": pmcid,
         "doi": doi,
+        "ndex": ndex,
         "organisms": [_organism(name) for name in get("organisms") or ()],
         "genes": [
             _gene_cached(g["symbol"], g.get("entrez"), tuple(g.get("aliases") or ()))
@@ -202,6 +211,8 @@ def hit(
             "pmc_figure": PMC_FIGURE_URL.format(figlink=figlink) if figlink else None,
             "page": FIGURE_PAGE.format(figid),
             "doi": f"https://doi.org/{doi}" if doi else None,
+            "pfocr": PFOCR_FIGURE_URL.format(figid=figid),
+            "ndex": NDEX_NETWORK_URL.format(uuid=ndex) if ndex else None,
         },
     }
 

@@ -32,6 +32,7 @@ from indexer.analysis import index_term, name_key, stem_word, title_key
 from indexer.index import schema
 from indexer.lexicon import printed_names, typed_name
 from indexer.organisms import describe, latin_of_common_name
+from server.search import lookups
 from server.search import query as q
 from server.search.budget import Budget
 from server.search.filters import facet_mask, year_mask
@@ -68,6 +69,7 @@ class Explained:
         self.notes: list[str] = []
         # words naming an organism: {"text", "organism" (its latin name), "label", "figures"}
         self.organisms: list[dict] = []
+        self.lookups: list[lookups.Lookup] = []  # identifiers found
 
 
 @dataclass
@@ -186,10 +188,14 @@ class Evaluator:
             child = children[i]
             run = self._organism_run(children, i)
             if run is None:
+                named = len(self.explained.lookups)
+                match = self.evaluate(child)
+                # a word naming figures (a figid, PMCID, DOI) narrows like a field
                 free = isinstance(child, q.Word) and not child.required
+                free = free and len(self.explained.lookups) == named
                 word = child if isinstance(child, q.Word) else None
                 narrows = isinstance(child, q.Not | q.YearRange)
-                units.append(_Unit(str(child), self.evaluate(child), free, word, narrows))
+                units.append(_Unit(str(child), match, free, word, narrows))
                 i += 1
                 continue
             length, name, ordinals = run
@@ -289,6 +295,10 @@ class Evaluator:
             genes = self._gene_names_match(exact)
             if genes.mask.any():
                 parts.append(genes)
+        found = lookups.find(self.snap, node.text)
+        if found is not None:  # a figure's name, a paper's PMCID or DOI: those figures
+            self.explained.lookups.append(found)
+            parts.append(Match(found.mask(self.n), np.zeros(self.n, dtype=np.float32)))
         ordinals = self._organisms_named(node.text) if organisms else []
         if ordinals:
             parts = [self._or_organism(any_of(parts), node.text, ordinals)]
@@ -457,12 +467,12 @@ class Evaluator:
             if node.prefix:
                 return self._prefix_match([(schema.TITLE, value.casefold())])
             return self._all_words(stems, title=True, text=False) if stems else None
-        if name == "figid":
-            mask = np.zeros(self.n, dtype=bool)
-            docnum = self.snap.docnum_by_figid.get(value)
-            if docnum is not None:
-                mask[docnum] = True
-            return Match(mask)
+        if name in lookups.FIELDS:
+            found = lookups.in_field(self.snap, node)
+            if found is None:
+                return Match(np.zeros(self.n, dtype=bool))
+            self.explained.lookups.append(found)
+            return Match(found.mask(self.n))
         return Match(facet_mask(self.snap, name, [value], prefix=node.prefix))
 
     def _gene_field(self, value: str, prefix: bool) -> Match:

@@ -17,9 +17,12 @@ from typing import Any
 import numpy as np
 from immutabledict import immutabledict
 
-FILTER_NAMES = ("organism", "gene", "disease", "chemical", "annotation")
-FACET_NAMES = ("organism", "year", "gene", "disease", "chemical", "annotation")
-DEFAULT_FACETS = ("organism", "year", "gene", "disease")
+FILTER_NAMES = ("organism", "gene", "disease", "chemical", "annotation", "ndex")
+FACET_NAMES = ("organism", "year", "gene", "disease", "chemical", "annotation", "ndex")
+DEFAULT_FACETS = ("organism", "year", "gene", "disease", "ndex")
+# ``ndex`` filters on whether a figure has a network at NDEx.
+NDEX_VALUES = ("true", "false")
+NDEX_LABELS = {"true": "Has a network at NDEx", "false": "No network at NDEx"}
 SORTS = ("relevance", "year", "-year")
 GENE_MATCHES = ("all", "any")
 MATCHES = ("best", "all")  # best: figures holding most of the words when too few hold all
@@ -91,12 +94,13 @@ class SearchRequest:
 
     ``filters`` maps a name of ``FILTER_NAMES`` to values; values of one filter OR
     together, different filters AND. ``gene`` values may be HGNC symbols, Entrez IDs or
-    printed aliases. With ``min_genes`` a figure must carry at least that many of the
-    ``gene`` filter values (``gene_match="all"`` means all of them). ``match="best"``
-    shows figures holding most of the words of ``q`` when fewer than a page hold them
-    all; ``match="all"`` asks every word to be held. ``filters`` may be
-    given as a dict of lists (``{"gene": ["STAT3"]}``) and ``facets`` as a list: they are
-    stored frozen. Numbers may be given as text; :func:`normalize` checks every value.
+    printed aliases; ``ndex`` is ``true`` (figures with a network at NDEx) or ``false``.
+    With ``min_genes`` a figure must carry at least that many of the ``gene`` filter
+    values (``gene_match="all"`` means all of them). ``match="best"`` shows figures
+    holding most of the words of ``q`` when fewer than a page hold them all;
+    ``match="all"`` asks every word to be held. ``filters`` may be given as a dict of
+    lists (``{"gene": ["STAT3"]}``) and ``facets`` as a list: they are stored frozen.
+    Numbers may be given as text; :func:`normalize` checks every value.
     """
 
     q: str = ""
@@ -239,6 +243,8 @@ def _filter_values(name: str, values: Iterable[Any]) -> tuple[str, ...]:
         value = " ".join(text(name, value, what=f"{name} value {number}").split())
         if value:
             cleaned.append(value)
+    if name == "ndex":
+        cleaned = [_ndex_value(value) for value in cleaned]
     unique = tuple(dict.fromkeys(cleaned))
     limit = MAX_GENES if name == "gene" else MAX_FILTER_VALUES
     if len(unique) > limit:
@@ -246,6 +252,16 @@ def _filter_values(name: str, values: Iterable[Any]) -> tuple[str, ...]:
             name, f"{name} has {len(unique):,} values; at most {limit:,} are allowed"
         )
     return unique
+
+
+def _ndex_value(value: str) -> str:
+    folded = value.casefold()
+    if folded not in NDEX_VALUES:
+        raise InvalidParameter(
+            "ndex",
+            f"ndex must be true (figures with a network at NDEx) or false, got {shown(value)}",
+        )
+    return folded
 
 
 def _min_genes(value: Any, genes: int) -> int | None:

@@ -3,8 +3,9 @@
 Understood: words, ``"phrases"``, ``AND``/``OR``/``NOT`` (upper case) and their spellings
 from other engines (``&&``, ``||``, ``-word``; ``+word`` is a plain word), parentheses,
 prefixes ``STAT*``, and fields ``gene:`` ``entrez:`` ``organism:`` ``disease:``
-``chemical:`` ``annotation:`` ``mesh:`` ``title:`` ``figid:`` and ``year:`` (``2015``,
-``2015..2020``, ``2015-2020``, ``[2015 TO 2020]``, ``{2015 TO *}``, ``>2015``, ``<=2020``).
+``chemical:`` ``annotation:`` ``mesh:`` ``title:`` ``figid:`` (a figid or alias)
+``pmcid:`` ``doi:`` and ``year:`` (``2015``, ``2015..2020``, ``2015-2020``,
+``[2015 TO 2020]``, ``{2015 TO *}``, ``>2015``, ``<=2020``).
 Words bind with AND; NOT binds tighter than AND, AND tighter than OR. A word written
 ``+word``, or joined by an explicit ``AND``, is *required* (:attr:`Word.required`): the
 service may show figures lacking a plain word when too few hold them all, never one
@@ -29,7 +30,7 @@ from server.search.models import InvalidParameter
 
 FIELDS = (
     "gene", "entrez", "organism", "disease", "chemical", "annotation", "mesh", "title",
-    "figid", "year",
+    "figid", "pmcid", "doi", "year",
 )  # fmt: skip
 OPERATORS = {"AND": "AND", "OR": "OR", "NOT": "NOT", "&&": "AND", "||": "OR"}
 MAX_DEPTH = 32  # nested parentheses and NOTs; real queries use two or three
@@ -251,7 +252,7 @@ class _Lexer:
         name, colon, value = chunk.partition(":")
         folded = name.casefold()
         if not colon or folded not in FIELDS:
-            if colon and name.isalpha() and value:
+            if colon and name.isalpha() and value and not value.startswith("//"):  # not a URL
                 self.notes.append(
                     f"{name}: is not a field (fields are {', '.join(FIELDS)}): {chunk} "
                     f"{_at(start)} was searched as words"

@@ -35,7 +35,7 @@ import numpy as np
 from indexer.index.store import CURRENT_LINK, IndexError_, IndexStore
 from indexer.organisms import describe
 from indexer.record import PMC_IMAGE_URL
-from server.search import models
+from server.search import lookups, models
 from server.search import query as q
 from server.search.budget import Budget
 from server.search.filters import facet_ordinals, year_mask
@@ -221,18 +221,22 @@ class SearchService:
              "query": {"q": str, "understood": str, "genes": [{"value", "symbols"}],
                        "ignored": [str], "notes": [str], "filters": {name: [str]},
                        "organisms": [{"text", "organism", "label", "figures"}],
+                       "lookups": [{"text", "kind", "value", "figures"}],
                        "year_min", "year_max", "gene_match", "min_genes"},
              "hits": [hit],
              "facets": {name: {"name": str, "values": [{"value", "label", "count",
                         "selected", ...}], "truncated": bool}},
              "did_you_mean": [{"q": str, "total": int}]}
 
-        A hit is ``{"figid", "title", "paper_title", "reference", "year", "journal",
-        "pmcid", "doi", "organisms": [{"name", "label", "taxon_id", "taxonomy_url"}],
-        "genes": [{"symbol", "entrez", "alias", "aliases", "url"}], "diseases":
-        [{"name", "mesh_id"}], "chemicals": [...], "snippet": html, "score": float|None,
-        "links": {"article", "image", "pmc_figure", "page", "doi"}}``. Gene facet values
-        also carry ``entrez``; organism values ``taxon_id``.
+        A hit is ``{"figid", "figid_alias", "title", "paper_title", "reference", "year",
+        "journal", "pmcid", "doi", "ndex", "organisms": [{"name", "label", "taxon_id",
+        "taxonomy_url"}], "genes": [{"symbol", "entrez", "alias", "aliases", "url"}],
+        "diseases": [{"name", "mesh_id"}], "chemicals": [...], "snippet": html, "score":
+        float|None, "links": {"article", "image", "pmc_figure", "page", "doi", "pfocr",
+        "ndex"}}``. Gene facet values also carry ``entrez``; organism values ``taxon_id``.
+        ``query.lookups`` are the identifiers the query named (figid, alias, PMCID, DOI,
+        NDEx UUID: ``server.search.lookups``); a query of nothing but those lists their
+        figures first.
         """
         snap = self._snapshot()
         req = normalize(request)
@@ -298,6 +302,7 @@ class SearchService:
             evaluator.explained.notes.extend(parsed.notes)
             with self._turn(budget):
                 match = evaluator.evaluate_query(parsed.tree)
+            match = lookups.rank_first(parsed.tree, match, evaluator.explained.lookups)
             cached = (parsed.tree, match, evaluator.explained)
             self._matches.put(key, cached)
         return cached
@@ -333,6 +338,20 @@ class SearchService:
         if docnum is None:
             raise NotFound("figure", f"no figure with figid {figid!r}")
         return figure_dict(snap.records([docnum])[0], self.image_url)
+
+    def figures_named(self, name: str) -> list[dict[str, Any]]:
+        """The figures ``name`` names (``server.search.lookups.figure_docs``): the one whose
+        figid it is, else those whose figid or PFOCR alias it is in any case; hit dicts
+        (no score, no snippet) in figid order, none for an unknown name."""
+        name = models.text("figid", name)
+        snap = self._snapshot()
+        docs = lookups.figure_docs(snap, name).tolist()
+        out = []
+        for record in snap.records(docs):
+            item = hit(record, "", None, self.image_url)
+            del item["score"]
+            out.append(item)
+        return out
 
     def similar_figures(self, figid: str, limit: int = 10) -> list[dict[str, Any]]:
         """The figures sharing the most genes with ``figid``, most similar first: hit dicts
@@ -680,6 +699,7 @@ class _Run:
             "ignored": explained.ignored,
             "notes": explained.notes,
             "organisms": explained.organisms,
+            "lookups": [found.as_dict() for found in explained.lookups],
             "filters": {k: list(v) for k, v in req.filters.items()},
             "year_min": req.year_min,
             "year_max": req.year_max,
@@ -766,6 +786,8 @@ def _facet_value(
     elif name == "organism":
         organism = describe(value)
         item.update(label=organism.label, taxon_id=organism.taxon_id)
+    elif name == "ndex":
+        item["label"] = models.NDEX_LABELS.get(value, value)
     return item
 
 

@@ -120,7 +120,8 @@ def _init_cors(app: Flask) -> None:
         resources={r"/api/*": {"origins": app.config["PFOCR_CORS_ORIGINS"]}},
         methods=["GET", "HEAD", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "If-None-Match"],
-        expose_headers=["ETag", "X-Total-Count", "Content-Disposition"],
+        # Link: a figure's canonical URL, when it was asked for by another name.
+        expose_headers=["ETag", "X-Total-Count", "Content-Disposition", "Link"],
         max_age=86400,
         send_wildcard=True,  # with "*": say "*" rather than echo each Origin, so caches share
     )

@@ -21,11 +21,12 @@ from flask import (
     make_response,
     request,
     stream_with_context,
+    url_for,
 )
 
 import indexer
 from server.search.models import SearchRequest
-from server.web import export, params
+from server.web import export, figure_names, params
 
 if TYPE_CHECKING:
     from server.search.service import SearchService
@@ -88,8 +89,16 @@ def gene(text: str) -> Response:
 @api.get("/figures/<figid>")
 @conditional
 def figure(figid: str) -> Response:
+    """The record of the figure ``figid`` names (its figid or alias, either with .html),
+    with its canonical URL in a Link header; 300 listing them if it names several."""
     params.check_known(params.from_args(request.args), ())
-    return jsonify(service().figure(figid))
+    named = figure_names.resolve(service(), figid)
+    if named.figid is None:
+        return make_response(jsonify({"name": named.name, "figures": named.figures}), 300)
+    response = jsonify(service().figure(named.figid))
+    canonical = url_for("api.figure", figid=named.figid)
+    response.headers["Link"] = f'<{canonical}>; rel="canonical"'
+    return response
 
 
 @api.get("/suggest")

@@ -8,7 +8,11 @@ clear error instead of a silently truncated file.
 - ``csv`` / ``tsv``: one row per figure, with the columns of ``COLUMNS``; several values in
   one cell (genes, organisms...) are joined with ``|``; cells are quoted when needed.
 - ``gmt``: one gene set per figure with at least one gene:
-  ``figid<TAB>figure title<TAB>symbol<TAB>symbol...`` (GSEA's gene matrix format).
+  ``figid<TAB>description<TAB>symbol<TAB>symbol...`` (GSEA's gene matrix format). The set
+  is named by the figid; the description is the PFOCR alias, the name Enrichr's and
+  PFOCRummage's PFOCR gene sets use, then the title (``PMC7513516__F1 Domain
+  structure...``). Our search and figure URLs take either name, so a set leads back to
+  its figure from either kind of tool.
 
 CSV, TSV and GMT files get opened in spreadsheets, which run a cell starting with ``=``,
 ``+``, ``-``, ``@``, a tab or a carriage return as a formula (a record titled
@@ -36,6 +40,7 @@ FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "＝", "＋", "－", "＠")
 # Column name -> how to read it from a hit (see ``SearchService.search``).
 COLUMNS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "figid": lambda hit: hit.get("figid"),
+    "figid_alias": lambda hit: hit.get("figid_alias"),
     "title": lambda hit: hit.get("title"),
     "paper_title": lambda hit: hit.get("paper_title"),
     "reference": lambda hit: hit.get("reference"),
@@ -52,6 +57,7 @@ COLUMNS: dict[str, Callable[[dict[str, Any]], Any]] = {
     "article_url": lambda hit: _link(hit, "article"),
     "figure_url": lambda hit: _link(hit, "pmc_figure"),
     "image_url": lambda hit: _link(hit, "image"),
+    "ndex_url": lambda hit: _link(hit, "ndex"),
 }
 
 MEDIA_TYPES = {
@@ -104,8 +110,13 @@ def gmt_chunks(hits: Iterable[dict[str, Any]]) -> Iterator[str]:
     for hit in hits:
         symbols = [g["symbol"] for g in hit.get("genes") or () if g.get("symbol")]
         if symbols:  # an empty gene set is useless to enrichment tools, and some reject it
-            fields = [hit.get("figid") or "", hit.get("title") or "", *symbols]
+            fields = [hit.get("figid") or "", gmt_description(hit), *symbols]
             yield "\t".join(spreadsheet_safe(_gmt_field(f)) for f in fields) + "\n"
+
+
+def gmt_description(hit: dict[str, Any]) -> str:
+    """A gene set's description: the figure's PFOCR alias, then its title."""
+    return " ".join(text for text in (hit.get("figid_alias"), hit.get("title")) if text)
 
 
 def _delimited(hits: Iterable[dict[str, Any]], dialect: type[csv.Dialect]) -> Iterator[str]:

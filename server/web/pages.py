@@ -13,12 +13,21 @@ import re
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from flask import Blueprint, Response, current_app, make_response, render_template, request
+from flask import (
+    Blueprint,
+    Response,
+    current_app,
+    make_response,
+    redirect,
+    render_template,
+    request,
+    url_for,
+)
 from werkzeug.exceptions import HTTPException
 
 from indexer.index.store import IndexError_
 from server.search.models import Busy, InvalidParameter, NotFound, normalize
-from server.web import assets, errors, export, params, views
+from server.web import assets, errors, export, figure_names, params, views
 
 if TYPE_CHECKING:
     from server.search.service import SearchService
@@ -43,6 +52,11 @@ EXAMPLES = (
     ("Figures about a gene", "/api/search?q=gene:STAT3"),
     ("Text and filters", "/api/search?q=insulin+signaling&organism=Homo+sapiens&year_min=2015"),
     ("Gene lookup by symbol, Entrez ID or printed alias", "/api/genes/p53"),
+    ("Every figure of a paper, by PMCID or DOI", "/api/search?q=PMC7513516"),
+    (
+        "A figure by its PFOCR alias (the record, with its canonical link)",
+        "/api/figures/PMC7513516__F1",
+    ),
     ("Autocomplete", "/api/suggest?q=sta"),
     ("Gene sets of matching figures (GMT)", "/api/search?q=apoptosis&format=gmt"),
     ("Index status", "/api/status"),
@@ -68,14 +82,18 @@ def search() -> Response:
 
 
 @pages.get("/figures/<figid>")
-def figure(figid: str) -> str:
+def figure(figid: str) -> Response | str:
     args = params.from_args(request.args)
     params.check_known(args, FIGURE_PARAMS)
+    named = figure_names.resolve(service(), figid)
+    if not named.canonical:
+        return _to_canonical(named, "pages.figure")
     highlight = [g.strip() for v in args.get("genes", []) for g in v.split(",") if g.strip()]
     record = service().figure(figid)
     return render_template(
         "figure.html",
         figure=record,
+        canonical_url=url_for("pages.figure", figid=figid, _external=True),
         genes=views.gene_rows(record, highlight),
         highlight=highlight,
         diseases=views.terms(record["diseases"]),
@@ -93,6 +111,9 @@ def figure(figid: str) -> str:
 @pages.get("/figures/<figid>/genes.tsv")
 def figure_genes_tsv(figid: str) -> Response:
     params.check_known(params.from_args(request.args), ())
+    named = figure_names.resolve(service(), figid)
+    if not named.canonical:
+        return _to_canonical(named, "pages.figure_genes_tsv")
     text = views.genes_tsv(service().figure(figid))
     return _download(text, "text/tab-separated-values; charset=utf-8", f"{figid}-genes.tsv")
 
@@ -100,8 +121,27 @@ def figure_genes_tsv(figid: str) -> Response:
 @pages.get("/figures/<figid>/genes.gmt")
 def figure_genes_gmt(figid: str) -> Response:
     params.check_known(params.from_args(request.args), ())
+    named = figure_names.resolve(service(), figid)
+    if not named.canonical:
+        return _to_canonical(named, "pages.figure_genes_gmt")
     text = "".join(export.gmt_chunks([service().figure(figid)]))
     return _download(text, export.MEDIA_TYPES["gmt"], f"{figid}.gmt")
+
+
+def _to_canonical(named: figure_names.Named, endpoint: str) -> Response:
+    """A 301 to the canonical URL of the one figure ``named`` stands for (the query string
+    kept), or the 300 page listing the figures it stands for."""
+    if named.figid is None:
+        body = render_template(
+            "figure_choices.html", name=named.name, cards=[views.card(f) for f in named.figures]
+        )
+        return make_response(body, 300)
+    target = url_for(endpoint, figid=named.figid)
+    if request.query_string:
+        target += "?" + request.query_string.decode("latin-1")
+    response = redirect(target, 301)
+    response.headers["Cache-Control"] = figure_names.REDIRECT_CACHE
+    return response
 
 
 @pages.get("/genes/<path:text>")  # printed aliases such as "P/CAF" hold slashes

@@ -29,6 +29,7 @@ FACET_TITLES = {
     "disease": "Diseases",
     "chemical": "Chemicals",
     "annotation": "Annotations",
+    "ndex": "NDEx network",
 }
 ON_REQUEST_FACETS = ("chemical", "annotation")
 SORT_CHOICES = (("relevance", "Relevance"), ("-year", "Newest"), ("year", "Oldest"))
@@ -46,7 +47,6 @@ MAX_PAGE = 10_000
 MESH_URL = "https://meshb.nlm.nih.gov/record/ui?ui={}"
 HGNC_URL = "https://www.genenames.org/data/gene-symbol-report/#!/symbol/{}"
 EUROPE_PMC_ARTICLE = "https://europepmc.org/article/PMC/{}"
-PFOCR_FIGURE = "https://pfocr.wikipathways.org/figures/{}.html"
 
 
 @dataclass(frozen=True)
@@ -135,6 +135,8 @@ def facet_views(
         if name == "year":
             continue
         values = facet["values"]
+        if name == "ndex":  # a yes/no facet: "has a network" first, whatever the counts
+            values = sorted(values, key=lambda v: v["value"] != "true")
         shown = [v for i, v in enumerate(values) if i < request.facet_size or v["selected"]]
         truncated = facet["truncated"] or len(values) > len(shown)
         views.append(
@@ -167,6 +169,8 @@ def _facet_value(
                 g["value"] for g in gene_filters if folded in {s.casefold() for s in g["symbols"]}
             ]
         url = state.dropping(name, named)
+    elif name == "ndex":  # yes or no: choosing one drops the other
+        url = state.setting(name, text)
     else:
         url = state.adding(name, text)
     return {
@@ -203,6 +207,29 @@ def organism_offers(result: dict[str, Any], state: PageState) -> list[dict[str, 
         for offer in understood(result).get("organisms", ())
         if offer["organism"].casefold() not in chosen
     ]
+
+
+def lookup_notes(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """What each identifier of the query named (a figure's figid or alias, a paper's
+    PMCID or DOI, an NDEx network), with a link to the figure it names, if one."""
+    notes = []
+    for found in understood(result).get("lookups", ()):
+        count, value = found["figures"], found["value"]
+        what = {
+            "figid": "the figure",
+            "figid_alias": f"the {_plural(count, 'figure')} with PFOCR alias {value}",
+            "pmcid": f"the {_plural(count, 'figure')} of paper {value}",
+            "doi": f"the {_plural(count, 'figure')} of the paper with DOI {value}",
+            "ndex": f"the {_plural(count, 'figure')} of NDEx network {value}",
+        }[found["kind"]]
+        single = found["kind"] in ("figid", "figid_alias") and count == 1
+        url = "/figures/" + quote(value, safe="") if single else None
+        notes.append({"text": found["text"], "what": what, "url": url})
+    return notes
+
+
+def _plural(count: int, noun: str) -> str:
+    return noun if count == 1 else f"{count:,} {noun}s"
 
 
 def extra_facet_links(request: SearchRequest, state: PageState) -> list[dict[str, str]]:
@@ -266,7 +293,9 @@ def chips(result: dict[str, Any], request: SearchRequest, state: PageState) -> l
         for value in values:
             out.append(
                 {
-                    "label": f"{FACET_TITLES[name]}: {value}",
+                    "label": models.NDEX_LABELS[value]
+                    if name == "ndex"
+                    else f"{FACET_TITLES[name]}: {value}",
                     "url": state.dropping(name, [value]),
                 }
             )
@@ -415,13 +444,18 @@ def drop_filter_hints(
             )
         )
         hints.append(
-            {"label": FACET_TITLES[name].lower(), "total": total, "url": state.dropping(name)}
+            {"label": _in_sentence(FACET_TITLES[name]), "total": total, "url": state.dropping(name)}
         )
     if request.year_min is not None or request.year_max is not None:
         total = service.count(replace(request, year_min=None, year_max=None))
         url = state.url(state.without(("year_min", "year_max", "page")))
         hints.append({"label": "year range", "total": total, "url": url})
     return [h for h in hints if h["total"]]
+
+
+def _in_sentence(title: str) -> str:
+    """A title inside a sentence: "Genes" -> "genes", but "NDEx network" stays."""
+    return title if title[1:2].isupper() else title[:1].lower() + title[1:]
 
 
 def did_you_mean(result: dict[str, Any], state: PageState) -> list[dict[str, Any]]:
@@ -480,7 +514,8 @@ def figure_links(figure: dict[str, Any]) -> list[dict[str, str]]:
         ),
         ("Figure at PubMed Central", links.get("pmc_figure")),
         ("DOI " + figure["doi"] if figure.get("doi") else "DOI", links.get("doi")),
-        ("Figure on the PFOCR site", PFOCR_FIGURE.format(quote(figure["figid"], safe=""))),
+        ("Figure on the PFOCR site", links.get("pfocr")),
+        ("Network at NDEx", links.get("ndex")),
     ]
     return [{"label": label, "url": url} for label, url in candidates if url]
 
@@ -506,6 +541,9 @@ def json_ld(figure: dict[str, Any], page_url: str) -> Markup:
             }
             for g in figure["genes"]
         ],
+        "identifier": [n for n in (figure["figid"], figure.get("figid_alias")) if n],
+        # The same figure elsewhere: the PFOCR site's page, and its network at NDEx.
+        "sameAs": [u for u in (figure["links"].get("pfocr"), figure["links"].get("ndex")) if u],
         "license": "https://creativecommons.org/publicdomain/zero/1.0/",
         "isPartOf": {
             "@type": "ScholarlyArticle",
@@ -628,6 +666,7 @@ def results_context(
         "years": years,
         "extra_facets": extra_facet_links(request, state) if result["total"] else [],
         "organism_offers": organism_offers(result, state),
+        "lookup_notes": lookup_notes(result),
         "chips": chips(result, request, state),
         "clear_url": clear_url(state),
         "sorts": sort_links(request, state),
