@@ -1,4 +1,5 @@
-"""English word data for matching: British spellings folded to American ones.
+"""English word data for matching: British spellings folded to American ones, and the
+words a typed query never has to match.
 
 - :func:`american_spelling`: "tumour" -> "tumor", "signalling" -> "signaling", "haem" ->
   "heme", from pairs derived from the SCOWL word lists
@@ -6,6 +7,8 @@
   for words SCOWL lacks ("oesophageal", "haemodynamic", "hypoglycaemic"), a few
   productive prefix and suffix rules (:data:`PRODUCTIVE_RULES`) that the SCOWL pairs
   confirm and never contradict (the derivation script checks it).
+- :data:`QUERY_STOP_WORDS`: Snowball's English stop words and the question and filler
+  words it lacks (``indexer/data/query_stopwords.txt``).
 
 See ``indexer/data/README.md`` for the sources, versions and licences.
 """
@@ -19,6 +22,7 @@ from pathlib import Path
 
 DATA = Path(__file__).with_name("data")
 SPELLINGS = DATA / "spelling_variants.tsv"
+STOP_WORDS_FILE = DATA / "query_stopwords.txt"
 
 
 class LanguageDataError(ValueError):
@@ -110,3 +114,20 @@ def _data_lines(path: Path) -> list[tuple[int, str]]:
         raise LanguageDataError(f"{path}: cannot read: {error}") from None
     numbered = enumerate(text.splitlines(), 1)
     return [(n, line) for n, line in numbered if line.strip() and not line.startswith("#")]
+
+
+def _read_words(path: Path) -> frozenset[str]:
+    words = set()
+    for number, line in _data_lines(path):
+        word = line.strip()
+        if not word.islower() or any(c.isspace() for c in word):
+            raise LanguageDataError(f"{path}:{number}: expected one lower-case word")
+        words.add(word)
+    if not words:
+        raise LanguageDataError(f"{path}: no words")
+    return frozenset(words)
+
+
+# Words a typed query never has to match: Snowball's English stop words, and the question
+# words and question frames ("role", "involved") that it lacks.
+QUERY_STOP_WORDS: frozenset[str] = _read_words(STOP_WORDS_FILE)

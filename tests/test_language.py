@@ -1,5 +1,5 @@
-"""British -> American spellings: the shipped pairs, their loader, and the productive
-spelling rules checked against the pairs.
+"""British -> American spellings and the query stop words: the shipped lists, their
+loaders, and the productive spelling rules checked against the pairs.
 
 The tests marked ``scowl`` also read SCOWL's word lists as Debian installs them
 (``apt-get install scowl``, as .ci/run does); without them they are skipped.
@@ -13,13 +13,15 @@ from pathlib import Path
 import pytest
 
 from indexer import language
-from indexer.data import derive_spellings
+from indexer.data import derive_query_stopwords, derive_spellings
 from indexer.language import (
     PRODUCTIVE_RULES,
+    QUERY_STOP_WORDS,
     LanguageDataError,
     american_spelling,
     spelling_pairs,
 )
+from indexer.nomenclature import GeneNomenclature
 
 SCOWL = Path(os.environ.get("SCOWL_DIR", "/usr/share/dict/scowl"))
 scowl = pytest.mark.skipif(
@@ -164,3 +166,55 @@ def test_deriving_again_gives_the_shipped_table(tmp_path):
     output = tmp_path / "pairs.tsv"
     assert derive_spellings.main([str(SCOWL), "--output", str(output)]) == 0
     assert output.read_bytes() == language.SPELLINGS.read_bytes()
+
+
+# -- query stop words ----------------------------------------------------------------
+
+
+def test_question_words_and_filler_are_stop_words():
+    question = "what is the role of which and why do how does are can involved"
+    assert set(question.split()) <= QUERY_STOP_WORDS
+    assert {"whose", "whether", "will", "may"} <= QUERY_STOP_WORDS
+
+
+def test_topic_words_are_not_stop_words():
+    topic = "apoptosis insulin pathway signaling cell gene cancer receptor kinase"
+    assert not set(topic.split()) & QUERY_STOP_WORDS
+
+
+def test_the_stop_list_is_snowballs_and_the_added_groups():
+    text = language.STOP_WORDS_FILE.read_text(encoding="utf-8")
+    assert "https://snowballstem.org/algorithms/english/stop.txt" in text
+    assert "BSD 3-clause" in text
+    words = [line for line in text.splitlines() if line and not line.startswith("#")]
+    added = [w for group in derive_query_stopwords.ADDED.values() for w in group]
+    assert len(words) == derive_query_stopwords.SNOWBALL_WORDS + len(added)
+    assert words[derive_query_stopwords.SNOWBALL_WORDS :] == added
+    assert frozenset(words) == QUERY_STOP_WORDS
+
+
+def test_stop_words_that_are_gene_symbols_are_known():
+    """The lead keeps a stop word typed in capitals as a gene: these are the ones that
+    are official human symbols (WAS is the Wiskott-Aldrich syndrome gene)."""
+    genes = GeneNomenclature.load()
+    symbols = {
+        word for word in QUERY_STOP_WORDS for match in genes.lookup(word) if match.how == "symbol"
+    }
+    assert symbols == {"an", "she", "was"}
+
+
+def test_deriving_the_stop_list_from_the_perl_module(tmp_path):
+    words = [line for line in language.STOP_WORDS_FILE.read_text().splitlines()]
+    snowball = [w for w in words if w and not w.startswith("#")][:174]
+    module = tmp_path / "EN.pm"
+    module.write_text(f"sub _stopwords {{\n    return qw(\n {' '.join(snowball)}\n    );\n}}\n")
+    output = tmp_path / "stop.txt"
+    derive_query_stopwords.main(
+        [str(module), "--output", str(output), "--package-version", "0.12-2"]
+    )
+    assert output.read_text() == language.STOP_WORDS_FILE.read_text()
+    module.write_text("sub _stopwords { return qw( a b c ); }")
+    with pytest.raises(SystemExit, match="expected Snowball's 174 words"):
+        derive_query_stopwords.main(
+            [str(module), "--output", str(output), "--package-version", "x"]
+        )
