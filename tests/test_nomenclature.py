@@ -101,6 +101,39 @@ def test_entrez_ids(genes):
     assert genes.gene_type(7157) == "protein-coding"
 
 
+def shipped_rows() -> list[list[str]]:
+    lines = gzip.decompress(TABLE.read_bytes()).decode("utf-8").splitlines()
+    return [line.split("\t") for line in lines if not line.startswith("#")][1:]
+
+
+def test_every_symbol_and_name_of_the_table_finds_its_gene(genes):
+    """Each of the 77,000 symbols (those written LOC<Entrez ID> too) first, and each
+    previous symbol, alias and shorthand name among its matches."""
+    for entrez, symbol, _, _, aliases, shorthand in shipped_rows():
+        found = genes.lookup(symbol)
+        assert found[0].how == "symbol", symbol
+        assert NomenclatureMatch(symbol, entrez, "symbol") in found, symbol
+        assert genes.entrez_of(symbol) == entrez or found[1].how == "symbol", symbol
+        for alias in filter(None, f"{aliases}|{shorthand}".split("|")):
+            assert entrez in {m.entrez for m in genes.lookup(alias)}, (symbol, alias)
+
+
+def test_a_loc_symbol_is_found_by_its_own_spelling_only(genes):
+    assert genes.lookup("LOC101928626")[0] == NomenclatureMatch(
+        "LOC101928626", "101928626", "symbol"
+    )
+    assert genes.lookup("loc101928626") == genes.lookup("LOC101928626")
+    assert genes.lookup("LOC0101928626") == genes.lookup("LOC1") == ()
+    assert genes.entrez_of("LOC101928626") == "101928626"
+
+
+def test_a_symbol_of_several_genes_prefers_the_protein_coding_one(genes):
+    # NCBI gives HBD to hemoglobin delta and to a locus of unknown type
+    found = [m for m in genes.lookup("HBD") if m.how == "symbol"]
+    assert len(found) == 2 and found[0] == NomenclatureMatch("HBD", "3045", "symbol")
+    assert genes.entrez_of("HBD") == "3045"
+
+
 def test_unknown_and_blank_names_match_nothing(genes):
     assert genes.lookup("") == genes.lookup("  ") == genes.lookup("zzzqqq") == ()
     assert genes.lookup("999999999999") == ()
@@ -147,11 +180,12 @@ def test_the_shipped_table_is_sorted_and_reproducible():
 
 
 def test_bulk_name_keys_equal_name_key_on_every_shipped_name():
-    lines = gzip.decompress(TABLE.read_bytes()).decode("utf-8").splitlines()
-    rows = [line.split("\t") for line in lines if not line.startswith("#")][1:]
+    rows = shipped_rows()
     names = [n for row in rows for cell in (row[1], row[4], row[5]) for n in cell.split("|") if n]
     names += ["NF-κB", "TGF-beta1", "ΙκΒα", "Ca²⁺", "β-catenin", "ÆÐ", "ß", "alphabet"]
     assert name_keys(names) == [name_key(name) for name in names]
+    odd = ["a\x00b", "beta", "NF-κB"]  # a name holding the separator: keyed one by one
+    assert name_keys(odd) == [name_key(name) for name in odd]
 
 
 # -- the loader's errors ---------------------------------------------------------------
@@ -180,12 +214,14 @@ def test_a_small_table_loads(tmp_path):
 @pytest.mark.parametrize(
     ("lines", "message"),
     [
-        (["# only a comment"], r"t\.tsv\.gz:1: expected the columns entrez, symbol"),
+        (["# only a comment"], r"t\.tsv\.gz:2: expected the columns entrez, symbol"),
         (["entrez\tsymbol"], r":1: expected the columns"),
         (HEADER, r"no genes"),
         ([*HEADER, "1\tA\tpseudo\tname\t"], r":3: expected 6 tab-separated cells"),
         ([*HEADER, "1\tA\tt\tn\t\t", "x1\tB\tt\tn\t\t"], r":4: expected an Entrez ID"),
-        ([*HEADER, "1\t\tt\tn\t\t"], r":3: expected an Entrez ID \(digits\) and a symbol"),
+        ([*HEADER, "1\t\tt\tn\t\t"], r":3: expected an Entrez ID \(digits\), a symbol and"),
+        ([*HEADER, "1\tA\tt\tn\t\t", "2\tB\tt\tn\t\t\t", "3\tC\tt\tn\t\t"], r":4: expected 6"),
+        ([*HEADER, "1\tA\tpseudo gene\tn\t\t"], r":3: expected an Entrez ID"),
         ([*HEADER, "2\tA\tt\tn\t\t", "1\tB\tt\tn\t\t"], r"not sorted by Entrez ID"),
         ([*HEADER, "1\tA\tt\tn\t\t", "1\tB\tt\tn\t\t"], r"not sorted by Entrez ID, once each"),
     ],
