@@ -116,6 +116,17 @@ EXCLUDED: dict[str, str] = {
     "fribourg": "a place",
     "oecus": "a Roman hall, not ecus",
     "reprised": "spelt so in American English; reprized is another word",
+    "caesar": "a name, not cesar",
+    "aeneid": "a title, not eneid",
+    "loesses": "loess is spelt so in American English",
+    "moellon": "rubble masonry, not mellon",
+    "poetling": "poet-ling, not petling",
+    "vetoer": "veto-er, not veter",
+    "compoer": "compo-er",
+    "koellia": "a plant genus",
+    "deadrise": "dead-rise (of a hull), not an -ise verb",
+    "weftwise": "weft-wise, not an -ise verb",
+    "scapaed": "scapa-ed",
 }
 
 HEADER = """\
