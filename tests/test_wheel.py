@@ -81,6 +81,25 @@ def test_installed_package_is_not_the_source_tree(installed: Path, tmp_path: Pat
     assert templates.is_file()
 
 
+def test_installed_package_ships_the_linguistic_data(installed: Path, tmp_path: Path):
+    """The gene nomenclature, spelling pairs and query stop words load from the wheel
+    (indexer/data/README.md), without the scripts that derive them."""
+    script = "\n".join(
+        [
+            "from indexer.nomenclature import GeneNomenclature, TABLE",
+            "from indexer.language import QUERY_STOP_WORDS, SPELLINGS, american_spelling",
+            "print(TABLE.parent)",
+            "print(GeneNomenclature.load().lookup('HER2')[0].symbol)",
+            "print(american_spelling('tumour'), 'what' in QUERY_STOP_WORDS)",
+        ]
+    )
+    data, gene, words = run([installed / "python", "-c", script], tmp_path).splitlines()
+    assert Path(data).is_relative_to(installed.parent)
+    assert (gene, words) == ("ERBB2", "tumor True")
+    shipped = sorted(path.name for path in Path(data).iterdir())
+    assert shipped == ["ncbi_human_genes.tsv.gz", "query_stopwords.txt", "spelling_variants.tsv"]
+
+
 @pytest.fixture(scope="module")
 def served(installed: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The base URL of the installed `pfocr serve` over an index built by `pfocr build`."""
