@@ -8,6 +8,8 @@ pickled into the index's table of contents, so the class must keep its name and 
 Two things differ from Whoosh's chain, both in how one word becomes a term
 (:func:`index_term`), because pathway people write gene names so:
 
+- British spellings fold to American ones ("tumour", "haem", "oestrogen": "tumor",
+  "heme", "estrogen"; :func:`indexer.language.american_spelling`).
 - Greek letters and their spelled-out names fold to one Latin letter (HGNC's: "α",
   "alpha" -> "a"; "κ", "kappa" -> "k"; "θ", "theta" -> "q"), so "NF-κB", "NF-kB" and
   "NF-kappaB" are one word; a folded letter is never a stop word ("TNF-α" keeps its "a").
@@ -34,6 +36,8 @@ import Stemmer
 from whoosh.analysis import Composable, Token
 from whoosh.analysis.analyzers import STOP_WORDS
 from whoosh.support.charset import accent_map
+
+from indexer.language import american_spelling
 
 # Whoosh's default pattern without its "*" (OCR marks such as "AR*" index as "ar"), and
 # written without its optional dot: "\w+(?:\.?\w+)*" finds the same words, but matching a
@@ -137,9 +141,9 @@ _ACRONYM_PLURAL = re.compile(r"[^aeiouy]+[^aeiouys]s")
 @lru_cache(maxsize=200_000)
 def stem_word(word: str) -> str:
     """The indexed term of a lower-cased, accent-folded word that is not a stop word:
-    Greek folded, irregular and acronym plurals made singular, then stemmed, a -sis noun
-    as its -tic adjective (cached: words repeat)."""
-    folded = fold_greek(word)
+    Greek folded, spelt as Americans do, irregular and acronym plurals made singular,
+    then stemmed, a -sis noun as its -tic adjective (cached: words repeat)."""
+    folded = american_spelling(fold_greek(word))
     folded = IRREGULAR_PLURALS.get(folded, folded)
     if _ACRONYM_PLURAL.fullmatch(folded):
         folded = folded[:-1]
