@@ -23,6 +23,7 @@ from functools import lru_cache
 from pathlib import Path
 
 from indexer.analysis import name_key
+from indexer.nomenclature import ENTREZ, SYMBOL, GeneNomenclature
 from indexer.record import ALIAS_STRIP, Figure, Gene, printed_pieces
 
 # "ERK1" -> ("ERK", "1"), "PD-L1" -> ("PD-L", "1"), "CD80" -> ("CD", "80"): a name whose
@@ -50,6 +51,13 @@ def printed_names(word: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+def official_entrez(symbol: str) -> str | None:
+    """The Entrez ID of the gene whose official NCBI symbol is exactly ``symbol``."""
+    nomenclature = GeneNomenclature.load()
+    entrez = nomenclature.entrez_of(symbol)
+    return entrez if entrez is not None and nomenclature.symbol_of(entrez) == symbol else None
+
+
 def typed_name(text: str) -> str:
     """A name as typed, without the punctuation around it: "p53." -> "p53"."""
     return text.strip().strip(_TYPED_STRIP).strip()
@@ -63,6 +71,7 @@ class GeneMatch:
     entrez: str | None
     matched_by: str  # "symbol", "entrez" or "alias"
     figures: int
+    known_from: str = "figures"  # the figures' own records, or "ncbi" (NCBI Gene)
 
 
 class GeneLexicon:
@@ -92,17 +101,24 @@ class GeneLexicon:
         self.learn(Gene(symbol, entrez) for symbol, entrez in entrez_by_symbol.items())
 
     def resolve_keywords(self, figure: Figure) -> None:
-        """Give a newer-generation figure the genes its keywords name, with Entrez IDs."""
+        """Give a newer-generation figure the genes its keywords name, with Entrez IDs: a
+        symbol the older records resolved, or else an official symbol of NCBI Gene, as
+        written ("ERBB2"; not "Erbb2", a mouse symbol, nor "CELL", an alias)."""
         if figure.genes:
             return
-        figure.genes = [
-            Gene(word, self.entrez_by_symbol[word], [word])
-            for word in figure.gene_keywords
-            if word in self.entrez_by_symbol
-        ]
+        genes = []
+        for word in figure.gene_keywords:
+            if word in self.entrez_by_symbol:
+                genes.append(Gene(word, self.entrez_by_symbol[word], [word]))
+            elif (entrez := official_entrez(word)) is not None:
+                genes.append(Gene(word, entrez, [word]))
+        figure.genes = genes
 
     def count(self, figure: Figure, sign: int = 1) -> None:
-        """Add (or with ``sign=-1`` remove) one figure's genes and aliases to the counts."""
+        """Add (or with ``sign=-1`` remove) one figure's genes and aliases to the counts;
+        an added figure's genes are learnt too (symbols found in NCBI Gene among them)."""
+        if sign > 0:
+            self.learn(figure.genes)
         printed: set[str] = set()
         for gene in figure.genes:
             self.symbol_figures[gene.symbol] += sign
@@ -126,7 +142,9 @@ class GeneLexicon:
                 del self.alias_figures[key]
 
     def merge_counts(self, other: GeneLexicon) -> None:
-        """Add the figure counts of a lexicon that counted other figures."""
+        """Add the figure counts (and the genes learnt) of a lexicon that counted other
+        figures."""
+        self.learn_pairs(other.entrez_by_symbol)
         self.symbol_figures.update(other.symbol_figures)
         self.alias_figures.update(other.alias_figures)
         for key, symbols in other.alias_symbols.items():
@@ -136,18 +154,35 @@ class GeneLexicon:
     def entrez(self, symbol: str) -> str | None:
         return self.entrez_by_symbol.get(symbol)
 
-    def resolve(self, text: str) -> list[GeneMatch]:
+    def resolve(self, text: str, *, nomenclature: bool = False) -> list[GeneMatch]:
         """Genes that ``text`` names: an HGNC symbol, an Entrez ID ("007157" is 7157), a
-        printed alias in any of its spellings, or a shorthand of several ("ERK1/2")."""
+        printed alias in any of its spellings, or a shorthand of several ("ERK1/2").
+
+        With ``nomenclature``, a name the figures never print is looked up in NCBI Gene
+        (:mod:`indexer.nomenclature`: "HER2" is ERBB2): of the genes it names, those in
+        the index (by Entrez ID, as the index spells their symbols), else all of them."""
         text = typed_name(text)
         found = self._resolve_one(text)
         if found or not text:
             return found
         names = printed_names(text)
-        if len(names) < 2:
-            return []
-        matches = {m.symbol: m for name in names for m in self._resolve_one(name)}
-        return [replace(m, matched_by="alias") for m in matches.values()]
+        if len(names) > 1:
+            matches = {m.symbol: m for name in names for m in self._resolve_one(name)}
+            found = [replace(m, matched_by="alias") for m in matches.values()]
+        if found or not nomenclature:
+            return found
+        named = self.in_nomenclature(text)
+        return [g for g in named if g.figures] or named
+
+    def in_nomenclature(self, text: str) -> list[GeneMatch]:
+        """Every gene NCBI Gene knows by ``text`` (best first), with its figures here."""
+        genes: dict[str, GeneMatch] = {}
+        for match in GeneNomenclature.load().lookup(typed_name(text)):
+            symbol = self._symbol_by_entrez.get(match.entrez, match.symbol)
+            how = {SYMBOL: "symbol", ENTREZ: "entrez"}.get(match.how, "alias")
+            figures = self.symbol_figures[symbol]
+            genes.setdefault(symbol, GeneMatch(symbol, match.entrez, how, figures, "ncbi"))
+        return list(genes.values())
 
     def _resolve_one(self, text: str) -> list[GeneMatch]:
         if text.isdigit():

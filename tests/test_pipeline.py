@@ -92,7 +92,16 @@ def test_newer_records_get_entrez_ids_from_the_lexicon(sample_index):
     assert resolved, "some keywords of the newer record are known HGNC symbols"
     for symbol, entrez in resolved.items():
         assert entrez == lexicon.entrez(symbol)
-        assert NEWER_RECORD in figids_matching(sample_index, schema.GENE, symbol.lower())
+        assert NEWER_RECORD in figids_matching(sample_index, schema.GENE, name_key(symbol))
+
+
+def test_newer_records_get_genes_that_ncbi_gene_knows(sample_index):
+    """A keyword that no older record resolved is a gene when it is an official NCBI
+    symbol as written: ERBB2 (HER2), listed only by newer records of the sample."""
+    lexicon = GeneLexicon.load(IndexStore(sample_index).require_current() / "lexicon.json")
+    assert lexicon.entrez("ERBB2") == "2064" and lexicon.symbol_figures["ERBB2"] == 3
+    assert len(figids_matching(sample_index, schema.GENE, "erbb2")) == 3
+    assert lexicon.entrez("Erbb2") is None  # a mouse symbol is not the human gene
 
 
 def test_lexicon_maps_symbols_entrez_and_aliases(sample_index):

@@ -150,7 +150,10 @@ def test_query_as_understood(service: SearchService) -> None:
     understood = search(service, "the p53 OR gene:JAK")["query"]
     assert understood["understood"] == "(the AND p53) OR gene:JAK"
     assert understood["ignored"] == ["the"]
-    assert understood["genes"] == [{"value": "JAK", "symbols": ["TYK2", "JAK3", "JAK1", "JAK2"]}]
+    assert understood["genes"] == [
+        {"value": "p53", "symbols": ["TP53"]},
+        {"value": "JAK", "symbols": ["TYK2", "JAK3", "JAK1", "JAK2"]},
+    ]
 
 
 # -- filters and facets -----------------------------------------------------------------------
@@ -390,7 +393,8 @@ def test_suggest(service: SearchService) -> None:
 def test_status(service: SearchService) -> None:
     status = service.status()
     assert status["documents"] == 214 and status["schema_version"] == schema.SCHEMA_VERSION
-    assert status["lexicon_size"] == 617
+    # 617 genes of the older records, and the official NCBI symbols of newer records' keywords
+    assert status["lexicon_size"] == 2471
     assert status["version"] == service.version == status["meta"]["generation"]
 
 

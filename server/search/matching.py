@@ -28,9 +28,17 @@ from itertools import pairwise
 
 import numpy as np
 
-from indexer.analysis import index_term, name_key, stem_word, title_key
+from indexer.analysis import (
+    GREEK_CHAR,
+    fold_greek_text,
+    index_term,
+    name_key,
+    stem_word,
+    title_key,
+)
 from indexer.index import schema
-from indexer.lexicon import printed_names, typed_name
+from indexer.language import QUERY_STOP_WORDS
+from indexer.lexicon import typed_name
 from indexer.organisms import describe, latin_of_common_name
 from server.search import lookups
 from server.search import query as q
@@ -56,6 +64,24 @@ MAX_ORGANISM_WORDS = 4
 MIN_COMPOUND = 6  # letters of a word worth looking for as two words ("upregulation")
 # Figures holding the two parts of a word written apart, at most: their positions are read.
 MAX_SPLIT_FIGURES = 20_000
+
+
+def is_filler(node: q.Node) -> bool:
+    """A plain word a query never has to match: a question or filler word ("what", "how",
+    "does", "role"), unless it is typed in capitals, as a gene ("WAS", "CAN") is."""
+    if not isinstance(node, q.Word) or node.required or node.text.isupper():
+        return False
+    return node.text.strip(EXACT_STRIP).casefold() in QUERY_STOP_WORDS
+
+
+def looks_like_gene(word: str) -> bool:
+    """Written as gene names are: a digit, a capital after the first letter, or a Greek
+    letter, even spelled out ("HER2", "p21", "c-Myc", "MYC", "PGC-1α", "beta-catenin"),
+    not as English words are ("Liver", "alphabet")."""
+    if any(c.isdigit() or c.isupper() for c in word[1:]) or GREEK_CHAR.search(word):
+        return True
+    lower = word.lower()
+    return fold_greek_text(lower) != lower
 
 
 class Explained:
@@ -145,7 +171,13 @@ class Evaluator:
     # -- boolean nodes --------------------------------------------------------------------
 
     def _conjunction(self, node: q.And, *, loose: bool = False) -> Match | None:
-        units = self._units(node.children)
+        children = node.children
+        if loose:  # question and filler words need not match, while other words remain
+            fillers = [c for c in children if is_filler(c)]
+            if fillers and len(fillers) < len(children):
+                self.explained.ignored.extend(c.text for c in fillers)  # type: ignore[union-attr]
+                children = tuple(c for c in children if not is_filler(c))
+        units = self._units(children)
         self._join_compounds(units)
         titled = None
         if all(isinstance(c, q.Word) for c in node.children):  # a title typed whole
@@ -374,18 +406,42 @@ class Evaluator:
         return any_of([match, Match(adjacent, printed.scores * adjacent)])
 
     def _gene_names_match(self, name: str) -> Match:
-        """Figures with ``name`` as a gene symbol or printed name, or as an Entrez ID."""
+        """Figures with ``name`` as a gene symbol or printed name, or as an Entrez ID; and
+        for a name written as genes are ("HER2", "p21", "c-Myc", not "liver"), the
+        figures listing the genes NCBI Gene knows by it, where no figure prints it."""
         key = name_key(name)
         fields = [(schema.GENE, key, GENE_BOOST), (schema.ALIAS, key, GENE_BOOST)]
         if name.isdigit():
             fields.append((schema.ENTREZ, name.lstrip("0"), GENE_BOOST))
+        symbols = self._genes_named(name) if looks_like_gene(name) else []
+        for symbol in symbols:
+            gene_key = name_key(symbol)  # listed by symbol, or as a gene keyword
+            fields += [(schema.GENE, gene_key, GENE_BOOST), (schema.ALIAS, gene_key, GENE_BOOST)]
         match = self._terms(fields)
-        if match.mask.any() and (name.isdigit() or len(printed_names(name)) > 1):
-            # an Entrez ID or a shorthand ("ERK1/2"): say which genes it was read as
-            symbols = [m.symbol for m in self.snap.lexicon.resolve(name)]
-            if symbols:
-                self.explained.genes.append({"value": name, "symbols": symbols})
+        if symbols and match.mask.any():  # say which genes it was read as
+            self.explained.genes.append({"value": name, "symbols": symbols})
         return match
+
+    def _genes_named(self, name: str) -> list[str]:
+        """The symbols of the genes ``name`` names: as the figures print it, else as NCBI
+        Gene knows it (those in the index if it names several, said in the notes)."""
+        lexicon = self.snap.lexicon
+        printed = lexicon.resolve(name)
+        if printed:
+            return [m.symbol for m in printed]
+        named = lexicon.in_nomenclature(name)
+        kept = [g.symbol for g in named if g.figures or self._is_gene_keyword(g.symbol)]
+        if len(named) > len(kept) > 0:
+            others = ", ".join(g.symbol for g in named if not g.figures)
+            self.explained.notes.append(
+                f"{name} names {len(named)} genes in NCBI Gene: searched as those in the "
+                f"index, {', '.join(kept)} (not {others})"
+            )
+        return kept
+
+    def _is_gene_keyword(self, symbol: str) -> bool:
+        """Whether a figure lists ``symbol`` among its keywords (not as a gene it knows)."""
+        return bool(len(self.snap.postings(schema.ALIAS, name_key(symbol))[0]))
 
     def _all_words(self, stems: list[str], *, title: bool, text: bool = True) -> Match:
         """Documents holding every stem (each in text or title), BM25 summed."""
@@ -479,10 +535,11 @@ class Evaluator:
         key = name_key(value)
         if prefix:
             return self._prefix_match([(schema.GENE, key), (schema.ALIAS, key)])
-        symbols = [m.symbol for m in self.snap.lexicon.resolve(value)]
+        symbols = [m.symbol for m in self.snap.lexicon.resolve(value, nomenclature=True)]
         self.explained.genes.append({"value": value, "symbols": symbols})
         self.explained.stems.update(self._analyze(value))
-        fields = [(schema.GENE, name_key(s), GENE_BOOST) for s in symbols]
+        keys = [name_key(s) for s in symbols]
+        fields = [(f, k, GENE_BOOST) for k in keys for f in (schema.GENE, schema.ALIAS)]
         return self._terms([*fields, (schema.ALIAS, name_key(typed_name(value)), GENE_BOOST)])
 
     # -- scoring --------------------------------------------------------------------------

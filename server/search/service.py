@@ -426,7 +426,7 @@ class SearchService:
         cached = self._results.get(key)
         if cached is not None:
             return dict(cached)
-        matches = snap.lexicon.resolve(text)
+        matches = snap.lexicon.resolve(text, nomenclature=True)
         genes = snap.facets["gene"]
         if not matches and genes.lookup(text) is not None:
             symbol = genes.values[genes.lookup(text)]
@@ -596,7 +596,7 @@ class _Run:
         per_value = np.zeros(snap.n_docs, dtype=np.int32)
         chosen: set[int] = set()
         for value in values:
-            symbols = [m.symbol for m in snap.lexicon.resolve(value)]
+            symbols = [m.symbol for m in snap.lexicon.resolve(value, nomenclature=True)]
             ordinals = {o for s in [*symbols, value] if (o := arrays.lookup(s)) is not None}
             self.gene_filters.append(
                 {"value": value, "symbols": sorted({arrays.values[o] for o in ordinals})}
