@@ -33,6 +33,7 @@ from indexer.index import schema
 from indexer.lexicon import printed_names, typed_name
 from indexer.organisms import KNOWN_COMMON_NAMES, describe, known_organisms
 from server.search import query as q
+from server.search.genes.resolve import resolve_gene
 from server.search.models import InvalidParameter
 from server.search.snapshot import MISSING_YEAR, Snapshot
 
@@ -255,7 +256,7 @@ class Evaluator:
         known = self._gene_names.get(word)
         if known is None:
             key = name_key(word)
-            known = bool(self.snap.lexicon.resolve(word)) or bool(
+            known = bool(resolve_gene(self.snap, word)) or bool(
                 len(self.snap.postings(schema.ALIAS, key)[0])
             )
             self._gene_names[word] = known
@@ -442,7 +443,7 @@ class Evaluator:
         match = self._terms(fields)
         if match.mask.any() and (name.isdigit() or len(printed_names(name)) > 1):
             # an Entrez ID or a shorthand ("ERK1/2"): say which genes it was read as
-            symbols = [m.symbol for m in self.snap.lexicon.resolve(name)]
+            symbols = [m.symbol for m in resolve_gene(self.snap, name)]
             if symbols:
                 self.explained.genes.append({"value": name, "symbols": symbols})
         return match
@@ -539,7 +540,7 @@ class Evaluator:
         key = name_key(value)
         if prefix:
             return self._prefix_match([(schema.GENE, key), (schema.ALIAS, key)])
-        symbols = [m.symbol for m in self.snap.lexicon.resolve(value)]
+        symbols = [m.symbol for m in resolve_gene(self.snap, value)]
         self.explained.genes.append({"value": value, "symbols": symbols})
         self.explained.stems.update(self._analyze(value))
         fields = [(schema.GENE, name_key(s), GENE_BOOST) for s in symbols]

@@ -37,7 +37,9 @@ from indexer.organisms import describe
 from indexer.record import PMC_IMAGE_URL
 from server.search import models
 from server.search import query as q
-from server.search.hits import figure_dict, gene_dict, hit, snippet
+from server.search.genes.page import gene_page
+from server.search.genes.resolve import resolve_gene
+from server.search.hits import figure_dict, hit, snippet
 from server.search.matching import (
     Budget,
     Evaluator,
@@ -62,7 +64,6 @@ log = logging.getLogger(__name__)
 RESULT_CACHE_SIZE = 512
 MATCH_CACHE_SIZE = 64
 DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
-COOCCURRING = 20
 MAX_SIMILAR = 100
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
 _RECORD_BATCH = 100
@@ -407,48 +408,7 @@ class SearchService:
         cached = self._results.get(key)
         if cached is not None:
             return dict(cached)
-        matches = snap.lexicon.resolve(text)
-        genes = snap.facets["gene"]
-        if not matches and genes.lookup(text) is not None:
-            symbol = genes.values[genes.lookup(text)]
-            matches = [_Resolved(symbol, snap.lexicon.entrez(symbol), "symbol")]
-        matches = sorted(matches, key=lambda m: -snap.lexicon.symbol_figures.get(m.symbol, 0))
-        if not matches:
-            raise NotFound(
-                "gene",
-                f"no gene {text!r}: not an HGNC symbol, Entrez ID or printed alias in the index",
-            )
-        ordinals = [o for m in matches if (o := genes.lookup(m.symbol)) is not None]
-        mask = genes.mask(ordinals, snap.n_docs)
-        result, run = self._search(snap, req, extra=mask)
-        within = run.matched
-        counts = genes.count(within)
-        for o in ordinals:
-            counts[o] = 0
-        top, _ = genes.top(counts, COOCCURRING)
-        first = matches[0]
-        result.update(
-            symbol=first.symbol,
-            entrez=first.entrez,
-            matched_by=first.matched_by,
-            ambiguous=len(matches) > 1,
-            url=gene_dict(first.symbol, first.entrez)["url"],
-            genes=[
-                {
-                    **gene_dict(m.symbol, m.entrez),
-                    "figures": int(genes.totals[o]) if o is not None else 0,
-                }
-                for m in matches
-                for o in [genes.lookup(m.symbol)]
-            ],
-            by_year=_year_counts(snap, within),
-            by_organism=_organism_counts(snap, within),
-            cooccurring=[
-                {**_gene_link(snap, genes.values[o]), "figures": int(counts[o])} for o in top
-            ],
-        )
-        result["search_query"] = result.pop("query")
-        result["query"] = text
+        result, run = gene_page(snap, text, lambda mask: self._search(snap, req, extra=mask))
         if not run.hint_skipped:
             self._results.put(key, result)
         return dict(result)
@@ -525,11 +485,6 @@ def first_matched(order: np.ndarray, matched: np.ndarray, total: int, limit: int
     return np.concatenate(found)[:need]
 
 
-class _Resolved:
-    def __init__(self, symbol: str, entrez: str | None, matched_by: str) -> None:
-        self.symbol, self.entrez, self.matched_by = symbol, entrez, matched_by
-
-
 class _Run:
     """One request evaluated over one snapshot: masks per filter, the matched set."""
 
@@ -566,8 +521,8 @@ class _Run:
         per_value = np.zeros(snap.n_docs, dtype=np.int32)
         chosen: set[int] = set()
         for value in values:
-            symbols = [m.symbol for m in snap.lexicon.resolve(value)]
-            ordinals = {o for s in [*symbols, value] if (o := arrays.lookup(s)) is not None}
+            symbols = [m.symbol for m in resolve_gene(snap, value)]
+            ordinals = {o for s in symbols if (o := arrays.lookup(s)) is not None}
             self.gene_filters.append(
                 {"value": value, "symbols": sorted({arrays.values[o] for o in ordinals})}
             )
@@ -726,24 +681,6 @@ def check_image_url(template: str) -> str:
             f"image URL template {template!r} must contain both {{pmcid}} and {{filename}}"
         )
     return template
-
-
-def _gene_link(snap: Snapshot, symbol: str) -> dict[str, Any]:
-    entrez = snap.lexicon.entrez(symbol)
-    return {"symbol": symbol, "entrez": entrez, "url": gene_dict(symbol, entrez)["url"]}
-
-
-def _year_counts(snap: Snapshot, mask: np.ndarray) -> list[dict[str, int]]:
-    years = snap.years[mask]
-    counts = np.bincount(years[years != MISSING_YEAR])
-    return [{"year": int(y), "count": int(counts[y])} for y in np.flatnonzero(counts)]
-
-
-def _organism_counts(snap: Snapshot, mask: np.ndarray) -> list[dict[str, Any]]:
-    arrays = snap.facets["organism"]
-    counts = arrays.count(mask)
-    top, _ = arrays.top(counts, len(arrays.values))
-    return [_facet_value("organism", arrays.values[o], int(counts[o]), False) for o in top]
 
 
 def _year_facet(snap: Snapshot, mask: np.ndarray, size: int, req: SearchRequest) -> dict[str, Any]:
