@@ -23,8 +23,7 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Hashable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -37,9 +36,11 @@ from indexer.organisms import describe
 from indexer.record import PMC_IMAGE_URL
 from server.search import models
 from server.search import query as q
+from server.search.genes import enrichment
 from server.search.genes.page import gene_page
 from server.search.genes.resolve import resolve_gene
 from server.search.hits import figure_dict, hit, snippet
+from server.search.lru import LRU
 from server.search.matching import (
     Budget,
     Evaluator,
@@ -50,10 +51,12 @@ from server.search.matching import (
 )
 from server.search.models import (
     Busy,
+    EnrichRequest,
     InvalidParameter,
     NotFound,
     SearchRequest,
     normalize,
+    normalize_enrichment,
     whole_number,
 )
 from server.search.snapshot import MISSING_YEAR, Snapshot
@@ -73,27 +76,6 @@ COSTLY_AT_ONCE = 1
 COSTLY_WAIT_SECONDS = 2.0
 BUSY_RETRY_SECONDS = 2  # what a turned-away client is told to wait
 HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
-
-
-class _LRU:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: OrderedDict[Hashable, Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self.lock:
-            value = self.data.get(key)
-            if value is not None:
-                self.data.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
 
 
 class IndexUnavailable(IndexError_):
@@ -127,8 +109,8 @@ class SearchService:
         self._state: tuple[str | None, Snapshot] | None = None  # (link target, snapshot)
         self._failure: LoadFailure | None = None
         self._load_lock = threading.Lock()
-        self._results = _LRU(RESULT_CACHE_SIZE)
-        self._matches = _LRU(MATCH_CACHE_SIZE)
+        self._results = LRU(RESULT_CACHE_SIZE)
+        self._matches = LRU(MATCH_CACHE_SIZE)
         self._costly = threading.BoundedSemaphore(COSTLY_AT_ONCE)
 
     # -- index generations ----------------------------------------------------------------
@@ -412,6 +394,58 @@ class SearchService:
         if not run.hint_skipped:
             self._results.put(key, result)
         return dict(result)
+
+    # -- enrichment -------------------------------------------------------------------------
+
+    def enrich(self, request: EnrichRequest) -> dict[str, Any]:
+        """Gene-set enrichment: the figures a search finds, ranked by how well each one's
+        genes explain a gene list (see :mod:`server.search.genes.enrichment`). Returns::
+
+            {"version", "library_size", "background_size", "query_size", "total",
+             "correction", "hypotheses", "background": "library"|"list"|"size",
+             "min_figure_genes", "library": {"matched", "too_small", "figures",
+             "background_list", "search": <a search's query>}, "notes": [str],
+             "query": {"entries", "recognised", "genes", "resolved", "unrecognised",
+                       "ambiguous", "duplicates", "outside_background"},
+             "page", "per_page", "pages", "results": [row], "facets": {...}}
+
+        A row: the figure's card fields (``figid``, ``title``, ``paper_title``, ``year``,
+        ``organisms``, ``links``...), ``rank``, ``overlap``, ``figure_genes``,
+        ``overlap_genes``, ``p_value``, ``log10_p_value``, ``adjusted_p_value``,
+        ``log10_adjusted_p_value``, ``odds_ratio``, ``fold_enrichment``,
+        ``combined_score``. Facets are those of the search, as :meth:`search` counts them.
+        """
+        snap = self._snapshot()
+        req = normalize_enrichment(request)
+        key = (snap.version, "enrich", req)
+        cached = self._results.get(key)
+        if cached is None:
+            run = _Run(self, snap, req.library, None)
+            found = enrichment.enrich(snap, run.matched, req)
+            start = (req.page - 1) * req.per_page
+            cached = {"version": snap.version, **found.summary()}
+            cached["library"]["search"] = run.understood()
+            cached.update(
+                page=req.page,
+                per_page=req.per_page,
+                pages=-(-found.scores.total // req.per_page),
+                results=found.rows(start, start + req.per_page, self.image_url),
+                facets=run.facets(),
+            )
+            self._results.put(key, cached)
+        return dict(cached)
+
+    def iter_enrichment(
+        self, request: EnrichRequest, limit: int
+    ) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+        """The top level of :meth:`enrich` (no rows, no facets) and an iterator over every
+        row in rank order, at most ``limit``, ignoring page and per_page (for exports)."""
+        snap = self._snapshot()
+        req = normalize_enrichment(request)
+        run = _Run(self, snap, replace(req.library, facets=()), None)
+        found = enrichment.enrich(snap, run.matched, req)
+        summary = {"version": snap.version, **found.summary()}
+        return summary, found.iter_rows(max(0, limit), self.image_url)
 
     # -- autocomplete and status ----------------------------------------------------------
 
