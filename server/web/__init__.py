@@ -120,7 +120,7 @@ def _init_cors(app: Flask) -> None:
         resources={r"/api/*": {"origins": app.config["PFOCR_CORS_ORIGINS"]}},
         methods=["GET", "HEAD", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "If-None-Match"],
-        expose_headers=["ETag", "X-Total-Count", "Content-Disposition"],
+        expose_headers=["ETag", "X-Total-Count", "X-Exported-Count", "Content-Disposition"],
         max_age=86400,
         send_wildcard=True,  # with "*": say "*" rather than echo each Origin, so caches share
     )

@@ -5,22 +5,19 @@ gene words in a query, the gene page, and each entry of an enrichment list or
 background. Whatever widens what a name resolves to (more synonyms, another source of
 aliases) goes here, and every caller sees it.
 
-:func:`read_gene_list` reads a pasted list: entries split on newlines, commas,
-semicolons, tabs or spaces, each resolved, with what happened to each one (recognised,
+:func:`read_gene_list` reads a list's entries (``models.gene_entries`` splits a pasted
+text into them), each resolved, with what happened to each one (recognised,
 unrecognised, naming several genes, repeating an earlier entry).
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from indexer.lexicon import GeneMatch, typed_name
 from server.search.snapshot import Snapshot
-
-SEPARATORS = re.compile(r"[\s,;]+")
 
 
 def resolve_gene(snap: Snapshot, text: str) -> list[GeneMatch]:
@@ -37,12 +34,6 @@ def resolve_gene(snap: Snapshot, text: str) -> list[GeneMatch]:
         return []
     symbol = genes.values[ordinal]
     return [GeneMatch(symbol, snap.lexicon.entrez(symbol), "symbol", int(genes.totals[ordinal]))]
-
-
-def split_entries(texts: Iterable[str]) -> list[str]:
-    """The non-blank entries of ``texts``, each split on newlines, commas, semicolons,
-    tabs and spaces, in order (repeats kept: they are reported, not dropped silently)."""
-    return [entry for text in texts for entry in SEPARATORS.split(text) if entry]
 
 
 @dataclass(frozen=True)
@@ -70,7 +61,7 @@ class GeneList:
     @property
     def unrecognised_keys(self) -> set[str]:
         """The unrecognised entries as compared with each other (case folded)."""
-        return {_entry_key(text) for text in self.unrecognised}
+        return {entry_key(text) for text in self.unrecognised}
 
     def report(self) -> dict[str, Any]:
         """What the answer says of the list (``query`` of an enrichment)."""
@@ -98,7 +89,7 @@ def read_gene_list(snap: Snapshot, entries: Iterable[str]) -> GeneList:
     facet = snap.facets["gene"]
     for entry in entries:
         read.entries += 1
-        key = _entry_key(entry)
+        key = entry_key(entry)
         if key in first_by_key:
             first, recognised = first_by_key[key]
             read.duplicates.append({"input": entry, "same_as": first})
@@ -138,5 +129,6 @@ def read_gene_list(snap: Snapshot, entries: Iterable[str]) -> GeneList:
     return read
 
 
-def _entry_key(entry: str) -> str:
+def entry_key(entry: str) -> str:
+    """How entries of a list are compared with each other: as typed, case folded."""
     return typed_name(entry).casefold()
