@@ -121,7 +121,7 @@ class SearchRequest:
     def __post_init__(self) -> None:
         # Frozen containers for fields a caller may give as a dict or list.
         object.__setattr__(self, "filters", _frozen_filters(self.filters))
-        object.__setattr__(self, "facets", _frozen_values(self.facets))
+        object.__setattr__(self, "facets", frozen_values(self.facets))
 
 
 def normalize(request: SearchRequest) -> SearchRequest:
@@ -179,9 +179,9 @@ class EnrichRequest:
     per_page: Whole = DEFAULT_ENRICH_PER_PAGE
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "genes", _frozen_values(self.genes))
+        object.__setattr__(self, "genes", frozen_values(self.genes))
         if self.background is not None:
-            object.__setattr__(self, "background", _frozen_values(self.background))
+            object.__setattr__(self, "background", frozen_values(self.background))
 
 
 def normalize_enrichment(request: EnrichRequest) -> EnrichRequest:
@@ -392,10 +392,10 @@ def _frozen_filters(filters: Any) -> immutabledict[str, tuple[Any, ...]]:
             "filters must map filter names to values, as in {'gene': ['STAT3']}, "
             f"got {type(filters).__name__}",
         )
-    return immutabledict((name, _frozen_values(values)) for name, values in filters.items())
+    return immutabledict((name, frozen_values(values)) for name, values in filters.items())
 
 
-def _frozen_values(values: Any) -> tuple[Any, ...]:
+def frozen_values(values: Any) -> tuple[Any, ...]:
     """One value or an iterable of them as a tuple (text is one value, not its letters)."""
     if values is None:
         return ()

@@ -38,7 +38,7 @@ from server.search import models
 from server.search import query as q
 from server.search.genes import enrichment
 from server.search.genes.page import gene_page
-from server.search.genes.resolve import resolve_gene
+from server.search.genes.resolve import read_gene_list, resolve_gene
 from server.search.hits import figure_dict, hit, snippet
 from server.search.lru import LRU
 from server.search.matching import (
@@ -50,6 +50,7 @@ from server.search.matching import (
     year_mask,
 )
 from server.search.models import (
+    MAX_ENRICH_GENES,
     Busy,
     EnrichRequest,
     InvalidParameter,
@@ -446,6 +447,14 @@ class SearchService:
         found = enrichment.enrich(snap, run.matched, req)
         summary = {"version": snap.version, **found.summary()}
         return summary, found.iter_rows(max(0, limit), self.image_url)
+
+    def resolve_genes(self, genes: Any) -> dict[str, Any]:
+        """How each entry of a gene list reads, as enrichment reads it: ``{"version",
+        "entries", "recognised", "genes", "resolved", "unrecognised", "ambiguous",
+        "duplicates"}``. ``genes`` is text or texts, split as :class:`EnrichRequest`'s."""
+        entries = models.gene_entries("genes", models.frozen_values(genes), MAX_ENRICH_GENES)
+        snap = self._snapshot()
+        return {"version": snap.version, **read_gene_list(snap, entries).report()}
 
     # -- autocomplete and status ----------------------------------------------------------
 

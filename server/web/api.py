@@ -113,6 +113,13 @@ def _enrich_body() -> dict[str, list[Any]]:
     return params.from_json_body(body, lists=params.GENE_LISTS)
 
 
+@api.post("/genes")
+def resolve_genes() -> Response:
+    args = params.merge(params.from_args(request.args), _enrich_body())
+    params.check_known(args, ("genes",))
+    return jsonify(service().resolve_genes(args.get("genes", [])))
+
+
 @api.get("/genes/<path:text>")  # printed aliases such as "P/CAF" hold slashes
 @conditional
 def gene(text: str) -> Response:
