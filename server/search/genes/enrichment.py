@@ -350,9 +350,9 @@ def score(sets: GeneSets, lib: Library, query: Query, correction: str) -> Scores
     else:
         per_doc, docs = None, np.zeros(0, dtype=np.int64)
     if not len(docs):
-        empty = np.zeros(0)
+        whole, real = np.zeros(0, dtype=np.int64), np.zeros(0)
         hypotheses = lib.size if correction == "library" else 0
-        return Scores(docs, empty, empty, empty, empty, empty, empty, n, M, hypotheses)
+        return Scores(docs, whole, whole, whole, whole, real, real, n, M, hypotheses)
     a = per_doc[docs].astype(np.int64)
     K = lib.figure_genes[docs]
     width = int(K.max()) + 1
