@@ -456,6 +456,22 @@ class SearchService:
         snap = self._snapshot()
         return {"version": snap.version, **read_gene_list(snap, entries).report()}
 
+    def enrichment_example(self) -> dict[str, Any] | None:
+        """A real figure's genes, as an example list: ``{"figid", "title", "genes"}``
+        (symbols in the figure's order), or None for an index without genes."""
+        snap = self._snapshot()
+        key = (snap.version, "enrichment example")
+        cached = self._results.get(key)
+        if cached is None:
+            doc = enrichment.example_figure(snap)
+            if doc is None:
+                return None
+            record = snap.records([doc])[0]
+            genes = list(dict.fromkeys(g["symbol"] for g in record.get("genes") or ()))
+            cached = {"figid": record["figid"], "title": record.get("figtitle"), "genes": genes}
+            self._results.put(key, cached)
+        return dict(cached)
+
     # -- autocomplete and status ----------------------------------------------------------
 
     def suggest(

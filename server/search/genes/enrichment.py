@@ -505,6 +505,22 @@ def enrich(snap: Snapshot, matched: np.ndarray, req: EnrichRequest) -> Enrichmen
     return Enrichment(snap, lib, listed, query, scores, req.correction, int(req.min_figure_genes))
 
 
+EXAMPLE_GENES = (12, 40)  # an example list: the genes of a real figure of this many
+
+
+def example_figure(snap: Snapshot) -> int | None:
+    """A figure whose genes make a good example list: the one with the most genes within
+    ``EXAMPLE_GENES`` (ties: first by figid), so the example is a rich pathway figure."""
+    sizes = _state(snap).gene_sets.sizes
+    low, high = EXAMPLE_GENES
+    fits = np.flatnonzero(snap.live & (sizes >= low) & (sizes <= high))
+    if not len(fits):
+        fits = np.flatnonzero(snap.live & (sizes > 0))
+    if not len(fits):
+        return None
+    return int(fits[np.lexsort((snap.figid_rank[fits], -sizes[fits]))[0]])
+
+
 def _figures(count: int) -> str:
     return _count(count, "figure")
 
