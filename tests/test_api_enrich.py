@@ -159,7 +159,7 @@ def test_reading_a_list(client: FlaskClient):
         (
             {"genes": ["TP53"] * 5001},
             "genes",
-            "genes has more than 5,000 entries; at most 5,000 are allowed",
+            "genes has 5,001 entries; at most 5,000 are allowed",
         ),
         (
             {"genes": ["TP53", 7157]},

@@ -69,7 +69,7 @@ def test_a_bad_list_is_shown_beside_the_form_which_keeps_it(client: FlaskClient)
     response = client.post("/enrich", data={"genes": typed})
     assert response.status_code == 400
     page = soup(response)
-    assert "more than 5,000 entries" in page.select_one(".form-error").text
+    assert "genes has 5,001 entries; at most 5,000" in page.select_one(".form-error").text
     assert page.select_one("#genes").text == typed
     response = client.post("/enrich", data={"genes": "TP53", "year_min": "20x"})
     assert response.status_code == 400

@@ -274,7 +274,7 @@ def test_no_gene_recognised_is_an_answer_not_an_error(service: SearchService):
     [
         (EnrichRequest(genes=()), "genes", "genes is empty"),
         (EnrichRequest(genes=(" \n\t, ",)), "genes", "genes is empty"),
-        (EnrichRequest(genes=("A",) * 5001), "genes", "genes has more than 5,000 entries"),
+        (EnrichRequest(genes=("A",) * 5001), "genes", "genes has 5,001 entries; at most 5,000"),
         (EnrichRequest(genes=("TP53", 7157)), "genes", "genes entry 2 must be text, got int 7157"),
         (EnrichRequest(genes=("TP53",), per_page=0), "per_page", "per_page must be between 1"),
         (EnrichRequest(genes=("TP53",), correction="bonferroni"), "correction", "correction"),

@@ -38,24 +38,12 @@ import numpy as np
 
 from server.search.genes import stats
 from server.search.genes.resolve import GeneList, entry_key, read_gene_list
-from server.search.hits import hit
+from server.search.hits import card
 from server.search.lru import LRU
 from server.search.models import EnrichRequest, InvalidParameter
 from server.search.snapshot import Snapshot
 
 LIBRARY_CACHE_SIZE = 8
-CARD_FIELDS = (
-    "figid",
-    "title",
-    "paper_title",
-    "reference",
-    "year",
-    "journal",
-    "pmcid",
-    "doi",
-    "organisms",
-    "links",
-)
 # Reading only the postings of the list's genes pays below this share of all postings;
 # past it, one pass over every posting is cheaper than gathering thousands of slices.
 _GATHER_SHARE = 0.25
@@ -249,12 +237,15 @@ def place_query(listed: GeneList, lib: Library, n_genes: int) -> Query:
     """Which genes of ``listed`` are in the background of ``lib``; the rest are reported
     as outside it."""
     background = lib.background
-    ordinals, outside = [], []
-    others = 0
-    for folded, gene in listed.genes.items():
-        if gene.ordinal is not None and background.genes[gene.ordinal]:
-            ordinals.append(gene.ordinal)
-        elif background.kind == "size" or folded in background.others:
+    genes = list(listed.genes.items())
+    ordinals = np.fromiter(
+        (-1 if g.ordinal is None else g.ordinal for _, g in genes), dtype=np.int64, count=len(genes)
+    )
+    inside = (ordinals >= 0) & background.genes[np.maximum(ordinals, 0)]
+    others, outside = 0, []
+    for i in np.flatnonzero(~inside).tolist():  # usually few: genes in no figure
+        folded, gene = genes[i]
+        if background.kind == "size" or folded in background.others:
             others += 1  # a gene in the urn that no figure of the library holds
         else:
             outside.append({"symbol": gene.symbol, "entrez": gene.entrez})
@@ -263,8 +254,8 @@ def place_query(listed: GeneList, lib: Library, n_genes: int) -> Query:
         counted = [e for e in listed.unrecognised if entry_key(e) in background.others]
         others += len({entry_key(e) for e in counted})
     mask = np.zeros(n_genes, dtype=bool)
-    mask[ordinals] = True
-    return Query(np.asarray(ordinals, dtype=np.int64), mask, others, outside, counted)
+    mask[ordinals[inside]] = True
+    return Query(ordinals[inside], mask, others, outside, counted)
 
 
 def check_background_size(lib: Library, query: Query) -> None:
@@ -417,12 +408,10 @@ class Enrichment:
         for i, (doc, record) in enumerate(zip(docs.tolist(), records, strict=True)):
             own = genes.doc_vals[genes.doc_ptr[doc] : genes.doc_ptr[doc + 1]]
             shared = sorted({genes.values[o] for o in own[self.query.mask[own]].tolist()})
-            card = hit(record, "", None, image_url)
-            row = {name: card[name] for name in CARD_FIELDS}
-            row["links"] = {
-                **card["links"],
-                "highlighted": f"{card['links']['page']}?genes={quote(','.join(shared), safe=',')}",
-            }
+            row = card(record, image_url)
+            row["links"]["highlighted"] = (
+                f"{row['links']['page']}?genes={quote(','.join(shared), safe=',')}"
+            )
             log_p = float(columns["log_p"][i])
             log_adjusted = float(columns["log_adjusted"][i])
             row.update(

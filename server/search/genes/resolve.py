@@ -12,6 +12,7 @@ unrecognised, naming several genes, repeating an earlier entry).
 
 from __future__ import annotations
 
+import weakref
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
@@ -19,12 +20,48 @@ from typing import Any
 from indexer.lexicon import GeneMatch, typed_name
 from server.search.snapshot import Snapshot
 
+MEMO_SIZE = 200_000  # typed names kept per generation, with the genes they name
+
+
+class _Memo:
+    """What typed names read as in one index generation: the genes each names, and each
+    one's reading as a list entry. Bounded: emptied when full."""
+
+    def __init__(self) -> None:
+        self.genes: dict[str, tuple[GeneMatch, ...]] = {}
+        self.entries: dict[str, _Entry] = {}
+
+    def keep(self, table: dict[str, Any], text: str, value: Any) -> Any:
+        if len(table) >= MEMO_SIZE:
+            table.clear()
+        table[text] = value
+        return value
+
+
+_MEMOS: weakref.WeakKeyDictionary[Snapshot, _Memo] = weakref.WeakKeyDictionary()
+
+
+def _memo(snap: Snapshot) -> _Memo:
+    memo = _MEMOS.get(snap)
+    return memo if memo is not None else _MEMOS.setdefault(snap, _Memo())
+
 
 def resolve_gene(snap: Snapshot, text: str) -> list[GeneMatch]:
     """The genes ``text`` names, most figures first for an alias: an HGNC symbol, an Entrez
     ID, a printed alias (every gene it was printed for: a family name such as "JAK" is
     JAK1, JAK2, JAK3 and TYK2, as PFOCR reads it in figures), or a shorthand of several
-    ("ERK1/2"); else a symbol the figures list (any case) that the lexicon lacks."""
+    ("ERK1/2"); else a symbol the figures list (any case) that the lexicon lacks.
+
+    Answers are kept per index generation (a gene list of thousands reads its common
+    genes from memory)."""
+    memo = _memo(snap)
+    found = memo.genes.get(text)
+    if found is None:
+        found = memo.keep(memo.genes, text, tuple(_resolve(snap, text)))
+    return list(found)
+
+
+def _resolve(snap: Snapshot, text: str) -> list[GeneMatch]:
     matches = snap.lexicon.resolve(text)
     if matches:
         return matches
@@ -76,6 +113,31 @@ class GeneList:
         }
 
 
+@dataclass(frozen=True)
+class _Entry:
+    """How one typed entry reads: its key among entries, and the genes it names with
+    their case-folded symbols and how each matched."""
+
+    key: str
+    genes: tuple[tuple[str, ListedGene, str], ...]
+
+
+def _entry(snap: Snapshot, memo: _Memo, entry: str) -> _Entry:
+    found = memo.entries.get(entry)
+    if found is None:
+        facet = snap.facets["gene"]
+        genes = tuple(
+            (
+                m.symbol.casefold(),
+                ListedGene(m.symbol, m.entrez, facet.lookup(m.symbol)),
+                m.matched_by,
+            )
+            for m in resolve_gene(snap, entry)
+        )
+        found = memo.keep(memo.entries, entry, _Entry(entry_key(entry), genes))
+    return found
+
+
 def read_gene_list(snap: Snapshot, entries: Iterable[str]) -> GeneList:
     """Resolve every entry with :func:`resolve_gene`.
 
@@ -86,44 +148,44 @@ def read_gene_list(snap: Snapshot, entries: Iterable[str]) -> GeneList:
     read = GeneList()
     first_by_key: dict[str, tuple[str, bool]] = {}  # entry key -> (first typed, recognised)
     named_by: dict[str, str] = {}  # case-folded symbol -> the entry that first named it
-    facet = snap.facets["gene"]
+    memo = _memo(snap)
+    genes, resolved = read.genes, read.resolved
     for entry in entries:
         read.entries += 1
-        key = entry_key(entry)
-        if key in first_by_key:
-            first, recognised = first_by_key[key]
-            read.duplicates.append({"input": entry, "same_as": first})
-            read.recognised += recognised
+        reading = memo.entries.get(entry) or _entry(snap, memo, entry)
+        first = first_by_key.get(reading.key)
+        if first is not None:
+            read.duplicates.append({"input": entry, "same_as": first[0]})
+            read.recognised += first[1]
             continue
-        matches = resolve_gene(snap, entry)
-        first_by_key[key] = (entry, bool(matches))
-        if not matches:
+        first_by_key[reading.key] = (entry, bool(reading.genes))
+        if not reading.genes:
             read.unrecognised.append(entry)
             continue
         read.recognised += 1
-        new = [m for m in matches if m.symbol.casefold() not in read.genes]
+        new = [g for g in reading.genes if g[0] not in genes]
         if not new:
-            same = named_by[matches[0].symbol.casefold()]
-            read.duplicates.append({"input": entry, "same_as": same})
+            read.duplicates.append({"input": entry, "same_as": named_by[reading.genes[0][0]]})
             continue
-        if len(matches) > 1:
+        if len(reading.genes) > 1:
             read.ambiguous.append(
                 {
                     "input": entry,
-                    "genes": [{"symbol": m.symbol, "entrez": m.entrez} for m in matches],
+                    "genes": [
+                        {"symbol": g.symbol, "entrez": g.entrez} for _, g, _ in reading.genes
+                    ],
                     "action": "expanded",
                 }
             )
-        for match in new:
-            folded = match.symbol.casefold()
-            read.genes[folded] = ListedGene(match.symbol, match.entrez, facet.lookup(folded))
+        for folded, gene, matched_by in new:
+            genes[folded] = gene
             named_by[folded] = entry
-            read.resolved.append(
+            resolved.append(
                 {
                     "input": entry,
-                    "symbol": match.symbol,
-                    "entrez": match.entrez,
-                    "matched_by": match.matched_by,
+                    "symbol": gene.symbol,
+                    "entrez": gene.entrez,
+                    "matched_by": matched_by,
                 }
             )
     return read
