@@ -18,12 +18,14 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pytest
-from scipy.stats import false_discovery_control, fisher_exact
+from scipy.stats import false_discovery_control, fisher_exact, hypergeom
 
 from indexer import pipeline
 from indexer.analysis import name_key
 from server.search.genes import stats
+from server.search.genes.resolve import resolve_gene
 from server.search.models import EnrichRequest, InvalidParameter, SearchRequest
 from server.search.service import SearchService
 from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
@@ -383,3 +385,38 @@ def test_p_values_past_a_double_stay_positive_exact_and_ordered(big_index: Searc
     _, rows = big_index.iter_enrichment(request, limit=3)
     assert stats.p_text(want[0] * stats.LOG10).endswith(f"e{math.floor(want[0])}")
     assert next(rows)["log10_p_value"] == pytest.approx(want[0], rel=1e-10)
+
+
+# -- one reading of a typed gene, for every caller ---------------------------------------------
+
+
+@pytest.mark.parametrize("typed", ["STAT3", "stat3", "6774", "p53", "JAK", "ERK1/2", "NF-kB"])
+def test_every_caller_reads_a_typed_gene_alike(service: SearchService, typed: str):
+    """The gene filter, gene: in a query, the gene page and enrichment all read a typed
+    gene through resolve_gene: they name the same genes."""
+    expected = {m.symbol for m in resolve_gene(service._snapshot(), typed)}
+    assert expected
+    page = service.gene(typed, SearchRequest())
+    assert {g["symbol"] for g in page["genes"]} == expected
+    filtered = service.search(SearchRequest(filters={"gene": [typed]}))
+    assert set(filtered["query"]["genes"][0]["symbols"]) == expected
+    queried = service.search(SearchRequest(q=f'gene:"{typed}"'))
+    assert set(queried["query"]["genes"][0]["symbols"]) == expected
+    listed = service.resolve_genes([typed])
+    assert {r["symbol"] for r in listed["resolved"]} == expected
+
+
+def test_vectorised_tails_agree_with_scipy_over_a_grid():
+    """Every (a, K) of random figures against scipy's hypergeom.sf (Boost), at the sizes
+    the service meets: lists of 1 to 5,000 genes, backgrounds of 100 to 20,000 genes."""
+    rng = np.random.default_rng(7)
+    for n, M in [(1, 614), (12, 614), (300, 13_700), (3000, 13_700), (5000, 20_000), (90, 100)]:
+        K = rng.integers(1, min(M, 400), 2000)
+        a = np.minimum(np.minimum(K, n), rng.integers(1, 120, 2000))
+        a = np.maximum(a, n + K - M)  # within the support
+        kept = a >= 1
+        a, K = a[kept], K[kept]
+        want = hypergeom.sf(a - 1, M, K, n)
+        got = np.exp(stats.log_p_values(a, K, n, M))
+        shown = want > 1e-300
+        assert np.allclose(got[shown], want[shown], rtol=1e-9, atol=0), (n, M)
