@@ -26,7 +26,7 @@ from indexer import pipeline
 from indexer.analysis import name_key
 from server.search.genes import stats
 from server.search.genes.resolve import resolve_gene
-from server.search.models import EnrichRequest, InvalidParameter, SearchRequest
+from server.search.models import Busy, EnrichRequest, InvalidParameter, SearchRequest
 from server.search.service import SearchService
 from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
 
@@ -420,3 +420,22 @@ def test_vectorised_tails_agree_with_scipy_over_a_grid():
         got = np.exp(stats.log_p_values(a, K, n, M))
         shown = want > 1e-300
         assert np.allclose(got[shown], want[shown], rtol=1e-9, atol=0), (n, M)
+
+
+def test_long_lists_take_the_costly_turn(
+    service: SearchService, symbols: list[str], monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr("server.search.service.COSTLY_WAIT_SECONDS", 0.01)
+    background = tuple(symbols) + tuple(f"OTHER{i}" for i in range(6000))
+    service._costly.acquire()  # another costly request holds the turn
+    try:
+        with pytest.raises(Busy) as raised:
+            service.enrich(EnrichRequest(genes=tuple(symbols[:5]), background=background))
+        assert raised.value.parameter == "background"
+        assert "a shorter list" in raised.value.message
+        short = service.enrich(EnrichRequest(genes=tuple(symbols[:5])))  # no turn needed
+        assert short["query_size"] == 5
+    finally:
+        service._costly.release()
+    done = service.enrich(EnrichRequest(genes=tuple(symbols[:5]), background=background))
+    assert done["background_size"] == len(symbols) + 6000

@@ -24,7 +24,7 @@ import os
 import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -75,6 +75,7 @@ _RECORD_BATCH = 100
 # take twice as long, nor starve cheap requests; one that cannot start soon is turned away.
 COSTLY_AT_ONCE = 1
 COSTLY_WAIT_SECONDS = 2.0
+COSTLY_LIST_ENTRIES = 6000  # an enrichment reading more entries takes the costly turn
 BUSY_RETRY_SECONDS = 2  # what a turned-away client is told to wait
 HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
 
@@ -280,23 +281,29 @@ class SearchService:
             budget.check(parsed.tree, snap)
             evaluator = Evaluator(snap, budget)
             evaluator.explained.notes.extend(parsed.notes)
-            with self._turn(budget):
+            with self._turn(budget.costly):
                 match = evaluator.evaluate(parsed.tree)
             cached = (parsed.tree, match, evaluator.explained)
             self._matches.put(key, cached)
         return cached
 
     @contextmanager
-    def _turn(self, budget: Budget) -> Iterator[None]:
-        """Wait for the costly-query slot if ``budget`` says the query is costly."""
-        if not budget.costly:
+    def _turn(
+        self,
+        costly: bool,
+        parameter: str = "q",
+        narrow: str = "fewer common words, phrases or prefixes",
+    ) -> Iterator[None]:
+        """Wait for the costly-query slot if the request is ``costly``; if it does not
+        come soon, :class:`Busy` on ``parameter``, advising to ``narrow`` it."""
+        if not costly:
             yield
             return
         if not self._costly.acquire(timeout=COSTLY_WAIT_SECONDS):
             raise Busy(
-                "q",
+                parameter,
                 "the server is busy with other costly queries: retry in a few seconds, or "
-                "narrow this one (fewer common words, phrases or prefixes)",
+                f"narrow this one ({narrow})",
                 retry_after=BUSY_RETRY_SECONDS,
             )
         try:
@@ -422,7 +429,8 @@ class SearchService:
         cached = self._results.get(key)
         if cached is None:
             run = _Run(self, snap, req.library, None)
-            found = enrichment.enrich(snap, run.matched, req)
+            with self._enrichment_turn(req):
+                found = enrichment.enrich(snap, run.matched, req)
             start = (req.page - 1) * req.per_page
             cached = {"version": snap.version, **found.summary()}
             cached["library"]["search"] = run.understood()
@@ -444,9 +452,17 @@ class SearchService:
         snap = self._snapshot()
         req = normalize_enrichment(request)
         run = _Run(self, snap, replace(req.library, facets=()), None)
-        found = enrichment.enrich(snap, run.matched, req)
+        with self._enrichment_turn(req):
+            found = enrichment.enrich(snap, run.matched, req)
         summary = {"version": snap.version, **found.summary()}
         return summary, found.iter_rows(max(0, limit), self.image_url)
+
+    def _enrichment_turn(self, req: EnrichRequest) -> AbstractContextManager[None]:
+        """Long lists (a background of thousands of genes is read gene by gene) take the
+        costly-query turn, so that they do not slow every other request at once."""
+        entries = len(req.genes) + len(req.background or ())
+        parameter = "background" if req.background else "genes"
+        return self._turn(entries > COSTLY_LIST_ENTRIES, parameter, "a shorter list")
 
     def resolve_genes(self, genes: Any) -> dict[str, Any]:
         """How each entry of a gene list reads, as enrichment reads it: ``{"version",
