@@ -479,14 +479,9 @@ class SearchService:
         key = (snap.version, "enrichment example")
         cached = self._results.get(key)
         if cached is None:
-            doc = enrichment.example_figure(snap)
-            if doc is None:
-                return None
-            record = snap.records([doc])[0]
-            genes = list(dict.fromkeys(g["symbol"] for g in record.get("genes") or ()))
-            cached = {"figid": record["figid"], "title": record.get("figtitle"), "genes": genes}
+            cached = enrichment.example(snap)
             self._results.put(key, cached)
-        return dict(cached)
+        return None if cached is None else dict(cached)
 
     # -- autocomplete and status ----------------------------------------------------------
 

@@ -30,7 +30,7 @@ import math
 import threading
 import weakref
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -40,7 +40,7 @@ from server.search.genes import stats
 from server.search.genes.resolve import GeneList, entry_key, read_gene_list
 from server.search.hits import card
 from server.search.lru import LRU
-from server.search.models import EnrichRequest, InvalidParameter
+from server.search.models import DEFAULT_FACET_SIZE, EnrichRequest, InvalidParameter
 from server.search.snapshot import Snapshot
 
 LIBRARY_CACHE_SIZE = 8
@@ -160,7 +160,8 @@ class Library:
 def library(snap: Snapshot, matched: np.ndarray, req: EnrichRequest) -> Library:
     """The library of ``req`` over the figures its search ``matched`` (cached)."""
     state = _state(snap)
-    key = (req.library, req.min_figure_genes, req.background, req.background_size)
+    figures = replace(req.library, facets=(), facet_size=DEFAULT_FACET_SIZE)  # not counted here
+    key = (figures, req.min_figure_genes, req.background, req.background_size)
     cached = state.libraries.get(key)
     if cached is None:
         cached = _library(snap, state.gene_sets, matched, req)
@@ -495,6 +496,16 @@ def enrich(snap: Snapshot, matched: np.ndarray, req: EnrichRequest) -> Enrichmen
 
 
 EXAMPLE_GENES = (12, 40)  # an example list: the genes of a real figure of this many
+
+
+def example(snap: Snapshot) -> dict[str, Any] | None:
+    """An example list, the genes of a real figure: ``{"figid", "title", "genes"}``."""
+    doc = example_figure(snap)
+    if doc is None:
+        return None
+    record = snap.records([doc])[0]
+    genes = list(dict.fromkeys(g["symbol"] for g in record.get("genes") or ()))
+    return {"figid": record["figid"], "title": record.get("figtitle"), "genes": genes}
 
 
 def example_figure(snap: Snapshot) -> int | None:
