@@ -108,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", help="no progress bar")
     check.add_argument("--report", type=Path, help="also write the report as JSON to this file")
     command("stats", _stats, "show what the current index holds", sources=False)
+    enrich = command(
+        "enrich",
+        _enrich,
+        "rank the figures that best explain a gene list (gene-set enrichment)",
+        sources=False,
+    )
+    _enrich_arguments(enrich)
     serve = command("serve", _serve, "serve the search site and API", sources=False)
     serve.add_argument(
         "--host", default="127.0.0.1", help="address to listen on (default: 127.0.0.1)"
@@ -188,6 +195,107 @@ def _stats(args: argparse.Namespace) -> int:
     for key, value in meta.items():
         print(f"{key:<{width}}  {value}")
     return EXIT_OK
+
+
+def _enrich_arguments(sub: argparse.ArgumentParser) -> None:
+    sub.add_argument(
+        "genes",
+        metavar="FILE",
+        help="the gene list: symbols, Entrez IDs or printed names, separated by newlines, "
+        "commas, tabs or spaces; - reads standard input",
+    )
+    library = sub.add_argument_group("library", "the figures tested: those this search finds")
+    library.add_argument("--q", default="", help="search text, as on the site")
+    for name in ("organism", "disease", "chemical", "annotation", "gene"):
+        library.add_argument(
+            f"--{name}", action="append", default=[], help=f"{name} filter (repeatable)"
+        )
+    library.add_argument("--year-min", help="earliest year")
+    library.add_argument("--year-max", help="latest year")
+    library.add_argument(
+        "--min-figure-genes",
+        default=None,
+        help="leave out figures with fewer genes (default: 3)",
+    )
+    stats = sub.add_argument_group("statistics")
+    stats.add_argument(
+        "--background", metavar="FILE", help="background gene list (default: the library's genes)"
+    )
+    stats.add_argument("--background-size", help="background as a number of genes (e.g. 20000)")
+    stats.add_argument(
+        "--correction",
+        choices=("library", "overlapping"),
+        default="library",
+        help="adjust p-values over every figure of the library (default) or over the "
+        "figures sharing a gene (as Enrichr)",
+    )
+    sub.add_argument("--limit", type=int, default=None, help="print at most this many rows")
+    sub.add_argument(
+        "--format",
+        choices=("tsv", "json"),
+        default="tsv",
+        help="tsv: Enrichr's columns, header first (default); json: the answer and every row",
+    )
+
+
+def _enrich(args: argparse.Namespace) -> int:
+    # Here, so that indexing commands do not load the search service.
+    from server.search.models import EnrichRequest, InvalidParameter, SearchRequest
+    from server.search.service import SearchService
+    from server.web.export import enrichment_tsv_chunks
+
+    try:
+        genes = _read_text(args.genes)
+        background = _read_text(args.background) if args.background else None
+    except OSError as exc:
+        print(f"pfocr: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    filters = {
+        name: getattr(args, name)
+        for name in ("organism", "disease", "chemical", "annotation", "gene")
+        if getattr(args, name)
+    }
+    request = EnrichRequest(
+        genes=(genes,),
+        library=SearchRequest(
+            q=args.q, filters=filters, year_min=args.year_min, year_max=args.year_max, facets=()
+        ),
+        min_figure_genes=args.min_figure_genes,
+        background=None if background is None else (background,),
+        background_size=args.background_size,
+        correction=args.correction,
+    )
+    service = SearchService(args.index)
+    try:
+        summary, rows = service.iter_enrichment(request, limit=args.limit or sys.maxsize)
+    except InvalidParameter as exc:
+        print(f"pfocr: {exc.parameter}: {exc.message}", file=sys.stderr)
+        return EXIT_USAGE
+    query = summary["query"]
+    print(
+        f"{query['recognised']:,} of {query['entries']:,} entries recognised, "
+        f"{summary['query_size']:,} genes in a background of {summary['background_size']:,}; "
+        f"{summary['total']:,} of {summary['library_size']:,} figures share a gene",
+        file=sys.stderr,
+    )
+    for note in summary["notes"]:
+        print(f"note: {note}", file=sys.stderr)
+    if query["unrecognised"]:
+        print(f"unrecognised: {', '.join(query['unrecognised'])}", file=sys.stderr)
+    if args.format == "json":
+        json.dump({**summary, "results": list(rows)}, sys.stdout, ensure_ascii=False, indent=1)
+        print()
+    else:
+        for chunk in enrichment_tsv_chunks(rows):
+            sys.stdout.write(chunk)
+    service.close()
+    return EXIT_OK
+
+
+def _read_text(path: str) -> str:
+    if path == "-":
+        return sys.stdin.read()
+    return Path(path).read_text(encoding="utf-8")
 
 
 def _serve(args: argparse.Namespace) -> int:

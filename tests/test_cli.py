@@ -133,3 +133,35 @@ def test_help_is_plain_text(capsys, command):
     out = capsys.readouterr().out
     assert out.startswith("usage: pfocr")
     assert "`" not in out and "::" not in out  # no reStructuredText markup
+
+
+def test_enrich_prints_the_ranked_table_as_the_api_does(index_shapes, tmp_path, capsys):
+    from server.web import create_app
+
+    root = index_shapes("one-segment")
+    genes = tmp_path / "genes.txt"
+    genes.write_text("STAT3\nJAK\nIL6, TP53\tNOTAGENE\n", encoding="utf-8")
+    argv = ["enrich", str(genes), "--index", str(root), "--organism", "Homo sapiens"]
+    assert main(argv) == EXIT_OK
+    captured = capsys.readouterr()
+    body = {"genes": genes.read_text(), "organism": "Homo sapiens", "format": "tsv"}
+    api = create_app(root, {"TESTING": True}).test_client().post("/api/enrich", json=body)
+    assert captured.out == api.get_data(as_text=True)
+    assert captured.out.startswith("Term\tTitle\tOverlap\tP-value")
+    assert "unrecognised: NOTAGENE" in captured.err
+    assert main([*argv, "--format", "json", "--limit", "2"]) == EXIT_OK
+    answer = json.loads(capsys.readouterr().out)
+    assert [r["rank"] for r in answer["results"]] == [1, 2]
+    assert answer["query"]["ambiguous"][0]["input"] == "JAK"
+
+
+def test_enrich_reads_standard_input_and_names_a_bad_parameter(index_shapes, monkeypatch, capsys):
+    import io
+
+    root = str(index_shapes("one-segment"))
+    monkeypatch.setattr("sys.stdin", io.StringIO("TP53\n"))
+    assert main(["enrich", "-", "--index", root, "--background-size", "5"]) == EXIT_USAGE
+    assert "pfocr: background_size: background_size (5) is smaller" in capsys.readouterr().err
+    monkeypatch.setattr("sys.stdin", io.StringIO("\n \n"))
+    assert main(["enrich", "-", "--index", root]) == EXIT_USAGE
+    assert "pfocr: genes: genes is empty" in capsys.readouterr().err

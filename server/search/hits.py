@@ -172,14 +172,11 @@ def gene_dict(symbol: str, entrez: str | None, aliases: list[str] | None = None)
     }
 
 
-def hit(
-    record: dict[str, Any],
-    snippet: str,
-    score: float | None,
-    image_url: str = PMC_IMAGE_URL,
-) -> dict[str, Any]:
-    """The dict of one matched figure (see ``SearchService.search``); ``image_url`` is the
-    template of the image link, with ``{pmcid}`` and ``{filename}``."""
+def card(record: dict[str, Any], image_url: str = PMC_IMAGE_URL) -> dict[str, Any]:
+    """What a result card shows of a figure, without its genes and terms: ``figid``,
+    ``title``, ``paper_title``, ``reference``, ``year``, ``journal``, ``pmcid``, ``doi``,
+    ``organisms`` and ``links``; ``image_url`` is the template of the image link, with
+    ``{pmcid}`` and ``{filename}``."""
     get = record.get
     figid, pmcid, doi = record["figid"], get("pmcid"), get("doi")
     filename, figlink, ndex = get("filename"), get("figlink"), get("ndex")
@@ -195,14 +192,6 @@ def hit(
         "doi": doi,
         "ndex": ndex,
         "organisms": [_organism(name) for name in get("organisms") or ()],
-        "genes": [
-            _gene_cached(g["symbol"], g.get("entrez"), tuple(g.get("aliases") or ()))
-            for g in get("genes") or ()
-        ],
-        "diseases": [_term(t) for t in get("diseases") or ()],
-        "chemicals": [_term(t) for t in get("chemicals") or ()],
-        "snippet": snippet,
-        "score": None if score is None else round(float(score), 4),
         "links": {
             "article": PMC_ARTICLE_URL.format(pmcid=pmcid) if pmcid else None,
             "image": image_url.format(pmcid=pmcid, filename=filename)
@@ -215,6 +204,31 @@ def hit(
             "ndex": NDEX_NETWORK_URL.format(uuid=ndex) if ndex else None,
         },
     }
+
+
+def hit(
+    record: dict[str, Any],
+    snippet: str,
+    score: float | None,
+    image_url: str = PMC_IMAGE_URL,
+) -> dict[str, Any]:
+    """The dict of one matched figure (see ``SearchService.search``): its :func:`card`
+    with its genes, diseases and chemicals, the snippet and the score."""
+    get = record.get
+    result = card(record, image_url)
+    links = result.pop("links")
+    result.update(
+        genes=[
+            _gene_cached(g["symbol"], g.get("entrez"), tuple(g.get("aliases") or ()))
+            for g in get("genes") or ()
+        ],
+        diseases=[_term(t) for t in get("diseases") or ()],
+        chemicals=[_term(t) for t in get("chemicals") or ()],
+        snippet=snippet,
+        score=None if score is None else round(float(score), 4),
+        links=links,
+    )
+    return result
 
 
 @lru_cache(maxsize=65536)

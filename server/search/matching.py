@@ -44,6 +44,7 @@ from server.search import lookups
 from server.search import query as q
 from server.search.budget import Budget
 from server.search.filters import facet_mask, year_mask
+from server.search.genes.resolve import resolve_gene
 from server.search.scoring import (
     GENE_BOOST,
     ORGANISM_SCORE,
@@ -124,12 +125,14 @@ class Evaluator:
         self._gene_names: dict[str, bool] = {}
 
     def is_gene_name(self, word: str) -> bool:
-        """Whether ``word`` is a gene symbol or alias of the lexicon or printed in a figure."""
+        """Whether ``word`` is a gene symbol or alias of the lexicon or printed in a figure
+        (a name NCBI Gene alone knows counts only for genes in the index: "mice" is not
+        one, though MICE is an NCBI symbol)."""
         known = self._gene_names.get(word)
         if known is None:
-            key = name_key(word)
-            known = bool(self.snap.lexicon.resolve(word)) or bool(
-                len(self.snap.postings(schema.ALIAS, key)[0])
+            genes = resolve_gene(self.snap, word)
+            known = any(g.figures or g.known_from != "ncbi" for g in genes) or bool(
+                len(self.snap.postings(schema.ALIAS, name_key(word))[0])
             )
             self._gene_names[word] = known
         return known
@@ -423,25 +426,20 @@ class Evaluator:
         return match
 
     def _genes_named(self, name: str) -> list[str]:
-        """The symbols of the genes ``name`` names: as the figures print it, else as NCBI
-        Gene knows it (those in the index if it names several, said in the notes)."""
-        lexicon = self.snap.lexicon
-        printed = lexicon.resolve(name)
-        if printed:
-            return [m.symbol for m in printed]
-        named = lexicon.in_nomenclature(name)
-        kept = [g.symbol for g in named if g.figures or self._is_gene_keyword(g.symbol)]
-        if len(named) > len(kept) > 0:
-            others = ", ".join(g.symbol for g in named if not g.figures)
-            self.explained.notes.append(
-                f"{name} names {len(named)} genes in NCBI Gene: searched as those in the "
-                f"index, {', '.join(kept)} (not {others})"
-            )
-        return kept
-
-    def _is_gene_keyword(self, symbol: str) -> bool:
-        """Whether a figure lists ``symbol`` among its keywords (not as a gene it knows)."""
-        return bool(len(self.snap.postings(schema.ALIAS, name_key(symbol))[0]))
+        """The symbols of the genes ``name`` names (:func:`resolve_gene`: as the figures
+        print it, else as NCBI Gene knows it), those in the index; a name NCBI gives to
+        several genes is read as those in the index, and the notes say so."""
+        found = [m for m in resolve_gene(self.snap, name) if m.figures or m.known_from != "ncbi"]
+        if found and found[0].known_from == "ncbi":
+            named = self.snap.lexicon.in_nomenclature(name)
+            if len(named) > len(found):
+                kept = {m.symbol for m in found}
+                self.explained.notes.append(
+                    f"{name} names {len(named)} genes in NCBI Gene: searched as those in the "
+                    f"index, {', '.join(m.symbol for m in found)} "
+                    f"(not {', '.join(g.symbol for g in named if g.symbol not in kept)})"
+                )
+        return [m.symbol for m in found]
 
     def _all_words(self, stems: list[str], *, title: bool, text: bool = True) -> Match:
         """Documents holding every stem (each in text or title), BM25 summed."""
@@ -535,7 +533,7 @@ class Evaluator:
         key = name_key(value)
         if prefix:
             return self._prefix_match([(schema.GENE, key), (schema.ALIAS, key)])
-        symbols = [m.symbol for m in self.snap.lexicon.resolve(value, nomenclature=True)]
+        symbols = [m.symbol for m in resolve_gene(self.snap, value)]
         self.explained.genes.append({"value": value, "symbols": symbols})
         self.explained.stems.update(self._analyze(value))
         keys = [name_key(s) for s in symbols]

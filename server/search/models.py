@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -36,6 +36,15 @@ DEFAULT_FACET_SIZE = 10
 MAX_FACET_SIZE = 1000
 MAX_FILTER_VALUES = 1000
 SHOWN_VALUE_LENGTH = 40  # an error message quotes at most this much of a bad value
+# Enrichment (``EnrichRequest``)
+MAX_ENRICH_GENES = 5000
+MAX_BACKGROUND_GENES = 60_000  # every human gene, coding or not, with room to spare
+MAX_BACKGROUND_SIZE = 10_000_000
+DEFAULT_MIN_FIGURE_GENES = 3  # as PFOCR's own gene-set releases
+MAX_MIN_FIGURE_GENES = 1000
+CORRECTIONS = ("library", "overlapping")
+DEFAULT_ENRICH_PER_PAGE = 20
+MAX_ENRICH_PER_PAGE = 500
 
 Filters = Mapping[str, tuple[str, ...]]
 Whole = int | str  # a whole number, or its text as a query string or JSON body gives it
@@ -47,6 +56,7 @@ NO_FILTERS: Filters = immutabledict()
 _SURROGATES = (0xD800, 0xDFFF)
 _NONCHARACTERS = (0xFDD0, 0xFDEF)
 _WHOLE_NUMBER = re.compile(r"[+-]?[0-9]+")
+_GENE_SEPARATORS = re.compile(r"[\s,;]+")
 _HUGE = 10**30  # past every bound; and Python will not even turn a 4,301-digit text into an int
 
 
@@ -119,7 +129,7 @@ class SearchRequest:
     def __post_init__(self) -> None:
         # Frozen containers for fields a caller may give as a dict or list.
         object.__setattr__(self, "filters", _frozen_filters(self.filters))
-        object.__setattr__(self, "facets", _frozen_values(self.facets))
+        object.__setattr__(self, "facets", frozen_values(self.facets))
 
 
 def normalize(request: SearchRequest) -> SearchRequest:
@@ -154,6 +164,88 @@ def normalize(request: SearchRequest) -> SearchRequest:
     )
 
 
+@dataclass(frozen=True)
+class EnrichRequest:
+    """Gene-set enrichment of ``genes`` over the figures ``library`` finds.
+
+    ``genes`` (and ``background``) are entries, or texts of entries separated by newlines,
+    commas, semicolons, tabs or spaces: HGNC symbols, Entrez IDs or printed aliases.
+    ``library`` is a search (its text, filters and year range; its paging, sort and facets
+    do not change the library, and its facets are counted for the answer). Figures with
+    fewer than ``min_figure_genes`` genes are left out of the library. The background is
+    the library's genes, or the ``background`` list, or ``background_size`` genes.
+    ``correction`` is ``library`` (Benjamini-Hochberg over every figure of the library)
+    or ``overlapping`` (over the figures sharing a gene with the list, as Enrichr does).
+    """
+
+    genes: tuple[str, ...] = ()
+    library: SearchRequest = field(default_factory=lambda: SearchRequest(facets=()))
+    min_figure_genes: Whole | None = DEFAULT_MIN_FIGURE_GENES
+    background: tuple[str, ...] | None = None
+    background_size: Whole | None = None
+    correction: str = "library"
+    page: Whole = 1
+    per_page: Whole = DEFAULT_ENRICH_PER_PAGE
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "genes", frozen_values(self.genes))
+        if self.background is not None:
+            object.__setattr__(self, "background", frozen_values(self.background))
+
+
+def normalize_enrichment(request: EnrichRequest) -> EnrichRequest:
+    """The canonical, checked form of ``request``; raises :class:`InvalidParameter`.
+
+    Gene entries are split and stripped (repeats kept: the answer reports them); the
+    library is normalised as a search, with its paging and sort fixed (they do not
+    change which figures it holds)."""
+    genes = gene_entries("genes", request.genes, MAX_ENRICH_GENES)
+    if not genes:
+        raise InvalidParameter(
+            "genes", "genes is empty: give gene symbols, Entrez IDs or printed names"
+        )
+    background = None
+    if request.background is not None:
+        background = gene_entries("background", request.background, MAX_BACKGROUND_GENES)
+        if not background:
+            raise InvalidParameter("background", "background is empty: give genes, or leave it out")
+    size = whole_number("background_size", request.background_size, 1, MAX_BACKGROUND_SIZE)
+    if background is not None and size is not None:
+        raise InvalidParameter(
+            "background_size", "give a background list or a background_size, not both"
+        )
+    defaults = EnrichRequest()
+    library = normalize(request.library)
+    return EnrichRequest(
+        genes=genes,
+        library=SearchRequest(
+            q=library.q,
+            filters=library.filters,
+            year_min=library.year_min,
+            year_max=library.year_max,
+            gene_match=library.gene_match,
+            min_genes=library.min_genes,
+            match=library.match,
+            facets=library.facets,
+            facet_size=library.facet_size,
+        ),
+        min_figure_genes=whole_number(
+            "min_figure_genes",
+            request.min_figure_genes,
+            1,
+            MAX_MIN_FIGURE_GENES,
+            DEFAULT_MIN_FIGURE_GENES,
+        ),
+        background=background,
+        background_size=size,
+        correction=one_of("correction", request.correction, CORRECTIONS, defaults.correction),
+        page=whole_number("page", request.page, 1, MAX_PAGE, defaults.page),
+        per_page=whole_number(
+            "per_page", request.per_page, 1, MAX_ENRICH_PER_PAGE, defaults.per_page
+        ),
+    )
+
+
 # -- the checks of single values, shared by every entry point ------------------------------
 
 
@@ -172,6 +264,31 @@ def text(name: str, value: Any, *, what: str | None = None) -> str:
             position=at if name == "q" else None,
         )
     return value
+
+
+def gene_entries(name: str, values: Iterable[Any], limit: int) -> tuple[str, ...]:
+    """The entries of a gene list: each value must be text; texts are split on newlines,
+    commas, semicolons, tabs and spaces; blanks dropped, repeats kept; at most ``limit``."""
+    values = list(values)
+    for number, value in enumerate(values, 1):
+        if not isinstance(value, str):
+            hint = (
+                ' (write an Entrez ID as text: "7157")'
+                if isinstance(value, int) and not isinstance(value, bool)
+                else ""
+            )
+            raise InvalidParameter(
+                name,
+                f"{name} entry {number} must be text, got {type(value).__name__} "
+                f"{shown(value)}{hint}",
+            )
+    joined = text(name, "\n".join(values))  # one check and one split for the whole list
+    entries = [e for e in _GENE_SEPARATORS.split(joined) if e]
+    if len(entries) > limit:
+        raise InvalidParameter(
+            name, f"{name} has {len(entries):,} entries; at most {limit:,} are allowed"
+        )
+    return tuple(entries)
 
 
 def query_text(name: str, value: Any) -> str:
@@ -302,10 +419,10 @@ def _frozen_filters(filters: Any) -> immutabledict[str, tuple[Any, ...]]:
             "filters must map filter names to values, as in {'gene': ['STAT3']}, "
             f"got {type(filters).__name__}",
         )
-    return immutabledict((name, _frozen_values(values)) for name, values in filters.items())
+    return immutabledict((name, frozen_values(values)) for name, values in filters.items())
 
 
-def _frozen_values(values: Any) -> tuple[Any, ...]:
+def frozen_values(values: Any) -> tuple[Any, ...]:
     """One value or an iterable of them as a tuple (text is one value, not its letters)."""
     if values is None:
         return ()

@@ -23,9 +23,8 @@ import logging
 import os
 import threading
 import time
-from collections import OrderedDict
-from collections.abc import Hashable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -39,14 +38,21 @@ from server.search import lookups, models
 from server.search import query as q
 from server.search.budget import Budget
 from server.search.filters import facet_ordinals, year_mask
-from server.search.hits import figure_dict, gene_dict, hit, snippet
+from server.search.genes import enrichment
+from server.search.genes.page import gene_page
+from server.search.genes.resolve import read_gene_list, resolve_gene
+from server.search.hits import figure_dict, hit, snippet
+from server.search.lru import LRU
 from server.search.matching import Evaluator, Explained
 from server.search.models import (
+    MAX_ENRICH_GENES,
     Busy,
+    EnrichRequest,
     InvalidParameter,
     NotFound,
     SearchRequest,
     normalize,
+    normalize_enrichment,
     whole_number,
 )
 from server.search.scoring import Match
@@ -58,7 +64,6 @@ log = logging.getLogger(__name__)
 RESULT_CACHE_SIZE = 512
 MATCH_CACHE_SIZE = 64
 DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
-COOCCURRING = 20
 MAX_SIMILAR = 100
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
 _RECORD_BATCH = 100
@@ -66,31 +71,11 @@ _RECORD_BATCH = 100
 # take twice as long, nor starve cheap requests; one that cannot start soon is turned away.
 COSTLY_AT_ONCE = 1
 COSTLY_WAIT_SECONDS = 2.0
+COSTLY_LIST_ENTRIES = 6000  # an enrichment reading more entries takes the costly turn
 BUSY_RETRY_SECONDS = 2  # what a turned-away client is told to wait
 HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
 # Fewer figures than a page holding every word of a query: show those holding the most.
 RELAXED_BELOW = models.DEFAULT_PER_PAGE
-
-
-class _LRU:
-    def __init__(self, size: int) -> None:
-        self.size = size
-        self.data: OrderedDict[Hashable, Any] = OrderedDict()
-        self.lock = threading.Lock()
-
-    def get(self, key: Hashable) -> Any:
-        with self.lock:
-            value = self.data.get(key)
-            if value is not None:
-                self.data.move_to_end(key)
-            return value
-
-    def put(self, key: Hashable, value: Any) -> None:
-        with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
 
 
 class IndexUnavailable(IndexError_):
@@ -124,8 +109,8 @@ class SearchService:
         self._state: tuple[str | None, Snapshot] | None = None  # (link target, snapshot)
         self._failure: LoadFailure | None = None
         self._load_lock = threading.Lock()
-        self._results = _LRU(RESULT_CACHE_SIZE)
-        self._matches = _LRU(MATCH_CACHE_SIZE)
+        self._results = LRU(RESULT_CACHE_SIZE)
+        self._matches = LRU(MATCH_CACHE_SIZE)
         self._costly = threading.BoundedSemaphore(COSTLY_AT_ONCE)
 
     # -- index generations ----------------------------------------------------------------
@@ -300,7 +285,7 @@ class SearchService:
             budget.check(parsed.tree, snap)
             evaluator = Evaluator(snap, budget, loose=loose)
             evaluator.explained.notes.extend(parsed.notes)
-            with self._turn(budget):
+            with self._turn(budget.costly):
                 match = evaluator.evaluate_query(parsed.tree)
             match = lookups.rank_first(parsed.tree, match, evaluator.explained.lookups)
             cached = (parsed.tree, match, evaluator.explained)
@@ -308,16 +293,22 @@ class SearchService:
         return cached
 
     @contextmanager
-    def _turn(self, budget: Budget) -> Iterator[None]:
-        """Wait for the costly-query slot if ``budget`` says the query is costly."""
-        if not budget.costly:
+    def _turn(
+        self,
+        costly: bool,
+        parameter: str = "q",
+        narrow: str = "fewer common words, phrases or prefixes",
+    ) -> Iterator[None]:
+        """Wait for the costly-query slot if the request is ``costly``; if it does not
+        come soon, :class:`Busy` on ``parameter``, advising to ``narrow`` it."""
+        if not costly:
             yield
             return
         if not self._costly.acquire(timeout=COSTLY_WAIT_SECONDS):
             raise Busy(
-                "q",
+                parameter,
                 "the server is busy with other costly queries: retry in a few seconds, or "
-                "narrow this one (fewer common words, phrases or prefixes)",
+                f"narrow this one ({narrow})",
                 retry_after=BUSY_RETRY_SECONDS,
             )
         try:
@@ -426,51 +417,90 @@ class SearchService:
         cached = self._results.get(key)
         if cached is not None:
             return dict(cached)
-        matches = snap.lexicon.resolve(text, nomenclature=True)
-        genes = snap.facets["gene"]
-        if not matches and genes.lookup(text) is not None:
-            symbol = genes.values[genes.lookup(text)]
-            matches = [_Resolved(symbol, snap.lexicon.entrez(symbol), "symbol")]
-        matches = sorted(matches, key=lambda m: -snap.lexicon.symbol_figures.get(m.symbol, 0))
-        if not matches:
-            raise NotFound(
-                "gene",
-                f"no gene {text!r}: not an HGNC symbol, Entrez ID or printed alias in the index",
-            )
-        ordinals = [o for m in matches if (o := genes.lookup(m.symbol)) is not None]
-        mask = genes.mask(ordinals, snap.n_docs)
-        result, run = self._search(snap, req, extra=mask)
-        within = run.matched
-        counts = genes.count(within)
-        for o in ordinals:
-            counts[o] = 0
-        top, _ = genes.top(counts, COOCCURRING)
-        first = matches[0]
-        result.update(
-            symbol=first.symbol,
-            entrez=first.entrez,
-            matched_by=first.matched_by,
-            ambiguous=len(matches) > 1,
-            url=gene_dict(first.symbol, first.entrez)["url"],
-            genes=[
-                {
-                    **gene_dict(m.symbol, m.entrez),
-                    "figures": int(genes.totals[o]) if o is not None else 0,
-                }
-                for m in matches
-                for o in [genes.lookup(m.symbol)]
-            ],
-            by_year=_year_counts(snap, within),
-            by_organism=_organism_counts(snap, within),
-            cooccurring=[
-                {**_gene_link(snap, genes.values[o]), "figures": int(counts[o])} for o in top
-            ],
-        )
-        result["search_query"] = result.pop("query")
-        result["query"] = text
+        result, run = gene_page(snap, text, lambda mask: self._search(snap, req, extra=mask))
         if not run.hint_skipped:
             self._results.put(key, result)
         return dict(result)
+
+    # -- enrichment -------------------------------------------------------------------------
+
+    def enrich(self, request: EnrichRequest) -> dict[str, Any]:
+        """Gene-set enrichment: the figures a search finds, ranked by how well each one's
+        genes explain a gene list (see :mod:`server.search.genes.enrichment`). Returns::
+
+            {"version", "library_size", "background_size", "query_size", "total",
+             "correction", "hypotheses", "background": "library"|"list"|"size",
+             "min_figure_genes", "library": {"matched", "too_small", "figures",
+             "background_list", "search": <a search's query>}, "notes": [str],
+             "query": {"entries", "recognised", "genes", "resolved", "unrecognised",
+                       "ambiguous", "duplicates", "outside_background"},
+             "page", "per_page", "pages", "results": [row], "facets": {...}}
+
+        A row: the figure's card fields (``figid``, ``title``, ``paper_title``, ``year``,
+        ``organisms``, ``links``...), ``rank``, ``overlap``, ``figure_genes``,
+        ``overlap_genes``, ``p_value``, ``log10_p_value``, ``adjusted_p_value``,
+        ``log10_adjusted_p_value``, ``odds_ratio``, ``fold_enrichment``,
+        ``combined_score``. Facets are those of the search, as :meth:`search` counts them.
+        """
+        snap = self._snapshot()
+        req = normalize_enrichment(request)
+        key = (snap.version, "enrich", req)
+        cached = self._results.get(key)
+        if cached is None:
+            run = _Run(self, snap, req.library, None)
+            with self._enrichment_turn(req):
+                found = enrichment.enrich(snap, run.matched, req)
+            start = (req.page - 1) * req.per_page
+            cached = {"version": snap.version, **found.summary()}
+            cached["library"]["search"] = run.understood()
+            cached.update(
+                page=req.page,
+                per_page=req.per_page,
+                pages=-(-found.scores.total // req.per_page),
+                results=found.rows(start, start + req.per_page, self.image_url),
+                facets=run.facets(),
+            )
+            self._results.put(key, cached)
+        return dict(cached)
+
+    def iter_enrichment(
+        self, request: EnrichRequest, limit: int
+    ) -> tuple[dict[str, Any], Iterator[dict[str, Any]]]:
+        """The top level of :meth:`enrich` (no rows, no facets) and an iterator over every
+        row in rank order, at most ``limit``, ignoring page and per_page (for exports)."""
+        snap = self._snapshot()
+        req = normalize_enrichment(request)
+        run = _Run(self, snap, replace(req.library, facets=()), None)
+        with self._enrichment_turn(req):
+            found = enrichment.enrich(snap, run.matched, req)
+        summary = {"version": snap.version, **found.summary()}
+        return summary, found.iter_rows(max(0, limit), self.image_url)
+
+    def _enrichment_turn(self, req: EnrichRequest) -> AbstractContextManager[None]:
+        """Long lists (a background of thousands of genes is read gene by gene) take the
+        costly-query turn, so that they do not slow every other request at once."""
+        entries = len(req.genes) + len(req.background or ())
+        parameter = "background" if req.background else "genes"
+        return self._turn(entries > COSTLY_LIST_ENTRIES, parameter, "a shorter list")
+
+    def resolve_genes(self, genes: Any) -> dict[str, Any]:
+        """How each entry of a gene list reads, as enrichment reads it: ``{"version",
+        "entries", "recognised", "genes", "resolved", "unrecognised", "ambiguous",
+        "duplicates"}``. ``genes`` is text or texts, split as :class:`EnrichRequest`'s."""
+        entries = models.gene_entries("genes", models.frozen_values(genes), MAX_ENRICH_GENES)
+        snap = self._snapshot()
+        return {"version": snap.version, **read_gene_list(snap, entries).report()}
+
+    def enrichment_example(self) -> dict[str, Any] | None:
+        """A real figure's genes, as an example list: ``{"figid", "title", "genes"}``
+        (symbols in the figure's order), or None for an index without genes."""
+        snap = self._snapshot()
+        key = (snap.version, "enrichment example")
+        cached = self._results.get(key)
+        if cached is None:
+            cached = enrichment.example(snap)
+            self._results.put(key, cached)
+        return None if cached is None else dict(cached)
 
     # -- autocomplete and status ----------------------------------------------------------
 
@@ -544,11 +574,6 @@ def first_matched(order: np.ndarray, matched: np.ndarray, total: int, limit: int
     return np.concatenate(found)[:need]
 
 
-class _Resolved:
-    def __init__(self, symbol: str, entrez: str | None, matched_by: str) -> None:
-        self.symbol, self.entrez, self.matched_by = symbol, entrez, matched_by
-
-
 class _Run:
     """One request evaluated over one snapshot: masks per filter, the matched set."""
 
@@ -596,8 +621,8 @@ class _Run:
         per_value = np.zeros(snap.n_docs, dtype=np.int32)
         chosen: set[int] = set()
         for value in values:
-            symbols = [m.symbol for m in snap.lexicon.resolve(value, nomenclature=True)]
-            ordinals = {o for s in [*symbols, value] if (o := arrays.lookup(s)) is not None}
+            symbols = [m.symbol for m in resolve_gene(snap, value)]
+            ordinals = {o for s in symbols if (o := arrays.lookup(s)) is not None}
             self.gene_filters.append(
                 {"value": value, "symbols": sorted({arrays.values[o] for o in ordinals})}
             )
@@ -805,24 +830,6 @@ def check_image_url(template: str) -> str:
             f"image URL template {template!r} must contain both {{pmcid}} and {{filename}}"
         )
     return template
-
-
-def _gene_link(snap: Snapshot, symbol: str) -> dict[str, Any]:
-    entrez = snap.lexicon.entrez(symbol)
-    return {"symbol": symbol, "entrez": entrez, "url": gene_dict(symbol, entrez)["url"]}
-
-
-def _year_counts(snap: Snapshot, mask: np.ndarray) -> list[dict[str, int]]:
-    years = snap.years[mask]
-    counts = np.bincount(years[years != MISSING_YEAR])
-    return [{"year": int(y), "count": int(counts[y])} for y in np.flatnonzero(counts)]
-
-
-def _organism_counts(snap: Snapshot, mask: np.ndarray) -> list[dict[str, Any]]:
-    arrays = snap.facets["organism"]
-    counts = arrays.count(mask)
-    top, _ = arrays.top(counts, len(arrays.values))
-    return [_facet_value("organism", arrays.values[o], int(counts[o]), False) for o in top]
 
 
 def _year_facet(snap: Snapshot, mask: np.ndarray, size: int, req: SearchRequest) -> dict[str, Any]:

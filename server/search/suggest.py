@@ -12,6 +12,7 @@ import numpy as np
 from indexer.analysis import name_key
 from indexer.index import schema
 from server.search import query as q
+from server.search.genes.resolve import resolve_gene
 from server.search.snapshot import Snapshot
 from server.search.terms import analyze
 
@@ -147,9 +148,8 @@ def _closest(snap: Snapshot, word: str) -> str | None:
         for term in snap.terms_within(schema.TEXT, stem, maxdist, prefix=2):
             word = snap.spelling.get(term, term)
             candidates.append((_distance(stem, term), -snap.doc_frequency(schema.TEXT, term), word))
-    symbols = snap.lexicon
     for term in snap.terms_within(schema.GENE, folded, maxdist):
-        matches = symbols.resolve(term)
+        matches = resolve_gene(snap, term)
         display = matches[0].symbol if matches else term
         candidates.append(
             (_distance(folded, term), -snap.doc_frequency(schema.GENE, term), display)

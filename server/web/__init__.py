@@ -121,7 +121,13 @@ def _init_cors(app: Flask) -> None:
         methods=["GET", "HEAD", "POST", "OPTIONS"],
         allow_headers=["Content-Type", "If-None-Match"],
         # Link: a figure's canonical URL, when it was asked for by another name.
-        expose_headers=["ETag", "X-Total-Count", "Content-Disposition", "Link"],
+        expose_headers=[
+            "ETag",
+            "X-Total-Count",
+            "X-Exported-Count",
+            "Content-Disposition",
+            "Link",
+        ],
         max_age=86400,
         send_wildcard=True,  # with "*": say "*" rather than echo each Origin, so caches share
     )

@@ -78,6 +78,49 @@ def search_post() -> Response:
     return _search(params.merge(params.from_args(request.args), from_body))
 
 
+@api.post("/enrich")
+def enrich() -> Response:
+    args = params.merge(params.from_args(request.args), _enrich_body())
+    params.check_known(args, params.ENRICH_PARAMS)
+    enrich_request = params.enrich_request(args)
+    fmt = params.enrich_format(args)
+    if fmt == "json":
+        return jsonify(service().enrich(enrich_request))
+    cap = current_app.config["PFOCR_EXPORT_MAX"]
+    summary, rows = service().iter_enrichment(enrich_request, limit=cap)
+    chunks = export.render_enrichment(fmt, rows)
+    response = Response(stream_with_context(chunks), content_type=export.MEDIA_TYPES[fmt])
+    response.headers["Content-Disposition"] = (
+        f'attachment; filename="{export.enrichment_filename(fmt)}"'
+    )
+    response.headers["X-Total-Count"] = str(summary["total"])
+    response.headers["X-Exported-Count"] = str(min(summary["total"], cap))
+    return response
+
+
+def _enrich_body() -> dict[str, list[Any]]:
+    """The body of an enrichment: JSON (whatever the Content-Type says: ``curl -d`` sends
+    JSON as a form), or a form (the page's), urlencoded or multipart."""
+    if request.mimetype == "multipart/form-data":
+        return params.from_args(request.form)
+    body = request.get_data(cache=False)
+    if not body.strip():
+        return {}
+    if request.mimetype == "application/x-www-form-urlencoded" and body.lstrip()[:1] not in (
+        b"{",
+        b"[",
+    ):
+        return params.from_form_body(body)
+    return params.from_json_body(body, lists=params.GENE_LISTS)
+
+
+@api.post("/genes")
+def resolve_genes() -> Response:
+    args = params.merge(params.from_args(request.args), _enrich_body())
+    params.check_known(args, ("genes",))
+    return jsonify(service().resolve_genes(args.get("genes", [])))
+
+
 @api.get("/genes/<path:text>")  # printed aliases such as "P/CAF" hold slashes
 @conditional
 def gene(text: str) -> Response:

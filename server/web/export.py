@@ -29,6 +29,7 @@ import json
 from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
+from server.search.genes import stats
 from server.web.errors import ApiError
 
 EXPORT_MAX = 10_000
@@ -85,6 +86,73 @@ def render(fmt: str, hits: Iterable[dict[str, Any]]) -> Iterator[str]:
     """The chunks of an export of ``hits`` in format ``fmt``."""
     renderers = {"json": json_chunks, "csv": csv_chunks, "tsv": tsv_chunks, "gmt": gmt_chunks}
     return renderers[fmt](hits)
+
+
+# Enrichment exports: Enrichr's column names, so its users' scripts read ours; the term is
+# the figid, and the overlap is "a/K" as in Enrichr.
+ENRICHMENT_COLUMNS = (
+    "Term",
+    "Title",
+    "Overlap",
+    "P-value",
+    "Adjusted P-value",
+    "Odds Ratio",
+    "Fold Enrichment",
+    "Combined Score",
+    "Genes",
+)
+
+
+def render_enrichment(fmt: str, rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The chunks of an enrichment export (``tsv`` or ``gmt``) of ranked ``rows``."""
+    return {"tsv": enrichment_tsv_chunks, "gmt": enrichment_gmt_chunks}[fmt](rows)
+
+
+def enrichment_filename(fmt: str) -> str:
+    return f"pfocr-enrichment.{fmt}"
+
+
+def enrichment_tsv_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """One line per figure sharing a gene with the list, best first. p-values keep every
+    digit a double holds; smaller ones are written from their logarithm ("1.2e-930")."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, dialect=csv.excel_tab)
+    writer.writerow(ENRICHMENT_COLUMNS)
+    for row in rows:
+        writer.writerow(
+            [
+                spreadsheet_safe(_cell(row["figid"])),
+                spreadsheet_safe(_gmt_field(row["title"] or "")),
+                f"{row['overlap']}/{row['figure_genes']}",
+                p_text(row["p_value"], row["log10_p_value"]),
+                p_text(row["adjusted_p_value"], row["log10_adjusted_p_value"]),
+                repr(row["odds_ratio"]),
+                repr(row["fold_enrichment"]),
+                repr(row["combined_score"]),
+                ";".join(spreadsheet_safe(g) for g in row["overlap_genes"]),
+            ]
+        )
+        yield buffer.getvalue()
+        buffer.seek(0)
+        buffer.truncate()
+    if rest := buffer.getvalue():  # the header alone, when nothing overlaps
+        yield rest
+
+
+def enrichment_gmt_chunks(rows: Iterable[dict[str, Any]]) -> Iterator[str]:
+    """The gene sets of the ranked figures (each one's genes in the background), best
+    first, as GMT: figid, title, symbols."""
+    for row in rows:
+        fields = [row["figid"], row["title"] or "", *row["genes"]]
+        yield "\t".join(spreadsheet_safe(_gmt_field(f)) for f in fields) + "\n"
+
+
+def p_text(p_value: float, log10_p_value: float) -> str:
+    """A p-value as text: the double's shortest exact form, or, below what a double holds
+    well, ten digits from its logarithm."""
+    if p_value >= 1e-300:
+        return repr(p_value)
+    return stats.p_text(log10_p_value * stats.LOG10, digits=10)
 
 
 def filename(fmt: str) -> str:

@@ -10,6 +10,7 @@ which the page's script swaps in place; the URL is the same either way.
 from __future__ import annotations
 
 import re
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -26,7 +27,7 @@ from flask import (
 from werkzeug.exceptions import HTTPException
 
 from indexer.index.store import IndexError_
-from server.search.models import Busy, InvalidParameter, NotFound, normalize
+from server.search.models import Busy, InvalidParameter, NotFound, SearchRequest, normalize
 from server.web import assets, errors, export, figure_names, params, views
 
 if TYPE_CHECKING:
@@ -45,6 +46,9 @@ CSP = (
 )
 FRAGMENT_HEADER = "X-PFOCR-Fragment"
 FIGURE_PARAMS = ("genes",)
+# The enrichment page takes the API's parameters (not format: the page is the format) and
+# the example button's.
+ENRICH_PAGE_PARAMS = (*(p for p in params.ENRICH_PARAMS if p != "format"), "example")
 SIMILAR_FIGURES = 8
 API_SEARCH = "/api/search"
 
@@ -167,6 +171,48 @@ def gene(text: str) -> Response:
         printed=views.printed_names(result),
     )
     return _render_results("gene.html", context)
+
+
+@pages.route("/enrich", methods=["GET", "POST"])
+def enrich() -> Response:
+    """The enrichment page: a form (gene list, library filters with counts, background),
+    and once a list is given, its figures ranked, as a table and a chart. The form posts
+    to itself; a GET with ``genes`` in the query string asks the same (links, bookmarks)."""
+    args = params.from_args(request.args)
+    if request.method == "POST":
+        args = params.merge(args, params.from_args(request.form))
+    params.check_known(args, ENRICH_PAGE_PARAMS)
+    example = service().enrichment_example()
+    if "example" in args and example:  # the example button without JavaScript
+        args = {**args, "genes": ["\n".join(example["genes"])]}
+    form = views.enrich_form(args)
+    enrich_request = params.enrich_request(args)
+    enrich_request = replace(
+        enrich_request, library=replace(enrich_request.library, facets=views.ENRICH_FACETS)
+    )
+    context: dict[str, Any] = {"form": form, "example": example, "error": None, "result": None}
+    status = 200
+    asked = form["genes"].strip() and "example" not in args
+    try:
+        if asked:
+            context["result"] = service().enrich(enrich_request)
+        library = context["result"] or service().search(replace(enrich_request.library, per_page=1))
+    except InvalidParameter as exc:  # shown beside the form, which keeps what was typed
+        context["error"] = {"parameter": exc.parameter, "message": exc.message}
+        context["result"] = None
+        status = 400
+        library = service().search(SearchRequest(facets=views.ENRICH_FACETS, per_page=1))
+    result = context["result"]
+    context.update(
+        facets=views.library_facets(library, enrich_request.library),
+        library_total=library["total"] if result is None else result["library"]["matched"],
+        rows=views.enrichment_rows(result) if result else [],
+        chart=views.enrichment_chart(result) if result else None,
+        pages=views.enrichment_pages(result) if result else [],
+        export_cap=current_app.config["PFOCR_EXPORT_MAX"],
+    )
+    response = make_response(render_template("enrich.html", **context), status)
+    return response
 
 
 @pages.get("/about")

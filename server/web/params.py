@@ -14,13 +14,14 @@ import difflib
 import json
 from collections.abc import Iterable, Mapping
 from typing import Any
+from urllib.parse import parse_qsl
 
 from werkzeug.datastructures import MultiDict
 
 from server.search import models
-from server.search.models import InvalidParameter, SearchRequest
+from server.search.models import EnrichRequest, InvalidParameter, SearchRequest
 
-Params = Mapping[str, list[str]]
+Params = Mapping[str, list[Any]]
 
 FORMATS = ("json", "csv", "tsv", "gmt")
 
@@ -44,6 +45,22 @@ SINGLE_PARAMS = tuple(
     name for name in SEARCH_PARAMS if name not in (*models.FILTER_NAMES, "facets")
 )
 SUGGEST_PARAMS = ("q", "limit")
+# Enrichment: the gene list and its statistics, then the search that makes the library.
+ENRICH_FORMATS = ("json", "tsv", "gmt")
+GENE_LISTS = ("genes", "background")  # lists of texts, or one text of several entries
+ENRICH_OWN = ("background_size", "min_figure_genes", "correction", "page", "per_page")
+LIBRARY_PARAMS = (
+    "q",
+    *models.FILTER_NAMES,
+    "year_min",
+    "year_max",
+    "gene_match",
+    "min_genes",
+    "match",
+    "facets",
+    "facet_size",
+)
+ENRICH_PARAMS = (*GENE_LISTS, *ENRICH_OWN, "format", *LIBRARY_PARAMS)
 
 
 def from_args(args: MultiDict[str, str]) -> dict[str, list[str]]:
@@ -51,8 +68,9 @@ def from_args(args: MultiDict[str, str]) -> dict[str, list[str]]:
     return {name: args.getlist(name) for name in args}
 
 
-def from_json_body(raw: bytes) -> dict[str, list[str]]:
-    """A JSON object body as ``{name: [values]}``; numbers become their text."""
+def from_json_body(raw: bytes, lists: Iterable[str] = ()) -> dict[str, list[Any]]:
+    """A JSON object body as ``{name: [values]}``; numbers become their text. Parameters
+    named in ``lists`` keep their items as given (the service checks each is text)."""
     body = _parse_json(raw)
     if not isinstance(body, dict):
         raise InvalidParameter(
@@ -62,7 +80,20 @@ def from_json_body(raw: bytes) -> dict[str, list[str]]:
         )
     for name in body:
         models.text("body", name, what="a parameter name in the body")
-    return {name: _body_values(name, value) for name, value in body.items()}
+    lists = tuple(lists)
+    return {
+        name: _list_values(name, value) if name in lists else _body_values(name, value)
+        for name, value in body.items()
+    }
+
+
+def from_form_body(raw: bytes) -> dict[str, list[str]]:
+    """A form-encoded body (``application/x-www-form-urlencoded``) as ``{name: [values]}``."""
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise InvalidParameter("body", "the request body is not UTF-8 text") from None
+    return from_args(MultiDict(parse_qsl(text, keep_blank_values=True)))
 
 
 def merge(query: Params, body: Params) -> dict[str, list[str]]:
@@ -109,6 +140,35 @@ def search_request(params: Params) -> SearchRequest:
     return SearchRequest(filters=filters, **given)
 
 
+def enrich_request(params: Params) -> EnrichRequest:
+    """The raw :class:`EnrichRequest` that ``params`` describe (the service checks it).
+    A blank ``background`` (the page's empty box) is no background."""
+    given: dict[str, Any] = {
+        name: value for name in ENRICH_OWN if (value := _one(params, name)) is not None
+    }
+    background = params.get("background")
+    if background is not None and not any(not isinstance(v, str) or v.strip() for v in background):
+        background = None
+    library: dict[str, Any] = {
+        name: value
+        for name in ("q", "year_min", "year_max", "gene_match", "min_genes", "match", "facet_size")
+        if (value := _one(params, name)) is not None
+    }
+    filters = {name: params[name] for name in models.FILTER_NAMES if name in params}
+    facets = _facets(params["facets"]) if "facets" in params else ()
+    return EnrichRequest(
+        genes=tuple(params.get("genes") or ()),
+        library=SearchRequest(filters=filters, facets=facets, **library),
+        background=None if background is None else tuple(background),
+        **given,
+    )
+
+
+def enrich_format(params: Params) -> str:
+    """The format of an enrichment answer: json (a page of rows), tsv or gmt (every row)."""
+    return models.one_of("format", _one(params, "format"), ENRICH_FORMATS, "json")
+
+
 def export_format(params: Params) -> str | None:
     """The export format asked for, or None for a page of results."""
     return models.one_of("format", _one(params, "format"), FORMATS)
@@ -144,6 +204,16 @@ def _body_values(name: str, value: Any) -> list[str]:
             )
         texts.append(item if isinstance(item, str) else json.dumps(item))
     return texts
+
+
+def _list_values(name: str, value: Any) -> list[Any]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, list):
+        return value
+    raise InvalidParameter(
+        name, f"{name} must be a list of texts or one text of entries, got {_json_kind(value)}"
+    )
 
 
 def _parse_json(raw: bytes) -> Any:

@@ -11,6 +11,7 @@ except in :func:`drop_filter_hints`, which counts what dropping each filter woul
 from __future__ import annotations
 
 import json
+import math
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from functools import lru_cache
@@ -676,3 +677,147 @@ def results_context(
         "relaxed": relaxed_view(result, state),
         "loose_url": state.setting("match", None) if request.match == "all" else None,
     }
+
+
+# -- enrichment page -----------------------------------------------------------------------
+
+ENRICH_FACETS = ("organism", "disease")  # the library's facets the page offers, with counts
+ENRICH_CHART_BARS = 10
+ENRICH_FIELDS = (
+    "genes",
+    "q",
+    "year_min",
+    "year_max",
+    "background",
+    "background_size",
+    "min_figure_genes",
+    "correction",
+    "per_page",
+)
+SIGNIFICANT = 0.05
+
+
+def enrich_form(args: Mapping[str, Sequence[Any]]) -> dict[str, str]:
+    """The form's fields as the user gave them, to fill it in again (gene lists one entry
+    a line when given as a list)."""
+    form = {}
+    for name in ENRICH_FIELDS:
+        values = [str(v) for v in args.get(name) or ()]
+        form[name] = "\n".join(values) if name in ("genes", "background") else ",".join(values)
+    form["correction"] = form["correction"] or "library"
+    form["min_figure_genes"] = form["min_figure_genes"] or str(models.DEFAULT_MIN_FIGURE_GENES)
+    return form
+
+
+def library_facets(result: dict[str, Any], request: SearchRequest) -> list[dict[str, Any]]:
+    """The library's facets as checkboxes: each value with its count and whether it is
+    chosen (chosen values are listed even outside the top ones)."""
+    views = []
+    for name in ENRICH_FACETS:
+        facet = result.get("facets", {}).get(name)
+        if facet is None:
+            continue
+        views.append(
+            {
+                "name": name,
+                "title": FACET_TITLES[name],
+                "values": [
+                    {
+                        "value": str(v["value"]),
+                        "label": _common_name(v) or v.get("label") or str(v["value"]),
+                        "latin": str(v["value"]) if _common_name(v) else None,
+                        "count": v["count"],
+                        "checked": v["selected"],
+                    }
+                    for v in facet["values"]
+                ],
+            }
+        )
+    return views
+
+
+def enrichment_rows(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """The results table: one row per figure, with the numbers as a reader wants them."""
+    return [
+        {
+            "rank": row["rank"],
+            "figid": row["figid"],
+            "title": row["title"] or row["figid"],
+            "paper_title": row["paper_title"],
+            "year": row["year"],
+            "organisms": [o.get("label") or o["name"] for o in row["organisms"]],
+            "url": row["links"]["highlighted"],
+            "image": row["links"]["image"],
+            "overlap": f"{row['overlap']}/{row['figure_genes']}",
+            "p": p_value_text(row["log10_p_value"]),
+            "adjusted": p_value_text(row["log10_adjusted_p_value"]),
+            "significant": row["log10_adjusted_p_value"] <= math.log10(SIGNIFICANT),
+            "odds_ratio": f"{row['odds_ratio']:.3g}",
+            "fold": f"{row['fold_enrichment']:.3g}",
+            "genes": row["overlap_genes"],
+        }
+        for row in result["results"]
+    ]
+
+
+def p_value_text(log10_p: float) -> str:
+    """A p-value in three significant digits, at any size ("0.0123", "4.56e-930")."""
+    if log10_p > -300:
+        return f"{10**log10_p:.3g}"
+    exponent = math.floor(log10_p)
+    mantissa = 10 ** (log10_p - exponent)
+    if round(mantissa, 2) >= 10:
+        mantissa, exponent = mantissa / 10, exponent + 1
+    return f"{mantissa:.3g}e{exponent}"
+
+
+def enrichment_chart(result: dict[str, Any]) -> dict[str, Any] | None:
+    """The best figures of the first page as horizontal bars of -log10(adjusted p), SVG
+    geometry drawn by the server; a dashed line marks adjusted p = 0.05."""
+    rows = [r for r in result["results"] if r["rank"] <= ENRICH_CHART_BARS]
+    if not rows:
+        return None
+    # Narrow enough to stay legible on a phone, where it is drawn at ~350 px.
+    width, left, row_height, top = 460, 4, 40, 8
+    span = width - left - 56
+    values = [-r["log10_adjusted_p_value"] for r in rows]
+    peak = max(max(values), -math.log10(SIGNIFICANT)) or 1.0
+    bars = []
+    for i, (row, value) in enumerate(zip(rows, values, strict=True)):
+        y = top + i * row_height
+        length = span * value / peak
+        bars.append(
+            {
+                "label": _shorten(f"{row['rank']}. {row['title'] or row['figid']}", 58),
+                "url": row["links"]["highlighted"],
+                "label_y": y + 12,
+                "y": y + 18,
+                "width": round(max(length, 1.0), 1),
+                "value": f"{value:.3g}",
+                "value_x": round(left + max(length, 1.0) + 6, 1),
+                "significant": value >= -math.log10(SIGNIFICANT),
+            }
+        )
+    height = top + len(rows) * row_height + 18
+    return {
+        "width": width,
+        "height": height,
+        "left": left,
+        "bars": bars,
+        "threshold_x": round(left + span * -math.log10(SIGNIFICANT) / peak, 1),
+        "axis_y": height - 14,
+        "summary": "; ".join(f"{b['label']}: {v:.3g}" for b, v in zip(bars, values, strict=True)),
+    }
+
+
+def _shorten(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
+
+
+def enrichment_pages(result: dict[str, Any]) -> list[dict[str, Any]]:
+    """Page buttons of the results (the form posts again with another page)."""
+    last, current = min(result["pages"], MAX_PAGE), result["page"]
+    if last <= 1:
+        return []
+    shown = sorted({1, last, *range(max(1, current - 2), min(last, current + 2) + 1)})
+    return [{"number": n, "current": n == current} for n in shown]

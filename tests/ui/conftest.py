@@ -11,7 +11,9 @@ Fixtures:
 - ``serve_app(root)``: serve another app (another index) the same way;
 - ``other_origin(html)``: serve a static HTML page from a second port (another origin);
 - ``browser`` / ``page`` / ``page_no_js``: a headless Chromium and fresh pages;
-- ``artefacts``: a temporary folder for screenshots (never inside the repository).
+- ``artefacts``: a temporary folder for screenshots (never inside the repository);
+- ``site_page`` / ``no_js_page``: pages that reach 127.0.0.1 only (as if images were
+  blocked), the first with a :class:`Watch` of its console errors and page errors.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ import pytest
 from indexer import pipeline
 from tests.conftest import SAMPLE_RECORDS
 
+LOCAL = "http://127.0.0.1:"
 CHROMIUM = os.environ.get("PFOCR_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_FLAGS = [
     "--headless",
@@ -139,3 +142,57 @@ def artefacts() -> Path:
     folder = Path(os.environ.get("PFOCR_ARTEFACTS") or tempfile.mkdtemp(prefix="pfocr-ui-"))
     folder.mkdir(parents=True, exist_ok=True)
     return folder
+
+
+def offline(context: Any) -> list[str]:
+    """Abort every request to another host; returns the list of what was blocked."""
+    blocked: list[str] = []
+
+    def route(route: Any) -> None:
+        if route.request.url.startswith(LOCAL):
+            route.continue_()
+        else:
+            blocked.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", route)
+    return blocked
+
+
+class Watch:
+    """Console errors (CSP violations among them), dialogs and page errors of one page."""
+
+    def __init__(self, page: Any) -> None:
+        self.console: list[str] = []
+        self.dialogs: list[str] = []
+        self.errors: list[str] = []
+        page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
+        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
+        page.on("pageerror", lambda e: self.errors.append(str(e)))
+
+    def problems(self) -> list[str]:
+        # Blocked image requests fail on purpose; anything else is a problem.
+        console = [m for m in self.console if "net::ERR_FAILED" not in m]
+        return console + self.errors + [f"dialog: {d}" for d in self.dialogs]
+
+
+@pytest.fixture
+def site_page(browser: Any) -> Iterator[tuple[Any, Watch]]:
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    offline(context)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page, Watch(page)
+    context.close()
+
+
+@pytest.fixture
+def no_js_page(browser: Any) -> Iterator[Any]:
+    context = browser.new_context(
+        java_script_enabled=False, viewport={"width": 1280, "height": 900}
+    )
+    offline(context)
+    page = context.new_page()
+    page.set_default_timeout(10_000)
+    yield page
+    context.close()

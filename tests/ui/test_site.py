@@ -9,7 +9,6 @@ must stay usable without them (and nothing loads from other sites).
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlsplit
@@ -19,64 +18,10 @@ from axe_playwright_python.sync_playwright import Axe
 
 from indexer import pipeline
 from tests.conftest import FIXTURES, STAT3_RECORD
+from tests.ui.conftest import LOCAL, offline
 
-LOCAL = "http://127.0.0.1:"
 FIRST_LOAD_LIMIT = 100_000  # bytes of HTML, CSS and JS for the first search page
 PAYLOAD_RECORD = "PMC7513516__xss-payload"
-
-
-def _offline(context: Any) -> list[str]:
-    """Abort every request to another host; returns the list of what was blocked."""
-    blocked: list[str] = []
-
-    def route(route: Any) -> None:
-        if route.request.url.startswith(LOCAL):
-            route.continue_()
-        else:
-            blocked.append(route.request.url)
-            route.abort()
-
-    context.route("**/*", route)
-    return blocked
-
-
-class Watch:
-    """Console errors (CSP violations among them), dialogs and page errors of one page."""
-
-    def __init__(self, page: Any) -> None:
-        self.console: list[str] = []
-        self.dialogs: list[str] = []
-        self.errors: list[str] = []
-        page.on("console", lambda m: m.type == "error" and self.console.append(m.text))
-        page.on("dialog", lambda d: (self.dialogs.append(d.message), d.dismiss()))
-        page.on("pageerror", lambda e: self.errors.append(str(e)))
-
-    def problems(self) -> list[str]:
-        # Blocked image requests fail on purpose; anything else is a problem.
-        console = [m for m in self.console if "net::ERR_FAILED" not in m]
-        return console + self.errors + [f"dialog: {d}" for d in self.dialogs]
-
-
-@pytest.fixture
-def site_page(browser: Any) -> Iterator[tuple[Any, Watch]]:
-    context = browser.new_context(viewport={"width": 1280, "height": 900})
-    _offline(context)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page, Watch(page)
-    context.close()
-
-
-@pytest.fixture
-def no_js_page(browser: Any) -> Iterator[Any]:
-    context = browser.new_context(
-        java_script_enabled=False, viewport={"width": 1280, "height": 900}
-    )
-    _offline(context)
-    page = context.new_page()
-    page.set_default_timeout(10_000)
-    yield page
-    context.close()
 
 
 @pytest.fixture(scope="module")
@@ -362,7 +307,7 @@ def test_screenshots_of_the_main_pages(
     browser: Any, site: str, artefacts: Path, width: int
 ) -> None:
     context = browser.new_context(viewport={"width": width, "height": 900})
-    _offline(context)
+    offline(context)
     page = context.new_page()
     try:
         for name, path in (
