@@ -112,6 +112,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="worker processes (default: one per core)",
+    )
+    serve.add_argument(
+        "--threads", type=_positive, default=4, help="threads per worker (default: 4)"
+    )
+    serve.add_argument(
+        "--access-log",
+        type=Path,
+        metavar="FILE",
+        help="append the JSON line of each request to FILE (default: stderr)",
+    )
+    serve.add_argument(
+        "--max-requests",
+        type=int,
+        default=0,
+        metavar="N",
+        help="replace a worker after about N requests (default: 0, never)",
+    )
+    serve.add_argument(
+        "--costly-slots",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="costly queries running at once over all workers (default: workers - 1, at least 1)",
+    )
+    serve.add_argument(
         "--build-from",
         metavar="SRC",
         action="append",
@@ -189,7 +218,8 @@ def _stats(args: argparse.Namespace) -> int:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from server.web.serving import serve  # here, so that indexing commands skip Flask
+    # Here, so that indexing commands skip Flask and gunicorn.
+    from server.web.serving import ServeOptions, serve
 
     store = IndexStore(args.index)
     reason = _why_build(store)
@@ -197,8 +227,23 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"{reason}: building it from {', '.join(args.build_from)}")
         _finish(pipeline.build(args.build_from, args.index, progress=True), strict=False)
     store.require_current()
-    serve(Path(args.index), host=args.host, port=args.port)
-    return EXIT_OK
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        access_log=args.access_log,
+        max_requests=args.max_requests,
+        costly_slots=args.costly_slots,
+    )
+    return serve(Path(args.index), options)
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return value
 
 
 def _why_build(store: IndexStore) -> str | None:

@@ -68,7 +68,7 @@ def test_missing_source_is_a_usage_error(tmp_path, capsys):
 
 def test_serve_builds_first_when_there_is_no_index_it_can_read(tmp_path, monkeypatch, capsys):
     served = []
-    monkeypatch.setattr("server.web.serving.serve", lambda root, host, port: served.append(root))
+    monkeypatch.setattr("server.web.serving.serve", lambda root, options: served.append(root) or 0)
     root = tmp_path / "ix"
     args = ["serve", "--index", str(root), "--build-from", str(sample_path(OLDER_RECORD))]
 

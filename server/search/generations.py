@@ -290,6 +290,16 @@ class Generations:
         snapshot = self.snapshot()
         return {"generation": snapshot.path.name, "version": snapshot.version}
 
+    def viewed(self) -> Snapshot | None:
+        """The snapshot the enclosing :meth:`consistent` block read, if it read one."""
+        view = self._view.get()
+        return view[0] if view else None
+
+    def held(self) -> Snapshot | None:
+        """The snapshot held now for new calls, if any (loads nothing)."""
+        held = self._held
+        return None if held is None else held.snapshot
+
     def load_error(self) -> dict[str, Any] | None:
         """Why the current generation is not the one served, or None when it is."""
         failure = self._failure
