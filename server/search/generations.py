@@ -277,6 +277,15 @@ class Generations:
         """Load the current generation now if it changed; return the snapshot served."""
         return self._current()
 
+    def require_current(self) -> Snapshot:
+        """The current generation's snapshot; raises why it cannot be loaded rather than
+        serve an older one (a server starting up must not start degraded)."""
+        snapshot = self._current()
+        failure = self._failure
+        if failure is not None and failure.link == self._current_link():
+            raise failure.error_type(failure.detail)
+        return snapshot
+
     def close(self) -> None:
         """Stop watching, close the files and drop the pin (a later call loads again)."""
         self._stop.set()

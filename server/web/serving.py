@@ -315,24 +315,27 @@ def check_servable(index_root: str | os.PathLike[str]) -> None:
     child.start()
     sender.close()
     try:
-        problem = receiver.recv() if receiver.poll(CHECK_TIMEOUT_SECONDS) else "timed out"
+        if receiver.poll(CHECK_TIMEOUT_SECONDS):
+            problem = receiver.recv()
+        else:
+            problem = f"cannot serve {index_root}: loading it took over {CHECK_TIMEOUT_SECONDS} s"
     except EOFError:  # the child died without a word (killed, out of memory)
-        problem = "the process loading it died"
+        problem = f"cannot serve {index_root}: the process loading it died"
     finally:
         receiver.close()
         child.join(timeout=10)
+        if child.is_alive():
+            child.kill()
     if problem:
-        raise IndexError_(f"cannot serve {index_root}: {problem}")
+        raise IndexError_(problem)
 
 
 def _try_serving(index_root: str | os.PathLike[str], sender: Any) -> None:
+    logging.disable(logging.CRITICAL)  # the one message goes back to the parent
     problem = None
     try:
         service = create_app(index_root).extensions["pfocr"]
-        service.refresh()
-        failure = service.load_error()  # an older generation served: not at start
-        if failure is not None:
-            problem = f"generation {failure['generation']}: {failure['reason']}"
+        service.generations.require_current()
     except IndexError_ as exc:
         problem = str(exc)
     except Exception as exc:  # a bad setting, say: the message, never a traceback
