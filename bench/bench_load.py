@@ -24,8 +24,10 @@ Printed per mode: requests per second, p50/p95/p99 (ms) and failures per endpoin
 total; the server's CPU (all its processes, in cores) over the run; and each worker's
 memory (USS, PSS, RSS in MB, ``psutil.memory_full_info``) at the end. Then the ratio of
 ``w2`` to ``w1`` throughput. Every server listens on 127.0.0.1 and is stopped by its pid;
-the locust process too. The machine is shared: compare modes of the same run only, and
-see ``--rounds`` (medians over rounds).
+the locust process too. locust runs on the same machine and takes CPU from the server:
+its CPU is printed beside the server's, with the load average (other work on the
+machine). The machine is shared: compare modes of the same run only, and see
+``--rounds``.
 """
 
 from __future__ import annotations
@@ -37,6 +39,7 @@ import json
 import os
 import random
 import re
+import resource
 import shutil
 import signal
 import socket
@@ -245,7 +248,10 @@ def nginx(replicas: list[Server], folder: Path) -> Iterator[str]:
     )
     text = re.sub(r"(?m)(^\s*server \S+[^;\n]*;\n)+", servers, text, count=1)
     (folder / "deploy" / "nginx.conf").write_text(text, encoding="utf-8")
-    command = [NGINX, "-p", f"{folder}/", "-c", "deploy/nginx.conf", "-g", "daemon off;"]
+    # In the foreground; started by root, its workers as root too (not nobody, who
+    # cannot write into this private temporary folder).
+    directives = "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
+    command = [NGINX, "-p", f"{folder}/", "-c", "deploy/nginx.conf", "-g", directives]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         _wait(lambda: _listening(port), 30, "nginx", process)
@@ -334,6 +340,7 @@ def run_locust(url: str, plan_file: Path, users: int, seconds: int, out: Path) -
         "PFOCR_LOAD_PLAN": str(plan_file),
         "PFOCR_LOAD_MAX_REQUESTS": str(MAX_REQUESTS_PER_USER),
     }
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     started = time.monotonic()
     process = subprocess.Popen(
         command, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE
@@ -344,12 +351,14 @@ def run_locust(url: str, plan_file: Path, users: int, seconds: int, out: Path) -
         process.kill()
         _, err = process.communicate(timeout=STOP_TIMEOUT)
     elapsed = time.monotonic() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)  # locust is the child just waited for
+    client_cpu = (after.ru_utime + after.ru_stime) - (before.ru_utime + before.ru_stime)
     stats_file = Path(f"{prefix}_stats.csv")
     if not stats_file.exists():
         raise SystemExit(f"locust wrote no statistics:\n{err.decode(errors='replace')[-3000:]}")
     with open(stats_file, newline="") as handle:
         rows = list(csv.DictReader(handle))
-    return {"rows": rows, "elapsed": elapsed}
+    return {"rows": rows, "elapsed": elapsed, "client_cpu": client_cpu}
 
 
 def summarise(rows: list[dict[str, str]], seconds: int) -> dict[str, dict[str, float]]:
@@ -389,12 +398,17 @@ def measure(mode: str, args: argparse.Namespace, plan_file: Path, work: Path) ->
     return {
         "endpoints": summarise(result["rows"], args.seconds),
         "cpu_cores": cpu.cores,
+        "client_cpu_cores": result["client_cpu"] / result["elapsed"],
+        "load_average": os.getloadavg()[0],
         "memory": used,
     }
 
 
 def print_mode(mode: str, result: dict[str, Any]) -> None:
-    print(f"\n{mode}: server CPU {result['cpu_cores']:.2f} cores")
+    print(
+        f"\n{mode}: server CPU {result['cpu_cores']:.2f} cores, locust CPU "
+        f"{result['client_cpu_cores']:.2f} cores, load average {result['load_average']:.1f}"
+    )
     header = f"  {'endpoint':12} {'requests':>8} {'req/s':>7} {'p50':>6} {'p95':>6} {'p99':>6} {'fail':>5}"
     print(header)
     for name, row in sorted(result["endpoints"].items(), key=lambda kv: kv[0] == "all"):

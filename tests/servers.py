@@ -223,7 +223,7 @@ def nginx(prefix: Path, replicas: Sequence[str]) -> Iterator[Nginx]:
         (prefix / folder).mkdir(parents=True, exist_ok=True)
     port = free_port()
     (prefix / "deploy" / "nginx.conf").write_text(nginx_config(port, replicas), encoding="utf-8")
-    command = [NGINX, "-p", f"{prefix}/", "-c", "deploy/nginx.conf", "-g", "daemon off;"]
+    command = [NGINX, "-p", f"{prefix}/", "-c", "deploy/nginx.conf", "-g", foreground_as_us()]
     check = subprocess.run([*command, "-t"], capture_output=True, text=True, timeout=30)
     assert check.returncode == 0, check.stderr
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
@@ -241,6 +241,13 @@ def nginx(prefix: Path, replicas: Sequence[str]) -> Iterator[Nginx]:
                 process.wait(timeout=STOP_TIMEOUT)
         if process.stderr:
             process.stderr.close()
+
+
+def foreground_as_us() -> str:
+    """nginx's -g directives for a child process: in the foreground, and, when started
+    by root (CI), its workers as root too rather than nobody, who cannot reach a test's
+    private temporary folders."""
+    return "daemon off;" + (" user root;" if os.geteuid() == 0 else "")
 
 
 def _listening(port: int) -> bool:

@@ -54,7 +54,10 @@ def conditional(view: Callable[P, Any]) -> Callable[P, Response]:
 
 def _tagged(tag: str, render: Callable[[], Any]) -> Response:
     """``render()``'s answer tagged ``tag``, or 304 when the client holds that tag."""
-    if request.if_none_match.contains(tag):
+    # Only a tag this URL was answered with: "*" would also match a request that is
+    # not valid, which has no answer the client could hold.
+    held = request.if_none_match
+    if not held.star_tag and held.contains_weak(tag):
         response = Response(status=304)  # before any work: the answer cannot have changed
     else:
         response = make_response(render())
