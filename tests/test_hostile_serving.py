@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import os
 import socket
 import time
 from collections.abc import Iterator
@@ -19,16 +20,16 @@ import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from hypothesis.errors import Unsatisfiable
-from schemathesis.config import SchemathesisConfig
 from schemathesis.generation import GenerationMode
-from schemathesis.specs.openapi.checks import positive_data_acceptance
+from schemathesis.specs.openapi.checks import negative_data_rejection, positive_data_acceptance
 
 from indexer import pipeline
 from server.web import MAX_BODY_BYTES
 from tests.conftest import SAMPLE_RECORDS, STAT3_RECORD
 from tests.servers import Nginx, Served, fetch, nginx, pfocr_serve
 
-EXAMPLES = 20  # per API operation, valid and invalid: bounded (the fuzz takes ~30 s)
+# Per API operation, valid and invalid: bounded (~10 s); PFOCR_FUZZ_EXAMPLES for more.
+EXAMPLES = int(os.environ.get("PFOCR_FUZZ_EXAMPLES", "20"))
 SLOW_CLIENT_LIMIT = 20  # seconds: the server's (10 s) and nginx's (10 s) with slack
 PAGES = [
     "/",
@@ -39,7 +40,7 @@ PAGES = [
     "/embed",
     "/embed/frame?gene=STAT3",
 ]
-REFUSALS = [400, 404, 405, 413, 414, 431]
+LENIENCY_CHECKS = [positive_data_acceptance, negative_data_rejection]
 TRACE_MARKS = ("Traceback", 'File "/', "site-packages", "werkzeug", "gunicorn/")
 
 
@@ -64,11 +65,7 @@ def proxy(served: Served, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
 
 
 def operations(served: Served) -> list:
-    # An invalid request may also be refused for its size (a URL of 1,001 genes).
-    config = SchemathesisConfig.from_dict(
-        {"checks": {"negative_data_rejection": {"expected-statuses": REFUSALS}}}
-    )
-    schema = schemathesis.openapi.from_url(f"{served.url}/api/openapi.json", config=config)
+    schema = schemathesis.openapi.from_url(f"{served.url}/api/openapi.json")
     return [result.ok() for result in schema.get_all_operations()]
 
 
@@ -98,10 +95,11 @@ def test_fuzzed_requests_get_no_5xx_and_documented_answers(served: Served):
         )
         def check(case) -> None:
             response = case.call(base_url=served.url, timeout=30)
-            # A request valid by the document may still be refused: some rules span
-            # parameters (year_min <= year_max) or values (no control characters),
-            # which OpenAPI cannot say. Everything else is checked.
-            case.validate_response(response, excluded_checks=[positive_data_acceptance])
+            # Not checked: that a valid request is accepted (some rules span parameters,
+            # year_min <= year_max, which OpenAPI cannot say) and that an invalid one is
+            # refused (blank values count as not given, as forms send them; a filter's
+            # limit counts distinct values). Every answer is checked against the document.
+            case.validate_response(response, excluded_checks=LENIENCY_CHECKS)
             assert not any(mark in response.text for mark in TRACE_MARKS)
 
         try:
