@@ -16,6 +16,7 @@ import subprocess
 import sys
 import time
 from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
@@ -273,3 +274,42 @@ def test_a_bad_index_at_start_is_a_message_and_an_exit_status(
         assert ".figid.col" in done.stderr and "rebuild it with `pfocr build`" in done.stderr
     else:
         assert "pfocr build" in done.stderr
+
+
+def test_metrics_and_access_log_cover_every_worker(index: Path, tmp_path: Path):
+    log = tmp_path / "access.log"
+    asked = 0
+    with pfocr_serve(index, "--access-log", str(log), workers=2) as served:
+        answered: set[int] = set()
+        while answered != served.workers() and asked < 400:  # until both have answered
+
+            def status(_: int) -> int:
+                return fetch_json(f"{served.url}/api/status")[1]["worker_pid"]
+
+            with ThreadPoolExecutor(8) as pool:
+                answered |= set(pool.map(status, range(8)))
+            asked += 8
+        assert fetch(f"{served.url}/api/search?q=signaling")[0] == 200
+        assert fetch(f"{served.url}/api/genes/NO_SUCH_GENE")[0] == 404
+        _, _, body = fetch(f"{served.url}/metrics")
+        metrics = body.decode()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    status_lines = [line for line in lines if line["path"] == "/api/status"]
+    assert len(status_lines) == asked
+    assert {line["worker_pid"] for line in status_lines} == answered  # one file, both workers
+    (search,) = [line for line in lines if line["path"] == "/api/search"]
+    assert search["status"] == 200 and search["results"] > 0 and search["duration_ms"] > 0
+    assert search["generation"] == version_now(index) and search["query"] == "q=signaling"
+    (missing,) = [line for line in lines if line["path"] == "/api/genes/NO_SUCH_GENE"]
+    assert (missing["status"], missing["route"]) == (404, "/api/genes/<path:text>")
+    # Summed over both workers; the route is the rule, never the path asked.
+    assert (
+        f'pfocr_http_requests_total{{method="GET",route="/api/status",status="200"}} '
+        f"{float(asked)}" in metrics
+    )
+    assert 'route="/api/genes/<path:text>",status="404"' in metrics
+    assert "NO_SUCH_GENE" not in metrics
+    assert f"pfocr_index_documents {float(FIGURES)}" in metrics
+    assert f'pfocr_index_generation_info{{generation="{version_now(index)}"' in metrics
+    assert "pfocr_costly_rejected_total 0.0" in metrics
+    assert 'pfocr_http_request_duration_seconds_bucket{le="0.1",route="/api/search"}' in metrics

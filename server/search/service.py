@@ -8,11 +8,11 @@ generations, and says when the service is degraded). Calls inside
 index version and the normalised request, so a repeated query costs a dictionary
 lookup. Costly queries take turns through a :mod:`server.search.gate`.
 
-Every bad parameter raises :class:`server.search.models.InvalidParameter`; an unknown figure or
-gene raises :class:`server.search.models.NotFound`; with nothing to serve, calls raise an
-``indexer.index.store.IndexError_`` (``NoIndex``, ``IncompatibleIndex`` or
-:class:`server.search.generations.IndexUnavailable`). Returned dicts are shared with the cache: add keys to the
-top level if you must, never mutate nested values.
+Every bad parameter raises :class:`server.search.models.InvalidParameter`; an unknown
+figure or gene raises :class:`server.search.models.NotFound`; with nothing to serve, calls
+raise an ``indexer.index.store.IndexError_`` (``NoIndex``, ``IncompatibleIndex`` or
+:class:`server.search.generations.IndexUnavailable`). Returned dicts are shared with the
+cache: add keys to the top level if you must, never mutate nested values.
 """
 
 from __future__ import annotations
