@@ -29,7 +29,8 @@ core by default) over one listening socket. Choices, and why:
   API's error shape: send long gene lists with ``POST /api/search``), 100 header fields
   of at most 8190 bytes each (431); bodies are bounded by the app (413).
 - **Shutdown**: SIGTERM or Ctrl-C lets requests in flight finish for up to
-  ``GRACEFUL_SECONDS``; SIGHUP reloads the workers one by one. ``--max-requests N``
+  ``GRACEFUL_SECONDS``; SIGHUP starts new workers and stops the old ones gracefully (the
+  code itself is the master's: upgrading it needs a restart). ``--max-requests N``
   recycles a worker after about N requests (with 10% jitter, so they do not all restart
   at once); off by default, since every cache is bounded.
 
@@ -77,11 +78,14 @@ DEFAULT_THREADS = 4  # per worker (see the module's docstring)
 GIL_SWITCH_SECONDS = 0.001
 REQUEST_READ_SECONDS = 10.0  # a request's head and body, from when a thread takes it
 SEND_STALL_SECONDS = 30.0  # one write of an answer (a chunk of an export, say)
+SEND_BUFFER_BYTES = 1 << 20  # asked of the kernel per connection (Linux caps it at wmem_max)
 KEEPALIVE_SECONDS = 5  # an idle kept-alive connection (nginx keeps its own for less)
 GRACEFUL_SECONDS = 20  # requests in flight at shutdown get this long to finish
 WORKER_TIMEOUT_SECONDS = 30  # a worker whose main loop is silent this long is replaced
 MAX_REQUEST_LINE = 8190  # gunicorn's largest
 CHECK_TIMEOUT_SECONDS = 300  # loading the index once before serving
+RUN_PREFIX = "pfocr-serve-"
+MASTER_PID_FILE = "master.pid"
 SERVING_LINE = "Serving PFOCR search on http://{host}:{port} ({workers} workers)"
 
 log = logging.getLogger(__name__)
@@ -114,7 +118,9 @@ def serve(index_root: str | os.PathLike[str], options: ServeOptions = ServeOptio
     workers = options.workers or cores()
     check_servable(index_root)
     master = os.getpid()
-    run_dir = Path(tempfile.mkdtemp(prefix="pfocr-serve-"))
+    _remove_dead_run_folders()
+    run_dir = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
+    (run_dir / MASTER_PID_FILE).write_text(str(master))
     (run_dir / "metrics").mkdir()
     os.environ[telemetry.MULTIPROC_ENV] = str(run_dir / "metrics")
     _configure_logging(options.access_log)
@@ -129,6 +135,18 @@ def serve(index_root: str | os.PathLike[str], options: ServeOptions = ServeOptio
         if os.getpid() == master:
             shutil.rmtree(run_dir, ignore_errors=True)
     return 0
+
+
+def _remove_dead_run_folders() -> None:
+    """The run folders of servers killed with SIGKILL (whose master is gone)."""
+    for folder in Path(tempfile.gettempdir()).glob(f"{RUN_PREFIX}*"):
+        try:
+            pid = int((folder / MASTER_PID_FILE).read_text())
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            shutil.rmtree(folder, ignore_errors=True)
+        except (OSError, ValueError):
+            continue  # not ours to judge: another user's, or being made right now
 
 
 class SearchApplication(BaseApplication):
@@ -278,6 +296,9 @@ class _ClientSocket(socket.socket):
         blocking = sock.getblocking()
         adopted = cls(sock.family, sock.type, sock.proto, fileno=sock.detach())
         adopted.setblocking(blocking)
+        # Room for a whole answer in the kernel: it is handed over in one write, so a
+        # worker killed right after still delivers it, and nginx never sees half of one.
+        adopted.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER_BYTES)
         return adopted
 
     def recv(self, size: int, flags: int = 0) -> bytes:
