@@ -128,7 +128,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-requests",
-        type=int,
+        type=_whole,
         default=0,
         metavar="N",
         help="replace a worker after about N requests (default: 0, never)",
@@ -240,9 +240,20 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _positive(text: str) -> int:
-    value = int(text)
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be at least 1, got {value}")
+    return _at_least(text, 1)
+
+
+def _whole(text: str) -> int:
+    return _at_least(text, 0)
+
+
+def _at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
     return value
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 
+import pytest
+
 from indexer.index.store import IndexStore
 from pfocr.cli import EXIT_EMPTY, EXIT_INDEX, EXIT_OK, EXIT_REJECTED, EXIT_USAGE, main
 from tests.conftest import OLDER_RECORD, SAMPLE_RECORDS, sample_path
@@ -121,3 +123,11 @@ def test_memory_flag_reaches_the_writers(tmp_path):
     args = ["build", str(SAMPLE_RECORDS), "--index", str(root), "--quiet", "--workers", "2"]
     assert main([*args, "--memory-mb", "1"]) == EXIT_OK
     assert len(IndexStore(root).open_current()._segments()) > 2  # segments finished early
+
+
+def test_serve_flags_are_checked(capsys):
+    for args in (["--workers", "0"], ["--threads", "x"], ["--max-requests", "-1"]):
+        with pytest.raises(SystemExit) as stop:
+            main(["serve", *args])
+        assert stop.value.code == EXIT_USAGE
+        assert f"argument {args[0]}" in capsys.readouterr().err
