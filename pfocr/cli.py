@@ -121,6 +121,35 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument("--port", type=int, default=5000, help="port (default: 5000)")
     serve.add_argument(
+        "--workers",
+        type=_positive,
+        default=None,
+        help="worker processes (default: one per core)",
+    )
+    serve.add_argument(
+        "--threads", type=_positive, default=4, help="threads per worker (default: 4)"
+    )
+    serve.add_argument(
+        "--access-log",
+        type=Path,
+        metavar="FILE",
+        help="append the JSON line of each request to FILE (default: stderr)",
+    )
+    serve.add_argument(
+        "--max-requests",
+        type=_whole,
+        default=0,
+        metavar="N",
+        help="replace a worker after about N requests (default: 0, never)",
+    )
+    serve.add_argument(
+        "--costly-slots",
+        type=_positive,
+        default=None,
+        metavar="N",
+        help="costly queries running at once over all workers (default: workers - 1, at least 1)",
+    )
+    serve.add_argument(
         "--build-from",
         metavar="SRC",
         action="append",
@@ -299,7 +328,8 @@ def _read_text(path: str) -> str:
 
 
 def _serve(args: argparse.Namespace) -> int:
-    from server.web.serving import serve  # here, so that indexing commands skip Flask
+    # Here, so that indexing commands skip Flask and gunicorn.
+    from server.web.serving import ServeOptions, serve
 
     store = IndexStore(args.index)
     reason = _why_build(store)
@@ -307,8 +337,34 @@ def _serve(args: argparse.Namespace) -> int:
         print(f"{reason}: building it from {', '.join(args.build_from)}")
         _finish(pipeline.build(args.build_from, args.index, progress=True), strict=False)
     store.require_current()
-    serve(Path(args.index), host=args.host, port=args.port)
-    return EXIT_OK
+    options = ServeOptions(
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        threads=args.threads,
+        access_log=args.access_log,
+        max_requests=args.max_requests,
+        costly_slots=args.costly_slots,
+    )
+    return serve(Path(args.index), options)
+
+
+def _positive(text: str) -> int:
+    return _at_least(text, 1)
+
+
+def _whole(text: str) -> int:
+    return _at_least(text, 0)
+
+
+def _at_least(text: str, low: int) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if value < low:
+        raise argparse.ArgumentTypeError(f"must be at least {low}, got {value}")
+    return value
 
 
 def _why_build(store: IndexStore) -> str | None:

@@ -70,7 +70,7 @@ def test_missing_source_is_a_usage_error(tmp_path, capsys):
 
 def test_serve_builds_first_when_there_is_no_index_it_can_read(tmp_path, monkeypatch, capsys):
     served = []
-    monkeypatch.setattr("server.web.serving.serve", lambda root, host, port: served.append(root))
+    monkeypatch.setattr("server.web.serving.serve", lambda root, options: served.append(root) or 0)
     root = tmp_path / "ix"
     args = ["serve", "--index", str(root), "--build-from", str(sample_path(OLDER_RECORD))]
 
@@ -165,3 +165,11 @@ def test_enrich_reads_standard_input_and_names_a_bad_parameter(index_shapes, mon
     monkeypatch.setattr("sys.stdin", io.StringIO("\n \n"))
     assert main(["enrich", "-", "--index", root]) == EXIT_USAGE
     assert "pfocr: genes: genes is empty" in capsys.readouterr().err
+
+
+def test_serve_flags_are_checked(capsys):
+    for args in (["--workers", "0"], ["--threads", "x"], ["--max-requests", "-1"]):
+        with pytest.raises(SystemExit) as stop:
+            main(["serve", *args])
+        assert stop.value.code == EXIT_USAGE
+        assert f"argument {args[0]}" in capsys.readouterr().err

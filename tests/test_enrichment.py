@@ -429,7 +429,7 @@ def test_long_lists_take_the_costly_turn(
 ):
     monkeypatch.setattr("server.search.service.COSTLY_WAIT_SECONDS", 0.01)
     background = tuple(symbols) + tuple(f"OTHER{i}" for i in range(6000))
-    service._costly.acquire()  # another costly request holds the turn
+    service._costly.acquire(0)  # another costly request holds the turn
     try:
         with pytest.raises(Busy) as raised:
             service.enrich(EnrichRequest(genes=tuple(symbols[:5]), background=background))

@@ -96,6 +96,14 @@ def publish_broken_copy(root: Path) -> str:
     return store.publish(partial).name
 
 
+def remove_other_generations(root: Path) -> None:
+    """Leave only the generation ``current`` points at."""
+    store = IndexStore(root)
+    for path in store.complete_generations():
+        if path != store.current():
+            shutil.rmtree(path)
+
+
 def check_schema(body: dict[str, Any], name: str) -> None:
     """Validate ``body`` against the OpenAPI document's schema ``name``."""
     registry = Registry().with_resource("urn:pfocr", Resource.opaque(openapi_document()))
@@ -170,6 +178,7 @@ def test_nothing_to_serve_is_503_and_not_retried_per_request(
 ):
     _, root = small_index
     publish_broken_copy(root)
+    remove_other_generations(root)
     with served_over_waitress(root) as url:  # a server started on the broken generation
         for path in ("/healthz", "/api/status", "/api/search?q=STAT3"):
             status, body = fetch(f"{url}{path}")
@@ -180,9 +189,28 @@ def test_nothing_to_serve_is_503_and_not_retried_per_request(
 # -- the service, without HTTP -----------------------------------------------------------------
 
 
+def test_a_new_process_on_a_broken_generation_serves_the_one_before(
+    small_index: tuple[Path, Path], caplog: pytest.LogCaptureFixture
+):
+    """A worker started while ``current`` is damaged answers as its older siblings do."""
+    _, root = small_index
+    good = SearchService(root)
+    version = good.version
+    broken = publish_broken_copy(root)
+    service = SearchService(root)  # a process that held nothing yet
+    status = service.status()
+    assert (status["status"], status["version"]) == ("degraded", version)
+    assert status["load_error"]["generation"] == broken
+    assert service.search(SearchRequest(filters={"gene": ["STAT3"]}))["total"] >= 1
+    assert len(load_failures(caplog)) == 1
+    good.close()
+    service.close()
+
+
 def test_service_recovers_when_current_moves_on(small_index: tuple[Path, Path]):
     records, root = small_index
     publish_broken_copy(root)
+    remove_other_generations(root)
     service = SearchService(root)
     with pytest.raises(UnreadableGeneration, match=r"cannot read MAIN_\w+\.figid\.col"):
         service.search(SearchRequest())

@@ -15,6 +15,11 @@
 A build writes a new generation beside the served one and only then points
 ``current`` at it, so an interrupted build never touches the index being served, and a
 server that re-reads ``current`` picks up the new one without a restart.
+
+A server process *pins* the generation it reads (:func:`pin`: a shared ``flock`` on the
+generation's folder, held by a descriptor of its own); a build's clean-up removes an old
+generation only once it can take an exclusive lock on it, so a generation some process
+still reads is never deleted, however many builds run meanwhile.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ GENERATIONS_DIR = "generations"
 LOCK_FILE = "build.lock"
 PARTIAL_SUFFIX = ".partial"
 BUILD_TEMP_PREFIX = "pfocr-build-"
-GENERATIONS_KEPT = 2  # the current one and the one before, which a server may still read
+GENERATIONS_KEPT = 2  # the newest ones: the current one and the one before (rollback)
 
 
 class IndexError_(Exception):
@@ -59,6 +64,10 @@ class IncompatibleIndex(IndexError_):
 
 class BuildInProgress(IndexError_):
     pass
+
+
+class GenerationGone(IndexError_):
+    """A generation was removed before it could be pinned (``current`` moved on meanwhile)."""
 
 
 class IndexStore:
@@ -157,10 +166,11 @@ class IndexStore:
     def discard(self, partial: Path) -> None:
         shutil.rmtree(partial, ignore_errors=True)
 
-    def collect_garbage(self) -> None:
-        """Remove abandoned partial builds and all but the newest complete generations."""
-        current = self.current()
-        complete = sorted(
+    def complete_generations(self) -> list[Path]:
+        """The published generation folders, oldest first."""
+        if not self.generations.is_dir():
+            return []
+        return sorted(
             (
                 p
                 for p in self.generations.iterdir()
@@ -168,15 +178,68 @@ class IndexStore:
             ),
             key=lambda p: p.stat().st_mtime,
         )
-        for old in complete[:-GENERATIONS_KEPT]:
+
+    def collect_garbage(self) -> None:
+        """Remove abandoned partial builds, and the complete generations older than the
+        newest ``GENERATIONS_KEPT`` that are neither current nor pinned by a process."""
+        current = self.current()
+        for old in self.complete_generations()[:-GENERATIONS_KEPT]:
             if old != current:
-                shutil.rmtree(old, ignore_errors=True)
+                _remove_unless_pinned(old)
         for partial in self.generations.glob(f"*{PARTIAL_SUFFIX}"):
             shutil.rmtree(partial, ignore_errors=True)  # we hold the lock: nobody writes it
 
     def write_report(self, report: dict[str, Any]) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         write_json(self.root / REPORT_FILE, report)
+
+
+def pin(generation: Path) -> int:
+    """Pin ``generation`` for as long as the returned descriptor stays open: a shared
+    ``flock`` on its folder, which :meth:`IndexStore.collect_garbage` respects.
+
+    The descriptor is this process's own (close-on-exec); a process forked from this one
+    shares the lock through it, so a server pins in each worker after the fork. Raises
+    :class:`GenerationGone` if the folder is being, or has been, removed."""
+    try:
+        fd = os.open(generation, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        raise GenerationGone(f"{generation}: the generation was removed") from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        # Removed between our open and our lock: the folder we locked is not there.
+        if not os.path.samestat(os.fstat(fd), os.stat(generation)):
+            raise FileNotFoundError(generation)
+    except (BlockingIOError, FileNotFoundError):
+        os.close(fd)
+        raise GenerationGone(f"{generation}: the generation is being removed") from None
+    except BaseException:
+        os.close(fd)
+        raise
+    return fd
+
+
+def unpin(fd: int) -> None:
+    """Let go of a pin taken by :func:`pin` (closing its descriptor drops the lock)."""
+    os.close(fd)
+
+
+def _remove_unless_pinned(generation: Path) -> bool:
+    """Remove ``generation`` unless a process pins it; say whether it was removed."""
+    try:
+        fd = os.open(generation, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return True
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        os.close(fd)
+        return False  # some server process still reads it
+    try:  # held while removing: a server cannot pin it half-removed
+        shutil.rmtree(generation, ignore_errors=True)
+    finally:
+        os.close(fd)
+    return True
 
 
 def share_index_files(source: Path, target: Path) -> None:

@@ -1,43 +1,39 @@
 """The search service: queries, filters, facets, gene lookup and autocomplete, no HTTP.
 
-One :class:`SearchService` serves one ``index_data/`` folder. It holds the current index
-generation as a :class:`server.search.snapshot.Snapshot` (numpy arrays, loaded once) and
-re-reads the ``current`` link on every call: when a new generation is published, the
-first call to notice loads it while other threads go on with the old one, then the
-reference is swapped in one assignment. A generation that cannot be loaded is logged and
-tried again only once ``current`` points elsewhere; meanwhile the older one is served and
-:meth:`SearchService.status` says the service is degraded, and why. Results are cached,
-keyed by index version and the normalised request, so a repeated query costs a
-dictionary lookup.
+One :class:`SearchService` serves one ``index_data/`` folder, routing each call over the
+:class:`server.search.snapshot.Snapshot` it gets from
+:class:`server.search.generations.Generations` (which loads, holds, swaps and pins the
+generations, and says when the service is degraded). Calls inside
+:meth:`SearchService.consistent` all read one generation. Results are cached, keyed by
+index version and the normalised request, so a repeated query costs a dictionary
+lookup. Costly queries take turns through a :mod:`server.search.gate`.
 
-Every bad parameter raises :class:`server.search.models.InvalidParameter`; an unknown figure or
-gene raises :class:`server.search.models.NotFound`; with nothing to serve, calls raise an
-``indexer.index.store.IndexError_`` (``NoIndex``, ``IncompatibleIndex`` or
-:class:`IndexUnavailable`). Returned dicts are shared with the cache: add keys to the
-top level if you must, never mutate nested values.
+Every bad parameter raises :class:`server.search.models.InvalidParameter`; an unknown
+figure or gene raises :class:`server.search.models.NotFound`; with nothing to serve, calls
+raise an ``indexer.index.store.IndexError_`` (``NoIndex``, ``IncompatibleIndex`` or
+:class:`server.search.generations.IndexUnavailable`). Returned dicts are shared with the
+cache: add keys to the top level if you must, never mutate nested values.
 """
 
 from __future__ import annotations
 
 import logging
-import os
-import threading
-import time
 from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
-from indexer.index.store import CURRENT_LINK, IndexError_, IndexStore
 from indexer.organisms import describe
 from indexer.record import PMC_IMAGE_URL
 from server.search import lookups, models
 from server.search import query as q
 from server.search.budget import Budget
 from server.search.filters import facet_ordinals, year_mask
+from server.search.gate import CostlyGate, ThreadGate
+from server.search.generations import Generations, IndexUnavailable
 from server.search.genes import enrichment
 from server.search.genes.page import gene_page
 from server.search.genes.resolve import read_gene_list, resolve_gene
@@ -60,6 +56,7 @@ from server.search.snapshot import MISSING_YEAR, Snapshot
 from server.search.suggest import corrections, has_unknown_words, suggest_index
 
 log = logging.getLogger(__name__)
+__all__ = ["IndexUnavailable", "SearchService"]
 
 RESULT_CACHE_SIZE = 512
 MATCH_CACHE_SIZE = 64
@@ -69,6 +66,7 @@ PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/statu
 _RECORD_BATCH = 100
 # Threads share one GIL: costly queries run one at a time so that two of them do not each
 # take twice as long, nor starve cheap requests; one that cannot start soon is turned away.
+# (Several processes share a ProcessGate instead: see server.web.serving.)
 COSTLY_AT_ONCE = 1
 COSTLY_WAIT_SECONDS = 2.0
 COSTLY_LIST_ENTRIES = 6000  # an enrichment reading more entries takes the costly turn
@@ -78,118 +76,40 @@ HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
 RELAXED_BELOW = models.DEFAULT_PER_PAGE
 
 
-class IndexUnavailable(IndexError_):
-    """The current generation cannot be loaded and no older one is being served."""
-
-
-@dataclass(frozen=True)
-class LoadFailure:
-    """Why the generation ``current`` points at could not be loaded."""
-
-    link: str | None  # the ``current`` link's target when loading failed
-    error_type: type[IndexError_]  # what calls raise while nothing else can be served
-    detail: str  # for the log and the exception: may name server paths
-    reason: str  # for clients: the same without server paths
-    since: str  # when loading failed (UTC, ISO 8601)
-
-    def as_dict(self) -> dict[str, Any]:
-        return {
-            "generation": _generation_name(self.link),
-            "reason": self.reason,
-            "since": self.since,
-        }
-
-
 class SearchService:
-    def __init__(self, index_root: str | Path, image_url: str = PMC_IMAGE_URL) -> None:
+    def __init__(
+        self,
+        index_root: str | Path,
+        image_url: str = PMC_IMAGE_URL,
+        costly_gate: CostlyGate | None = None,
+    ) -> None:
         """Serve the index in ``index_root``; ``image_url`` is the template of every hit's
-        ``links.image``, with ``{pmcid}`` and ``{filename}`` (Europe PMC by default)."""
+        ``links.image``, with ``{pmcid}`` and ``{filename}`` (Europe PMC by default).
+        ``costly_gate`` shares the costly queries' turns (by default among this process's
+        threads only; ``server.search.gate.ProcessGate`` shares them between processes)."""
         self.image_url = check_image_url(image_url)
-        self.store = IndexStore(index_root)
-        self._state: tuple[str | None, Snapshot] | None = None  # (link target, snapshot)
-        self._failure: LoadFailure | None = None
-        self._load_lock = threading.Lock()
+        self.generations = Generations(index_root, prepare=_warm)
+        self.store = self.generations.store
         self._results = LRU(RESULT_CACHE_SIZE)
         self._matches = LRU(MATCH_CACHE_SIZE)
-        self._costly = threading.BoundedSemaphore(COSTLY_AT_ONCE)
+        self._costly = costly_gate or ThreadGate(COSTLY_AT_ONCE)
 
     # -- index generations ----------------------------------------------------------------
 
     def _snapshot(self) -> Snapshot:
-        link = self._current_link()
-        state = self._state
-        if state is not None and state[0] == link:
-            return state[1]
-        if self._failure is not None and self._failure.link == link:
-            return self._after_failure(state)  # tried already: try again when current moves
-        # Someone else is loading: serve the old generation meanwhile.
-        if not self._load_lock.acquire(blocking=state is None):
-            return state[1]  # type: ignore[index]
-        try:
-            return self._load(link)
-        finally:
-            self._load_lock.release()
+        return self.generations.snapshot()
 
-    def _current_link(self) -> str | None:
-        try:
-            return os.readlink(self.store.root / CURRENT_LINK)
-        except OSError:
-            return None
-
-    def _load(self, link: str | None) -> Snapshot:
-        """Load the generation ``link`` names (the load lock held), or record why not."""
-        state = self._state
-        if state is not None and state[0] == link:
-            return state[1]
-        if self._failure is not None and self._failure.link == link:
-            return self._after_failure(state)
-        try:
-            snap = Snapshot(self.store.require_current())
-        except Exception as exc:
-            self._failure = self._failure_of(link, exc)
-            serving = f"still serving {state[1].version}" if state else "nothing to serve"
-            # An unexpected error gets its traceback; our own ones say all there is.
-            trace = None if isinstance(exc, IndexError_) else exc
-            log.error(
-                "cannot load index generation %s (%s): %s", link, serving, exc, exc_info=trace
-            )
-            return self._after_failure(state)
-        if self._failure is not None:
-            log.warning("index generation %s loaded; no longer degraded", snap.version)
-        self._state = (link, snap)
-        self._failure = None
-        return snap
-
-    def _after_failure(self, state: tuple[str | None, Snapshot] | None) -> Snapshot:
-        """The older generation still served, or the failure raised when there is none."""
-        if state is not None:
-            return state[1]
-        failure = self._failure
-        assert failure is not None
-        raise failure.error_type(failure.detail)  # a fresh exception: tracebacks stay short
-
-    def _failure_of(self, link: str | None, exc: Exception) -> LoadFailure:
-        detail = str(exc) if isinstance(exc, IndexError_) else f"{type(exc).__name__}: {exc}"
-        reason = detail
-        for root in {str(self.store.root.resolve()), str(self.store.root)}:
-            reason = reason.replace(root + os.sep, "").replace(root, "the index folder")
-        return LoadFailure(
-            link=link,
-            error_type=type(exc) if isinstance(exc, IndexError_) else IndexUnavailable,
-            detail=detail,
-            reason=reason,
-            since=time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-        )
+    def consistent(self) -> AbstractContextManager[None]:
+        """Every call inside reads the same index generation (one web request, say)."""
+        return self.generations.consistent()
 
     def refresh(self) -> str:
         """Load the current generation now if it changed; return its version."""
-        return self._snapshot().version
+        return self.generations.refresh().version
 
     def close(self) -> None:
         """Close the index files (the service reopens them if used again)."""
-        state, self._state = self._state, None
-        if state is not None:
-            state[1].close()
+        self.generations.close()
 
     @property
     def version(self) -> str:
@@ -304,7 +224,7 @@ class SearchService:
         if not costly:
             yield
             return
-        if not self._costly.acquire(timeout=COSTLY_WAIT_SECONDS):
+        if not self._costly.acquire(COSTLY_WAIT_SECONDS):
             raise Busy(
                 parameter,
                 "the server is busy with other costly queries: retry in a few seconds, or "
@@ -515,7 +435,8 @@ class SearchService:
         return suggest_index(self._snapshot()).complete(prefix, limit)
 
     def status(self) -> dict[str, Any]:
-        """``{"status": "ok"|"degraded", "version", "documents", "lexicon_size",
+        """``{"status": "ok"|"degraded", "version", "generation" (its folder name),
+        "documents", "lexicon_size",
         "lexicon_aliases", "schema_version", "built_at", "load_error", "meta": <meta.json
         as written by the indexer, less server paths>}``. ``degraded``: the generation
         ``current`` points at could not be loaded (``load_error`` says which and why,
@@ -527,6 +448,7 @@ class SearchService:
         return {
             "status": "degraded" if load_error else "ok",
             "version": snap.version,
+            "generation": snap.path.name,
             "documents": snap.documents,
             "lexicon_size": len(snap.lexicon),
             "lexicon_aliases": len(snap.lexicon.alias_symbols),
@@ -549,10 +471,7 @@ class SearchService:
 
     def load_error(self) -> dict[str, Any] | None:
         """Why the current generation is not the one served, or None when it is."""
-        failure = self._failure
-        if failure is None or failure.link != self._current_link():
-            return None  # current moved on (maybe back to the generation served)
-        return failure.as_dict()
+        return self.generations.load_error()
 
 
 def first_matched(order: np.ndarray, matched: np.ndarray, total: int, limit: int) -> np.ndarray:
@@ -775,7 +694,7 @@ class _Run:
         costly-query turn, and is skipped, with a note, when that is not free soon."""
         if not has_unknown_words(self.snap, self.tree):
             return []
-        if not self.service._costly.acquire(timeout=HINT_WAIT_SECONDS):
+        if not self.service._costly.acquire(HINT_WAIT_SECONDS):
             return self._skip_hint(notes)
         try:
             fixed = corrections(self.snap, self.req.q, self.tree, notes)
@@ -798,8 +717,13 @@ class _Run:
         return []
 
 
-def _generation_name(link: str | None) -> str | None:
-    return None if link is None else Path(link).name
+def _warm(snap: Snapshot) -> None:
+    """What the first requests would otherwise pay for: the autocomplete index and the
+    stored records' reader."""
+    suggest_index(snap)
+    live = np.flatnonzero(snap.live[:1_000])
+    if live.size:
+        snap.records([int(live[0])])
 
 
 def _facet_value(

@@ -27,12 +27,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask
+from flask import Flask, g
 from flask_cors import CORS
 
 from indexer.record import PMC_IMAGE_URL
+from server.search.gate import CostlyGate
 from server.search.service import SearchService
-from server.web import embed, errors, export
+from server.web import embed, errors, export, telemetry
 from server.web.api import api, health
 from server.web.pages import pages
 
@@ -52,8 +53,10 @@ MAX_BODY_BYTES = 1024 * 1024
 def create_app(
     index_root: str | os.PathLike[str] | None = None,
     test_config: Mapping[str, Any] | None = None,
+    costly_gate: CostlyGate | None = None,
 ) -> Flask:
-    """Build the app over the index in ``index_root`` (or the configured one)."""
+    """Build the app over the index in ``index_root`` (or the configured one);
+    ``costly_gate`` shares costly queries' turns with other processes (see serving)."""
     app = Flask(__name__, template_folder=TEMPLATES)
     app.config.from_mapping(
         PFOCR_INDEX=DEFAULT_INDEX,
@@ -77,18 +80,39 @@ def create_app(
     app.json.ensure_ascii = False  # type: ignore[attr-defined]
 
     try:
-        service = SearchService(app.config["PFOCR_INDEX"], image_url=app.config["PFOCR_IMAGE_URL"])
+        service = SearchService(
+            app.config["PFOCR_INDEX"],
+            image_url=app.config["PFOCR_IMAGE_URL"],
+            costly_gate=costly_gate,
+        )
     except ValueError as exc:
         raise ValueError(f"PFOCR_IMAGE_URL: {exc}") from None
     app.extensions["pfocr"] = service
+    _read_one_generation_per_request(app, service)
     _init_cors(app)
     errors.init_app(app)
+    telemetry.init_app(app, service)
 
     app.register_blueprint(api)
     app.register_blueprint(health)
     app.register_blueprint(pages)
     app.register_blueprint(embed.embed)
     return app
+
+
+def _read_one_generation_per_request(app: Flask, service: SearchService) -> None:
+    """Every service call of one request (its ETag, its answer, a streamed export to the
+    last row) reads the same index generation, even if a new one is published meanwhile."""
+
+    @app.before_request
+    def begin() -> None:
+        g.pfocr_generation = service.generations.begin()
+
+    @app.teardown_request
+    def end(_: BaseException | None) -> None:
+        token = g.pop("pfocr_generation", None)
+        if token is not None:
+            service.generations.end(token)
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import os
 from collections.abc import Callable
 from importlib import resources
 from typing import TYPE_CHECKING, Any, ParamSpec
@@ -54,7 +55,10 @@ def conditional(view: Callable[P, Any]) -> Callable[P, Response]:
 
 def _tagged(tag: str, render: Callable[[], Any]) -> Response:
     """``render()``'s answer tagged ``tag``, or 304 when the client holds that tag."""
-    if request.if_none_match.contains(tag):
+    # Only a tag this URL was answered with: "*" would also match a request that is
+    # not valid, which has no answer the client could hold.
+    held = request.if_none_match
+    if not held.star_tag and held.contains_weak(tag):
         response = Response(status=304)  # before any work: the answer cannot have changed
     else:
         response = make_response(render())
@@ -126,7 +130,7 @@ def resolve_genes() -> Response:
 def gene(text: str) -> Response:
     args = params.from_args(request.args)
     params.check_known(args, params.SEARCH_PARAMS)
-    return jsonify(service().gene(text, params.search_request(args)))
+    return _counted(service().gene(text, params.search_request(args)))
 
 
 @api.get("/figures/<figid>")
@@ -159,9 +163,13 @@ def status() -> Response:
     health = service().health()
     # Degraded or not changes this answer while the version served stays the same.
     failed = (health["load_error"] or {}).get("generation")
-    tag = _etag(f"{health['index_version']}\0{failed}")
+    tag = _etag(f"{health['index_version']}\0{failed}\0{os.getpid()}")
+    # Each worker process answers for itself: which one, and the generation it serves.
     return _tagged(
-        tag, lambda: jsonify({**service().status(), "server_version": indexer.__version__})
+        tag,
+        lambda: jsonify(
+            {**service().status(), "server_version": indexer.__version__, "worker_pid": os.getpid()}
+        ),
     )
 
 
@@ -192,8 +200,15 @@ def _search(args: params.Params) -> Response:
     search_request = params.search_request(args)
     fmt = params.export_format(args)
     if fmt is None:
-        return jsonify(service().search(search_request))
+        return _counted(service().search(search_request))
     return _export(search_request, fmt)
+
+
+def _counted(result: dict[str, Any]) -> Response:
+    """``result`` as JSON, its number of matches also in ``X-Total-Count`` (as exports)."""
+    response = jsonify(result)
+    response.headers["X-Total-Count"] = str(result["total"])
+    return response
 
 
 def _export(search_request: SearchRequest, fmt: str) -> Response:

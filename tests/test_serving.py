@@ -1,0 +1,315 @@
+"""`pfocr serve` under load, as it runs in production: gunicorn workers in their own
+processes, rebuilds and updates while clients ask, workers and builds killed, replicas
+behind Debian's nginx with ``deploy/nginx.conf``, and a bad index at start.
+
+Every server listens on 127.0.0.1, is started as a child process and stopped by its pid;
+every wait and every load is bounded in time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from collections import defaultdict
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+
+import pytest
+
+from indexer.index.store import IndexStore
+from tests.conftest import ROOT, SAMPLE_RECORDS, STAT3_RECORD, edit_front_matter
+from tests.servers import (
+    Load,
+    copy_index,
+    fetch,
+    fetch_json,
+    nginx,
+    pfocr_serve,
+    serve_command,
+    wait_until,
+)
+
+FIGURES = 40
+BUILD_TIMEOUT = 120
+SWAP_SECONDS = 15  # a new generation reaches every worker within this (watcher: 1 s)
+NEW_FIGID = f"{STAT3_RECORD}__new"
+
+
+def pfocr(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pfocr", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )
+
+
+def mark(records: Path, marker: str) -> None:
+    """Title the STAT3 figure after ``marker``, so an answer shows its generation."""
+    edit_front_matter(
+        records / f"{STAT3_RECORD}.md", lambda r: {**r, "figtitle": f"STAT3 network {marker}"}
+    )
+
+
+@pytest.fixture
+def records(tmp_path: Path) -> Path:
+    folder = tmp_path / "records"
+    folder.mkdir()
+    for path in sorted(SAMPLE_RECORDS.glob("*.md"))[: FIGURES - 1]:
+        shutil.copy(path, folder)
+    shutil.copy(SAMPLE_RECORDS / f"{STAT3_RECORD}.md", folder)
+    return folder
+
+
+@pytest.fixture
+def index(records: Path, tmp_path: Path) -> Path:
+    root = tmp_path / "index"
+    mark(records, "g0")
+    done = pfocr("build", str(records), "--index", str(root), "--quiet", "--workers", "1")
+    assert done.returncode == 0, done.stderr
+    return root
+
+
+def version_now(root: Path) -> str:
+    current = IndexStore(root).current()
+    assert current is not None
+    return json.loads((current / "meta.json").read_text())["generation"]
+
+
+def search_urls(base: str) -> list[str]:
+    return [
+        f"{base}/api/search?gene=STAT3&per_page=5",
+        f"{base}/api/search?q=signaling&facets=organism,year",
+        f"{base}/api/figures/{STAT3_RECORD}",
+        f"{base}/api/suggest?q=st",
+        f"{base}/api/genes/STAT3?per_page=3",
+        f"{base}/?q=pathway",
+    ]
+
+
+def stat3_title(body: dict) -> str | None:
+    return next((h["title"] for h in body["hits"] if h["figid"] == STAT3_RECORD), None)
+
+
+def test_rebuild_and_update_under_load_fail_nothing_and_reach_every_worker(
+    records: Path, index: Path
+):
+    markers = {version_now(index): "g0"}
+    with pfocr_serve(index, workers=2) as served, Load(search_urls(served.url)) as load:
+        time.sleep(1)
+        for marker in ("g1", "g2"):
+            mark(records, marker)
+            done = pfocr("build", str(records), "--index", str(index), "--quiet", "--workers", "1")
+            assert done.returncode == 0, done.stderr
+            markers[version_now(index)] = marker
+            time.sleep(1)
+        shutil.copy(records / f"{STAT3_RECORD}.md", records / f"{NEW_FIGID}.md")
+        edit_front_matter(records / f"{NEW_FIGID}.md", lambda r: {**r, "figid": NEW_FIGID})
+        done = pfocr("update", str(records), "--index", str(index), "--quiet")
+        assert done.returncode == 0, done.stderr
+        markers[version_now(index)] = "g2"
+        final = version_now(index)
+
+        # Every worker serves the update, without a restart.
+        workers = served.workers()
+        seen: dict[int, str] = {}
+
+        def every_worker_serves_the_update() -> bool:
+            _, status = fetch_json(f"{served.url}/api/status")
+            seen[status["worker_pid"]] = status["version"]
+            return set(seen) == workers and set(seen.values()) == {final}
+
+        wait_until(every_worker_serves_the_update, SWAP_SECONDS, pause=0.02)
+        for _ in range(10):  # whichever worker answers
+            assert fetch(f"{served.url}/api/figures/{NEW_FIGID}")[0] == 200
+        time.sleep(0.5)
+    assert load.failures() == [], load.failures()[:3]
+    assert len(load.answers) > 100
+    versions = defaultdict(set)
+    for answer in load.answers:
+        if "/api/search?gene=STAT3" not in answer.url:
+            continue
+        body = json.loads(answer.body)
+        title = stat3_title(body)
+        assert title is not None
+        versions[body["version"]].add(title)
+    assert len(versions) >= 2, versions  # the load did see the swaps
+    for version, titles in versions.items():  # one generation per answer, never a mix
+        assert titles == {f"STAT3 network {markers[version]}"}, (version, titles)
+
+
+def test_a_killed_worker_is_replaced_and_requests_succeed_again(index: Path):
+    with pfocr_serve(index, workers=2) as served, Load(search_urls(served.url), clients=4) as load:
+        time.sleep(1)
+        before = served.workers()
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        killed_at = time.monotonic() - load.started
+        wait_until(lambda: len(served.workers() - before) == 1, 30, served.output)
+        replaced_at = time.monotonic() - load.started
+        replacement = (served.workers() - before).pop()
+        wait_until(
+            lambda: fetch_json(f"{served.url}/api/status")[1]["worker_pid"] == replacement,
+            30,
+            pause=0.01,
+        )
+        time.sleep(1)
+    assert replaced_at - killed_at < 10
+    late = [a for a in load.answers if a.at > replaced_at + 1]
+    assert late and all(a.status == 200 for a in late), [a for a in late if a.status != 200][:3]
+    # Only requests the dying worker had in hand may fail, never later ones.
+    assert all(a.at < killed_at + 1 for a in load.failures()), load.failures()[:3]
+
+
+def test_two_replicas_over_a_copied_index_answer_identically(index: Path, tmp_path: Path):
+    replica = copy_index(index, tmp_path / "replica")
+    with (
+        pfocr_serve(index, workers=1) as first,
+        pfocr_serve(replica, workers=1) as second,
+    ):
+        for path in [
+            *[url.removeprefix("BASE") for url in search_urls("BASE")],
+            "/api/search?q=insulin+OR+apoptosis&sort=-year&facets=gene,disease",
+            "/api/search?gene=STAT3&format=csv",
+            f"/figures/{STAT3_RECORD}",
+            "/api/openapi.json",
+        ]:
+            # Behind a load balancer both see one Host (pages print absolute URLs).
+            host = {"Host": "pfocr.example"}
+            one, two = fetch(first.url + path, headers=host), fetch(second.url + path, headers=host)
+            assert one[0] == two[0] == 200, path
+            assert one[2] == two[2], path
+            assert one[1].get("ETag") == two[1].get("ETag"), path
+        one, two = (fetch_json(s.url + "/api/status")[1] for s in (first, second))
+        assert one["version"] == two["version"] and one["worker_pid"] != two["worker_pid"]
+
+
+def test_behind_nginx_a_replica_killed_under_load_costs_no_request(index: Path, tmp_path: Path):
+    replica = copy_index(index, tmp_path / "replica")
+    with (
+        pfocr_serve(index, workers=1) as first,
+        pfocr_serve(replica, workers=1) as second,
+        nginx(tmp_path / "nginx", [first.url[7:], second.url[7:]]) as proxy,
+        Load(search_urls(proxy.url), clients=8, seconds=60) as load,
+    ):
+        time.sleep(1.5)
+        first.kill()
+        killed_at = time.monotonic() - load.started
+        time.sleep(2.5)
+    assert load.failures() == [], (load.failures()[:3], proxy.error_log()[-2000:])
+    after = [a for a in load.answers if a.at > killed_at]
+    assert len(after) > 20 and all(a.status == 200 for a in after)
+
+
+def test_builds_killed_at_several_points_leave_the_old_index_served(records: Path, index: Path):
+    before = version_now(index)
+    with pfocr_serve(index, workers=1) as served, Load(search_urls(served.url), clients=2) as load:
+        for delay in (0.05, 0.2, 0.4, 0.7):
+            build = subprocess.Popen(
+                [sys.executable, "-m", "pfocr", "build", str(records), "--index", str(index)],
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            time.sleep(delay)
+            build.kill()
+            build.wait(timeout=BUILD_TIMEOUT)
+            now = version_now(index)
+            if build.returncode == 0 or now != before:
+                continue  # it finished before the kill: nothing to check this time
+            status, body = fetch_json(f"{served.url}/api/status")
+            assert (status, body["version"], body["status"]) == (200, before, "ok")
+        mark(records, "after")
+        done = pfocr("build", str(records), "--index", str(index), "--quiet")
+        assert done.returncode == 0, done.stderr
+        wait_until(
+            lambda: (
+                stat3_title(fetch_json(f"{served.url}/api/search?gene=STAT3")[1])
+                == "STAT3 network after"
+            ),
+            SWAP_SECONDS,
+        )
+    assert load.failures() == [], load.failures()[:3]
+    leftovers = [p.name for p in (index / "generations").iterdir() if p.name.endswith(".partial")]
+    assert leftovers == []
+
+
+@pytest.mark.parametrize("damage", ["missing", "no-generation", "corrupt", "corrupt-with-older"])
+def test_a_bad_index_at_start_is_a_message_and_an_exit_status(
+    damage: str, index: Path, tmp_path: Path
+):
+    root = index
+    if damage == "missing":
+        root = tmp_path / "nothing-here"
+    elif damage == "no-generation":
+        shutil.rmtree(IndexStore(index).current())
+    else:
+        store = IndexStore(index)
+        partial = store.new_generation()
+        shutil.copytree(store.current(), partial, dirs_exist_ok=True)
+        (column,) = partial.glob("*.figid.col")
+        column.write_bytes(column.read_bytes()[:10])
+        store.publish(partial)
+        if damage == "corrupt":
+            for path in store.complete_generations():
+                if path != store.current():
+                    shutil.rmtree(path)
+    done = subprocess.run(
+        serve_command(root, "--port", "0", "--workers", "1"),
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )
+    assert done.returncode == 3, (done.stdout, done.stderr)
+    assert "Traceback" not in done.stderr + done.stdout
+    assert done.stderr.startswith("pfocr: "), done.stderr
+    if damage.startswith("corrupt"):
+        assert ".figid.col" in done.stderr and "rebuild it with `pfocr build`" in done.stderr
+    else:
+        assert "pfocr build" in done.stderr
+
+
+def test_metrics_and_access_log_cover_every_worker(index: Path, tmp_path: Path):
+    log = tmp_path / "access.log"
+    asked = 0
+    with pfocr_serve(index, "--access-log", str(log), workers=2) as served:
+        answered: set[int] = set()
+        while answered != served.workers() and asked < 400:  # until both have answered
+
+            def status(_: int) -> int:
+                return fetch_json(f"{served.url}/api/status")[1]["worker_pid"]
+
+            with ThreadPoolExecutor(8) as pool:
+                answered |= set(pool.map(status, range(8)))
+            asked += 8
+        assert fetch(f"{served.url}/api/search?q=signaling")[0] == 200
+        assert fetch(f"{served.url}/api/genes/NO_SUCH_GENE")[0] == 404
+        _, _, body = fetch(f"{served.url}/metrics")
+        metrics = body.decode()
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    status_lines = [line for line in lines if line["path"] == "/api/status"]
+    assert len(status_lines) == asked
+    assert {line["worker_pid"] for line in status_lines} == answered  # one file, both workers
+    (search,) = [line for line in lines if line["path"] == "/api/search"]
+    assert search["status"] == 200 and search["results"] > 0 and search["duration_ms"] > 0
+    assert search["generation"] == version_now(index) and search["query"] == "q=signaling"
+    (missing,) = [line for line in lines if line["path"] == "/api/genes/NO_SUCH_GENE"]
+    assert (missing["status"], missing["route"]) == (404, "/api/genes/<path:text>")
+    # Summed over both workers; the route is the rule, never the path asked.
+    assert (
+        f'pfocr_http_requests_total{{method="GET",route="/api/status",status="200"}} '
+        f"{float(asked)}" in metrics
+    )
+    assert 'route="/api/genes/<path:text>",status="404"' in metrics
+    assert "NO_SUCH_GENE" not in metrics
+    assert f"pfocr_index_documents {float(FIGURES)}" in metrics
+    assert f'pfocr_index_generation_info{{generation="{version_now(index)}"' in metrics
+    assert "pfocr_costly_rejected_total 0.0" in metrics
+    assert 'pfocr_http_request_duration_seconds_bucket{le="0.1",route="/api/search"}' in metrics
