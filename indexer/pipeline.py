@@ -38,6 +38,7 @@ from whoosh import index as whoosh_index
 from indexer import __version__
 from indexer.errors import RecordError
 from indexer.index import schema
+from indexer.index.derived import write_search_arrays
 from indexer.index.store import (
     BUILD_TEMP_PREFIX,
     LEXICON_FILE,
@@ -491,6 +492,8 @@ def build(
                 report.figures_indexed = report.documents = sum(s.documents for s in shards)
                 vocabulary.save(partial / VOCABULARY_FILE)
                 lap("commit")
+                write_search_arrays(partial)
+                lap("arrays")
                 _publish(store, partial, report, lexicon, started)
         finally:
             runner.close()
@@ -595,7 +598,7 @@ def update(
             ix = whoosh_index.open_dir(str(partial))
             lexicon = GeneLexicon.load(current / LEXICON_FILE)
             vocabulary = Vocabulary()
-            changed = _apply_changes(ix, files, lexicon, vocabulary, report, progress)
+            changed = _apply_changes(ix, current, files, lexicon, vocabulary, report, progress)
             _check_strict(report, strict)
             report.documents = ix.doc_count()
             if changed:  # else keep serving the same generation: caches stay valid
@@ -609,6 +612,7 @@ def update(
 
 def _apply_changes(
     ix: whoosh_index.Index,
+    previous: Path,
     files: list[Path],
     lexicon: GeneLexicon,
     vocabulary: Vocabulary,
@@ -641,6 +645,7 @@ def _apply_changes(
     for stored in stored_records(ix, removed):
         lexicon.count(Figure.from_dict(stored), -1)
     replace_documents(ix, removed, segments)
+    write_search_arrays(Path(ix.storage.folder), previous=previous, removed=removed)
     report.figures_indexed = len(new_figures)
     return True
 

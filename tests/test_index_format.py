@@ -1,10 +1,11 @@
-"""The generation reader reads what Whoosh's own (slow, public) API reads, over every shape.
+"""The search arrays hold what Whoosh's own (slow, public) API reads, over every shape.
 
-``indexer.index.reader`` decodes Whoosh's private structures with numpy (column blobs,
-postings blocks, length bytes, deletions). whoosh-reloaded is pinned and unmaintained;
-these tests name each private attribute the reader relies on, and compare every reader
-function with the public API over a one-segment, a many-segment and an updated index
-(with deletions), so a Whoosh upgrade that changes any of them fails here, loudly.
+The build derives the generation's search arrays (``indexer.index.arrays``) from the
+postings it writes into Whoosh; the reader answers every query from them. These tests
+compare every reader function with Whoosh's public API over a one-segment, a
+many-segment and an updated index (with deletions and merged segments), and the phrase
+positions (which Whoosh does not keep) with the analyzer run again over the stored
+records, so a writer, merge or format change that loses or misplaces a posting fails here.
 """
 
 from __future__ import annotations
@@ -18,28 +19,24 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
-from whoosh import columns, formats
-from whoosh import query as wq
-from whoosh.codec.whoosh3 import W3LeafMatcher
-from whoosh.matching.wrappers import FilterMatcher
-from whoosh.searching import Searcher
 
 from indexer.index import schema
-from indexer.index.reader import (
-    MISSING_YEAR,
-    GenerationReader,
-    _block_data,
-    _deleted_docs,
-    _parse_delta_pickles,
-    _position_deltas,
-    _position_keys,
+from indexer.index.arrays import (
+    PostingsSource,
+    PostingsTable,
+    SegmentPostings,
+    StringTable,
+    merge_postings,
 )
+from indexer.index.reader import MISSING_YEAR, GenerationReader
 from indexer.index.store import IndexStore
+from indexer.record import Figure
 from tests.conftest import SAMPLE_RECORDS
 
 TERM_FIELDS = (
     schema.TEXT,
     schema.TITLE,
+    schema.TITLE_KEY,
     schema.GENE,
     schema.ALIAS,
     schema.ENTREZ,
@@ -47,9 +44,13 @@ TERM_FIELDS = (
     schema.DISEASE,
     schema.CHEMICAL,
     schema.MESH,
+    schema.NAMES,
+    schema.PMCID,
+    schema.DOI,
+    schema.NDEX,
 )  # no sample record has annotations: that field holds no terms
-SCORED_FIELDS = (schema.TEXT, schema.TITLE)
-PREFIXES = ("s", "stat", "path", "sig", "m", "zz")
+SCORED_FIELDS = schema.LENGTH_NORMALISED_FIELDS
+PREFIXES = ("s", "stat", "path", "sig", "m", "zz", "signaling", "signalingpathway")
 PHRASES = (("signal", "pathway"), ("cell", "prolifer"), ("tumor", "necrot", "factor"))
 
 
@@ -98,84 +99,18 @@ def live_terms(postings: PublicPostings) -> list[str]:
     return [term for term, (ids, _) in postings.items() if ids]
 
 
-# -- the private structures the reader depends on ------------------------------------------
-
-
-def test_whoosh_internals_the_reader_uses_are_there(whoosh: Any) -> None:
-    leaf, _ = leaves(whoosh)[0]
-    figids = leaf.column_reader(schema.FIGID, translate=False)
-    records = leaf.column_reader(schema.RECORD, translate=False)
-    for column in (
-        figids,
-        records,
-        leaf.column_reader(schema.facet_column("gene"), translate=False),
-    ):
-        for name in ("_offsets", "_lengths", "_basepos", "_dbfile"):
-            assert hasattr(column, name), f"{type(column).__name__} lost {name}"
-    years = leaf.column_reader(schema.YEAR, translate=False)
-    lengths = leaf._perdoc._cached_reader("_text_len", columns.NumericColumn("B"))
-    for column in (years, lengths):
-        for name in ("_typecode", "_fixedlen", "_default", "_count", "_basepos", "_dbfile"):
-            assert hasattr(column, name), f"{type(column).__name__} lost {name}"
-    for segment, _ in leaves(whoosh):
-        deleted = {d for d in range(segment.doc_count_all()) if segment.is_deleted(d)}
-        assert segment.deleted_docs_set == deleted, "SegmentReader.deleted_docs_set changed"
-    for segment, _ in leaves(whoosh):  # with deletions, Whoosh wraps the postings matcher
-        matcher = segment.postings(schema.TEXT, "pathway")
-        if segment.has_deletions():
-            assert isinstance(matcher, FilterMatcher), type(matcher)
-            matcher = matcher.child
-        assert isinstance(matcher, W3LeafMatcher), type(matcher)
-    for name in ("_postfile", "_dataoffset", "_nextoffset", "_compression", "_lastblock"):
-        assert hasattr(matcher, name), f"W3LeafMatcher lost {name}"
-    assert callable(matcher._goto)
-
-
-def test_position_values_are_framed_as_the_reader_reads_them(whoosh: Any) -> None:
-    """A text posting's value is Positions.encode's: a 4-byte count, then a protocol-2
-    pickle of the position deltas, which the reader parses with numpy."""
-    leaf, _ = leaves(whoosh)[0]
-    text_format = leaf.schema[schema.TEXT].format
-    assert isinstance(text_format, formats.Positions), type(text_format)
-    matcher = leaf.postings(schema.TEXT, "pathway")
-    matcher = getattr(matcher, "child", matcher)
-    block = _block_data(matcher)
-    assert isinstance(block, tuple) and len(block) == 3
-    values = block[2]
-    assert len(values) == len(block[0]) > 10
-    assert all(v[4:9] == b"\x80\x02]q\x00" and v.endswith(b".") for v in values)
-    assert _parse_delta_pickles(values) is not None  # the fast path, not the fallback
-    assert_deltas_are_whooshs(values, text_format.decode_positions)
-
-
-POSITION_LISTS = (
-    [0],
-    [255],
-    [3, 256, 65535, 65536, 2**31 - 1],  # each size of pickled int: K, M, J
-    list(range(0, 3000, 2)),  # over 1,000 items: pickle batches them, Whoosh decodes
-    [7, 7 + 1, 7 + 300],
-)
-
-
-@pytest.mark.parametrize("lists", (POSITION_LISTS[:3] + POSITION_LISTS[4:], POSITION_LISTS))
-def test_position_values_of_every_size_are_decoded_as_whoosh_does(lists: tuple) -> None:
-    encoder = formats.Positions()
-    values = [encoder.encode(positions) for positions in lists]
-    assert (_parse_delta_pickles(values) is None) == (len(lists) == len(POSITION_LISTS))
-    assert_deltas_are_whooshs(values, encoder.decode_positions)
-    assert_deltas_are_whooshs([v[:-1] for v in values], encoder.decode_positions)  # no stop
-
-
-def assert_deltas_are_whooshs(values: Sequence[bytes], decode: Any) -> None:
-    counts, deltas = _position_deltas(values, decode)
-    expected = [decode(v) for v in values]
-    assert counts.tolist() == [len(p) for p in expected]
-    ids = np.arange(len(values), dtype=np.int64)
-    keys = _position_keys(ids, counts, deltas).tolist()
-    assert keys == [(doc << 32) | p for doc, positions in enumerate(expected) for p in positions]
-
-
-# -- each reader function against the public API -------------------------------------------
+@pytest.fixture(scope="module")
+def positions_of(reader: GenerationReader) -> dict[str, list[int]]:
+    """Text term -> position keys of every live document, from the analyzer run again on
+    each stored record's indexed text (Whoosh keeps no positions)."""
+    analyzer = schema.text_analyzer()
+    expected: dict[str, list[int]] = {}
+    live = np.flatnonzero(reader.live).tolist()
+    for doc, record in zip(live, reader.records(live), strict=True):
+        text = schema.document(Figure.from_dict(record), "", "")[schema.TEXT]
+        for term, where in analyzer.term_positions(text).items():
+            expected.setdefault(term.decode("utf-8"), []).extend((doc << 32) | p for p in where)
+    return expected
 
 
 def test_live_documents_and_deletions(reader: GenerationReader, whoosh: Any) -> None:
@@ -183,14 +118,15 @@ def test_live_documents_and_deletions(reader: GenerationReader, whoosh: Any) -> 
     assert reader.live.tolist() == [d in live for d in range(whoosh.doc_count_all())]
     assert reader.documents == whoosh.doc_count() == len(live)
     assert reader.has_deletions == whoosh.has_deletions()
-    for leaf, _ in leaves(whoosh):
-        deleted = [d for d in range(leaf.doc_count_all()) if leaf.is_deleted(d)]
-        assert list(_deleted_docs(leaf)) == deleted
 
 
 def test_figids_and_years(reader: GenerationReader, whoosh: Any) -> None:
     stored = [whoosh.stored_fields(d).get(schema.FIGID) for d in range(whoosh.doc_count_all())]
-    assert reader.figids == stored
+    assert reader.figids.all() == stored
+    live_docnum = {stored[d]: d for d in whoosh.all_doc_ids()}  # an update's replacement
+    for figid in stored:
+        assert reader.docnum_of(figid) == live_docnum.get(figid)
+    assert reader.docnum_of("PMC0__no_such_figure") is None
     years = [
         year
         for leaf, _ in leaves(whoosh)
@@ -210,7 +146,21 @@ def test_facet_values(reader: GenerationReader, whoosh: Any, facet: str) -> None
             column[d].decode("utf-8").split(schema.VALUE_SEPARATOR) if column[d] else []
             for d in range(leaf.doc_count_all())
         )
-    assert reader.facet_values(facet) == expected
+    tables = reader.arrays.facets[facet]
+    values = tables.values.all()
+    got = [
+        [values[o] for o in tables.doc_vals[tables.doc_ptr[d] : tables.doc_ptr[d + 1]]]
+        for d in range(reader.n_docs)
+    ]
+    folded = [[v.casefold() for v in doc] for doc in expected]  # one ordinal for every case
+    assert [[v.casefold() for v in doc] for doc in got] == folded
+    for ordinal, value in enumerate(values):
+        docs = tables.val_docs[tables.val_ptr[ordinal] : tables.val_ptr[ordinal + 1]].tolist()
+        holding = [d for d, doc in enumerate(folded) if value.casefold() in doc]
+        assert sorted(set(docs)) == holding, value
+        assert tables.totals[ordinal] == sum(
+            folded[d].count(value.casefold()) for d in holding if reader.live[d]
+        )
 
 
 @pytest.mark.parametrize("field", SCORED_FIELDS)
@@ -234,15 +184,13 @@ def test_postings_of_every_term(
         assert reader.doc_frequency(field, term) == len(ids), (field, term)
 
 
-def test_both_postings_layouts_are_read(whoosh: Any) -> None:
-    """Long lists come as W3LeafMatcher blocks, short ones inlined: both are compared above."""
-    kinds = set()
-    for leaf, _ in leaves(whoosh):
-        for term in (b"pathway", b"zyxin"):
-            if term in set(leaf.lexicon(schema.TEXT)):
-                matcher = leaf.postings(schema.TEXT, term)
-                kinds.add(isinstance(getattr(matcher, "child", matcher), W3LeafMatcher))
-    assert kinds == {True, False}
+@pytest.mark.parametrize("field", TERM_FIELDS)
+def test_no_term_more_nor_less_than_whoosh_holds(
+    reader: GenerationReader, postings_of: dict[str, PublicPostings], field: str
+) -> None:
+    assert dict(reader.iter_terms(field)) == {
+        term: len(ids) for term, (ids, _) in postings_of[field].items() if ids
+    }
 
 
 @pytest.mark.parametrize("field", (schema.TITLE, schema.GENE))
@@ -273,20 +221,14 @@ def test_terms_within(
         assert reader.terms_within(field, word, 2) == live
 
 
-def test_positions_of_every_term(reader: GenerationReader, whoosh: Any) -> None:
-    """Every text term's position keys are Whoosh's own positions, deleted documents out."""
-    expected: dict[str, list[int]] = {}
-    for leaf, offset in leaves(whoosh):
-        for term in leaf.lexicon(schema.TEXT):
-            keys = expected.setdefault(term.decode("utf-8"), [])
-            matcher = leaf.postings(schema.TEXT, term)
-            while matcher.is_active():
-                doc = (offset + matcher.id()) << 32
-                keys.extend(doc | p for p in matcher.value_as("positions"))
-                matcher.next()
-    assert len(expected) > 1000
-    for term, keys in expected.items():
-        assert reader.positions(schema.TEXT, term).tolist() == keys, term
+def test_positions_of_every_term(
+    reader: GenerationReader, positions_of: dict[str, list[int]]
+) -> None:
+    """Every text term's position keys are the analyzer's own positions, in order."""
+    assert len(positions_of) > 1000
+    for term, keys in positions_of.items():
+        assert reader.positions(schema.TEXT, term).tolist() == sorted(keys), term
+    assert reader.positions(schema.TEXT, "zzqxnothing").tolist() == []
 
 
 def caption_phrases() -> list[tuple[str, ...]]:
@@ -317,9 +259,18 @@ def yaml_caption(path: Path) -> str:
 PHRASES_OF_CAPTIONS = caption_phrases()
 
 
-def whoosh_phrase_docs(whoosh: Any, words: Sequence[str]) -> list[int]:
-    with Searcher(whoosh, closereader=False) as searcher:
-        return sorted(searcher.docs_for_query(wq.Phrase(schema.TEXT, list(words))))
+def expected_phrase_docs(positions_of: dict[str, list[int]], words: Sequence[str]) -> list[int]:
+    """Documents where ``words`` follow each other, from the analyzer's positions."""
+    places = {word: set(positions_of.get(word, ())) for word in words}
+    starts = {key - i for i, word in enumerate(words[:1]) for key in places[word]}
+    found = [
+        key
+        for key in starts
+        if all(
+            key + i in places[word] and (key + i) >> 32 == key >> 32 for i, word in enumerate(words)
+        )
+    ]
+    return sorted({key >> 32 for key in found})
 
 
 def test_phrases_of_the_sample_captions_are_many_and_varied() -> None:
@@ -328,11 +279,13 @@ def test_phrases_of_the_sample_captions_are_many_and_varied() -> None:
     assert sum(len(set(p)) < len(p) for p in PHRASES_OF_CAPTIONS) > 10  # words repeated
 
 
-def test_phrase_docs_are_whooshs_phrase_matches(reader: GenerationReader, whoosh: Any) -> None:
+def test_phrase_docs_are_the_analyzers_phrases(
+    reader: GenerationReader, positions_of: dict[str, list[int]]
+) -> None:
     everything = np.ones(reader.n_docs, dtype=bool)
     found = 0
     for words in PHRASES_OF_CAPTIONS:
-        expected = whoosh_phrase_docs(whoosh, words)
+        expected = expected_phrase_docs(positions_of, words)
         got = np.flatnonzero(reader.phrase_docs(schema.TEXT, words, everything)).tolist()
         assert got == expected, words
         found += bool(expected)
@@ -341,9 +294,9 @@ def test_phrase_docs_are_whooshs_phrase_matches(reader: GenerationReader, whoosh
 
 @pytest.mark.parametrize("words", PHRASES)
 def test_phrase_docs_among_candidates(
-    reader: GenerationReader, whoosh: Any, words: tuple[str, ...]
+    reader: GenerationReader, positions_of: dict[str, list[int]], words: tuple[str, ...]
 ) -> None:
-    expected = whoosh_phrase_docs(whoosh, words)
+    expected = expected_phrase_docs(positions_of, words)
     assert expected, words
     candidates = np.zeros(reader.n_docs, dtype=bool)
     candidates[expected[::2]] = True
@@ -365,7 +318,7 @@ def test_a_reader_dropped_in_a_reference_cycle_closes_its_files(sample_index: Pa
     before the collector finalizes them (each would warn of an unclosed file)."""
     generation = GenerationReader(IndexStore(sample_index).require_current())
     generation.records([0])
-    generation.postings(schema.TEXT, "pathway")
+    generation.terms_within(schema.TEXT, "pathway", 1)
     cycle: list[Any] = [generation]
     cycle.append(cycle)
     del generation
@@ -374,3 +327,59 @@ def test_a_reader_dropped_in_a_reference_cycle_closes_its_files(sample_index: Pa
         del cycle
         gc.collect()
     assert not [str(w.message) for w in caught if issubclass(w.category, ResourceWarning)]
+
+
+# -- the format's own pieces, on small hand-made tables ------------------------------------
+
+
+def table_of(terms: dict[str, list[tuple[int, list[int]]]]) -> PostingsTable:
+    """A phrase table from term -> [(doc, positions)], terms sorted by their bytes."""
+    segment = SegmentPostings()
+    ordered = sorted(t.encode("utf-8") for t in terms)
+    flat = [
+        [x for doc, where in terms[t.decode("utf-8")] for x in (doc, float(len(where)), b"")]
+        for t in ordered
+    ]
+    from array import array
+
+    positions = {
+        t: array("I", [p for _, where in terms[t.decode("utf-8")] for p in where]) for t in ordered
+    }
+    segment.add_field(schema.TEXT, ordered, flat, positions)
+    return segment.tables[schema.TEXT]
+
+
+def test_merge_interleaved_sources_keeps_each_terms_documents_in_order() -> None:
+    one = table_of({"a": [(0, [1]), (1, [0, 4])], "b": [(1, [2])]})
+    two = table_of({"a": [(0, [3]), (2, [7])], "c": [(1, [5, 6])]})
+    sources = [
+        PostingsSource({schema.TEXT: one}, np.array([0, 2])),  # its documents 0, 1 -> 0, 2
+        PostingsSource({schema.TEXT: two}, np.array([1, -1, 3])),  # its 1 is gone
+    ]
+    merged = merge_postings(sources, schema.TEXT)
+    assert merged is not None and merged.terms.all() == ["a", "b"]  # c's one figure is gone
+    assert merged.postings("a")[0].tolist() == [0, 1, 2, 3]
+    assert merged.postings("a")[1].tolist() == [1.0, 1.0, 2.0, 1.0]
+    assert merged.positions("a").tolist() == [
+        (0 << 32) | 1,
+        (1 << 32) | 3,
+        (2 << 32),
+        (2 << 32) | 4,
+        (3 << 32) | 7,
+    ]
+    assert merged.postings("b")[0].tolist() == [2]
+    assert merged.doc_frequency("c") == 0 and merged.positions("c").tolist() == []
+    gone = PostingsSource({schema.TEXT: two}, np.array([-1, -1, -1]))
+    assert merge_postings([gone], schema.TEXT) is None
+
+
+def test_terms_sharing_their_first_bytes_and_prefixes_are_found() -> None:
+    words = ["sign", "signaling", "signalingpathway", "signalinx", "signalingz", "zz", "é", "αβ"]
+    table = table_of({w: [(i, [0])] for i, w in enumerate(words)})
+    for i, word in enumerate(words):
+        assert table.postings(word)[0].tolist() == [i], word
+    assert table.find("signalin") is None and table.find("") is None
+    assert table.with_prefix("signaling", 10) == ["signaling", "signalingpathway", "signalingz"]
+    assert table.with_prefix("signal", 2) == ["signaling", "signalingpathway"]
+    assert table.with_prefix("é", 10) == ["é"] and table.with_prefix("q", 10) == []
+    assert StringTable.of([w.encode() for w in words]).all() == words

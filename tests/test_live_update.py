@@ -22,6 +22,7 @@ from openapi_schema_validator import OAS31Validator
 from referencing import Registry, Resource
 
 from indexer import pipeline
+from indexer.index.arrays import ARRAYS_DIR
 from indexer.index.reader import UnreadableGeneration
 from indexer.index.store import CURRENT_LINK, IndexStore
 from pfocr.cli import main
@@ -86,13 +87,13 @@ def retitle(records: Path, figid: str, title: str) -> None:
 
 
 def publish_broken_copy(root: Path) -> str:
-    """Publish a copy of the current generation with its figid column cut short, as a
-    disk error or a bad copy might leave it; return the broken generation's name."""
+    """Publish a copy of the current generation with its figids cut short, as a disk
+    error or a bad copy might leave it; return the broken generation's name."""
     store = IndexStore(root)
     partial = store.new_generation()
     shutil.copytree(store.current(), partial, dirs_exist_ok=True)
-    (column,) = partial.glob("*.figid.col")
-    column.write_bytes(column.read_bytes()[:10])
+    figids = partial / ARRAYS_DIR / "docs" / "figids.strings.npy"
+    figids.write_bytes(figids.read_bytes()[:100])
     return store.publish(partial).name
 
 
@@ -154,7 +155,7 @@ def test_broken_generation_keeps_the_old_one_served_then_recovers(
         assert status == 200 and STAT3_RECORD in [h["figid"] for h in found["hits"]]
     error = health["load_error"]
     assert error["generation"] == broken
-    assert ".figid.col" in error["reason"] and str(root) not in error["reason"]
+    assert "figids.strings.npy" in error["reason"] and str(root) not in error["reason"]
     status, info = fetch(f"{served}/api/status")
     assert (status, info["status"], info["load_error"]) == (200, "degraded", error)
     assert info["version"] == good["index_version"]
@@ -212,7 +213,7 @@ def test_service_recovers_when_current_moves_on(small_index: tuple[Path, Path]):
     publish_broken_copy(root)
     remove_other_generations(root)
     service = SearchService(root)
-    with pytest.raises(UnreadableGeneration, match=r"cannot read MAIN_\w+\.figid\.col"):
+    with pytest.raises(UnreadableGeneration, match=r"arrays/docs/figids.strings.npy holds"):
         service.search(SearchRequest())
     with pytest.raises(UnreadableGeneration):  # the same answer, without loading again
         service.status()
@@ -222,19 +223,24 @@ def test_service_recovers_when_current_moves_on(small_index: tuple[Path, Path]):
     service.close()
 
 
-def test_damaged_postings_are_named_when_read(small_index: tuple[Path, Path]):
-    """Postings are read on demand, not at load: a damaged postings file is reported as
-    such (the API answers 503 index_unavailable), naming the file and term."""
+def test_damaged_postings_are_named_when_loaded(small_index: tuple[Path, Path]):
+    """A postings file cut short is found when the generation is loaded (the API answers
+    503 index_unavailable), naming the file, not answered from wrong postings."""
     _, root = small_index
     store = IndexStore(root)
     partial = store.new_generation()
     shutil.copytree(store.current(), partial, dirs_exist_ok=True)
-    (postings,) = partial.glob("*.pst")
-    postings.write_bytes(bytes(postings.stat().st_size))
+    postings = partial / ARRAYS_DIR / "postings" / "text.docs.npy"
+    postings.write_bytes(postings.read_bytes()[:-4])
     store.publish(partial)
     service = SearchService(root)
-    assert service.status()["status"] == "ok"  # loads: postings are not read yet
-    with pytest.raises(UnreadableGeneration, match=r"cannot read the postings of text:pathway in"):
+    status = service.status()  # the generation before is served meanwhile
+    assert status["status"] == "degraded"
+    assert "arrays/postings/text.docs.npy holds" in status["load_error"]["reason"]
+    service.close()
+    remove_other_generations(root)  # with nothing else to serve, it is an error
+    service = SearchService(root)
+    with pytest.raises(UnreadableGeneration, match=r"postings/text.docs.npy holds"):
         service.search(SearchRequest(q="pathway"))
     service.close()
 

@@ -562,7 +562,7 @@ def test_every_index_shape_answers_alike(index_shapes, tmp_path: Path) -> None:
     pipeline.build([SAMPLE_RECORDS], parallel, workers=4)
     services = {shape: SearchService(index_shapes(shape)) for shape in SHAPES}
     services["parallel"] = SearchService(parallel)
-    orders = {shape: s._snapshot().figids for shape, s in services.items()}
+    orders = {shape: s._snapshot().figids.all() for shape, s in services.items()}
     assert orders["parallel"] != orders["one-segment"] != orders["updated"]
     try:
         for request in SHAPE_QUERIES:

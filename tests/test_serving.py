@@ -21,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+from indexer.index.arrays import ARRAYS_DIR
 from indexer.index.store import IndexStore
 from tests.conftest import ROOT, SAMPLE_RECORDS, STAT3_RECORD, edit_front_matter
 from tests.servers import (
@@ -253,8 +254,8 @@ def test_a_bad_index_at_start_is_a_message_and_an_exit_status(
         store = IndexStore(index)
         partial = store.new_generation()
         shutil.copytree(store.current(), partial, dirs_exist_ok=True)
-        (column,) = partial.glob("*.figid.col")
-        column.write_bytes(column.read_bytes()[:10])
+        figids = partial / ARRAYS_DIR / "docs" / "figids.strings.npy"
+        figids.write_bytes(figids.read_bytes()[:100])
         store.publish(partial)
         if damage == "corrupt":
             for path in store.complete_generations():
@@ -271,7 +272,9 @@ def test_a_bad_index_at_start_is_a_message_and_an_exit_status(
     assert "Traceback" not in done.stderr + done.stdout
     assert done.stderr.startswith("pfocr: "), done.stderr
     if damage.startswith("corrupt"):
-        assert ".figid.col" in done.stderr and "rebuild it with `pfocr build`" in done.stderr
+        assert (
+            "figids.strings.npy" in done.stderr and "rebuild it with `pfocr build`" in done.stderr
+        )
     else:
         assert "pfocr build" in done.stderr
 

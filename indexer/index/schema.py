@@ -36,8 +36,9 @@ from indexer.record import Figure
 # 2: record and source in columns, title without positions; 3: Greek letters folded, gene
 # names by name_key, a figure's own short gene names unstemmed, title_key; 4: Snowball's
 # English stemmer, -sis nouns as their -tic adjectives, plurals of acronyms; figid_alias
-# and ndex in the record, the lookup fields (names, pmcid, doi, ndex), the ndex facet
-SCHEMA_VERSION = 4
+# and ndex in the record, the lookup fields (names, pmcid, doi, ndex), the ndex facet;
+# 5: the search arrays (``indexer.index.arrays``), text positions there and not in Whoosh
+SCHEMA_VERSION = 5
 
 FIGID = "figid"
 TEXT = "text"
@@ -60,6 +61,11 @@ NDEX = "ndex"  # the NDEx network's UUID
 SOURCE = "source"  # where the record was read from, for `pfocr update`
 DIGEST = "digest"  # hash of the record's source text, for `pfocr update`
 RECORD = "record"  # the whole clean record (see ``encode_record``), for result pages
+
+# Fields whose positions the search arrays keep, for phrases.
+PHRASE_FIELDS = (TEXT,)
+# Fields whose BM25 normalises by the field's length (the others are exact values).
+LENGTH_NORMALISED_FIELDS = (TEXT, TITLE)
 
 # Facet name -> the exact-match field of its values ("ndex": "true" or "false", whether
 # the figure has a network in NDEX).
@@ -109,8 +115,10 @@ def build_schema() -> fields.Schema:
     schema = fields.Schema(
         **{
             FIGID: fields.ID(stored=True, unique=True, sortable=True),
-            TEXT: fields.TEXT(analyzer=text, phrase=True),
-            TITLE: fields.TEXT(analyzer=text, phrase=False),  # phrases are matched in TEXT
+            # Phrases are matched in TEXT, from the positions in the search arrays
+            # (``indexer.index.arrays``): Whoosh keeps none, as no query reads them there.
+            TEXT: fields.TEXT(analyzer=text, phrase=False),
+            TITLE: fields.TEXT(analyzer=text, phrase=False),
             TITLE_KEY: exact(),
             GENE: exact(names),
             ALIAS: exact(names),

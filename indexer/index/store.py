@@ -247,8 +247,8 @@ def share_index_files(source: Path, target: Path) -> None:
     where the file system allows; the files every run rewrites are left out."""
     rewritten = (META_FILE, LEXICON_FILE, VOCABULARY_FILE, REPORT_FILE)
     for path in source.iterdir():
-        if path.name in rewritten or path.name.endswith("WRITELOCK"):
-            continue
+        if path.name in rewritten or path.name.endswith("WRITELOCK") or path.is_dir():
+            continue  # the search arrays (a folder) are derived anew
         try:
             os.link(path, target / path.name)
         except OSError:  # another file system, or links not allowed: copy instead

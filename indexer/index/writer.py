@@ -23,11 +23,12 @@ postings are equal. ``tests/test_segments.py`` checks it.
 
 from __future__ import annotations
 
+from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from itertools import pairwise
 from operator import sub
+from pathlib import Path
 from pickle import dumps
 from typing import Any
 
@@ -47,8 +48,10 @@ from whoosh.writing import SegmentWriter
 
 from indexer.analysis import EnglishAnalyzer, ValueAnalyzer
 from indexer.index import schema
+from indexer.index.arrays import ARRAYS_DIR, SegmentPostings
 
 NEVER_SPILL_MB = 1 << 30
+SEGMENTS_DIR = "segments"  # under the generation's arrays/: segments' postings, until merged
 BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
 INLINE_POSTINGS = 2  # terms with at most this many postings go in the term table
 # A term table entry: flags (inlined), weight, doc frequency, min and max length (as
@@ -72,6 +75,7 @@ class BulkSegmentWriter(SegmentWriter):
             raise ValueError("BulkSegmentWriter does not write spelling fields")
         self.memory_limit = memory_mb * 1024 * 1024
         self.pool = _TermPool()
+        self.postings = SegmentPostings()  # the same postings, for the search arrays
 
     @property
     def full(self) -> bool:
@@ -83,6 +87,7 @@ class BulkSegmentWriter(SegmentWriter):
         self._check_state()
         perdoc = self.perdocwriter
         docnum = self.docnum
+        self.postings.figids.append(fields[schema.FIGID])
         perdoc.start_doc(docnum)
         for fieldname in sorted(fields):
             value = fields[fieldname]
@@ -106,22 +111,23 @@ class BulkSegmentWriter(SegmentWriter):
         project's analyzers. Returns the field's length (the sum of term frequencies)."""
         analyzer, fmt, pool = field.analyzer, field.format, self.pool
         kind = type(fmt)
-        if kind is formats.Positions and isinstance(analyzer, EnglishAnalyzer):
-            found = analyzer.term_positions(value, self.words)
-            return pool.add_positions(fieldname, self.docnum, found, fmt.field_boost)
         if kind is formats.Frequency and isinstance(analyzer, ValueAnalyzer):
             counts = analyzer.term_counts(value)
             return pool.add_counts(fieldname, self.docnum, counts, fmt.field_boost)
         if kind is formats.Frequency and isinstance(analyzer, EnglishAnalyzer):
             found = analyzer.term_positions(value, self.words)
+            if fieldname in schema.PHRASE_FIELDS:  # positions for the search arrays only
+                pool.keep_positions(fieldname, found)
             counts = {term: len(where) for term, where in found.items()}
             return pool.add_counts(fieldname, self.docnum, counts, fmt.field_boost)
         return pool.add_postings(fieldname, self.docnum, field.index(value))
 
     def finish(self) -> Any:
-        """Write the segment's files and return the segment, or None if it has no documents."""
+        """Write the segment's files and return the segment, or None if it has no documents.
+        Its postings are saved for the search arrays too (``segment_postings_dir``)."""
         if self._added:
             segment = self._finalize_segment()
+            self.postings.save(segment_postings_dir(self.storage.folder, segment))
         else:
             self._close_segment()
             segment = None
@@ -141,9 +147,12 @@ class BulkSegmentWriter(SegmentWriter):
             field = self.schema[fieldname]
             writer.start_field(fieldname, field)  # numbers the field in the term table
             write_term = _TermWriter(writer, field.format, lengths.get(fieldname))
-            for btext in sorted(terms):
+            ordered = sorted(terms)
+            for btext in ordered:
                 write_term(btext, terms[btext])
             writer.finish_field()
+            positions = self.pool.positions.pop(fieldname, None)
+            self.postings.add_field(fieldname, ordered, [terms[t] for t in ordered], positions)
         writer.close()
 
 
@@ -260,27 +269,18 @@ class _TermPool:
 
     def __init__(self) -> None:
         self.fields: defaultdict[str, dict[bytes, list[Any]]] = defaultdict(dict)
+        # phrase fields: each term's positions, document after document (search arrays)
+        self.positions: defaultdict[str, dict[bytes, array]] = defaultdict(dict)
         self.count = 0
 
-    def add_positions(
-        self, fieldname: str, docnum: int, found: dict[bytes, list[int]], boost: float
-    ) -> int:
-        """Add a document's terms with their positions; return the field's length."""
-        terms = self.fields[fieldname]
-        single, known = _SINGLE_POSITIONS, _SINGLE_POSITIONS_KNOWN
-        length = 0
+    def keep_positions(self, fieldname: str, found: dict[bytes, list[int]]) -> None:
+        """Keep a document's positions of each term (its postings are added apart)."""
+        terms = self.positions[fieldname]
         for term, where in found.items():
-            freq = len(where)
-            # Most words occur once, early: their encoded positions are made in advance.
-            value = single[where[0]] if freq == 1 and where[0] < known else _encode_positions(where)
-            entry = terms.get(term)
-            if entry is None:
-                terms[term] = [docnum, freq * boost, value]
-            else:
-                entry += (docnum, freq * boost, value)
-            length += freq
-        self.count += len(found)
-        return length
+            kept = terms.get(term)
+            if kept is None:
+                kept = terms[term] = array("I")
+            kept.extend(where)
 
     def add_counts(
         self, fieldname: str, docnum: int, counts: dict[bytes, int], boost: float
@@ -320,16 +320,6 @@ class _TermPool:
         self.fields.clear()
 
 
-def _encode_positions(positions: list[int]) -> bytes:
-    """``formats.Positions.encode``: the count, then the pickled gaps between positions."""
-    gaps = [positions[0], *(b - a for a, b in pairwise(positions))]
-    return pack_uint(len(gaps)) + dumps(gaps, 2)
-
-
-_SINGLE_POSITIONS_KNOWN = 2048
-_SINGLE_POSITIONS = [pack_uint(1) + dumps([pos], 2) for pos in range(_SINGLE_POSITIONS_KNOWN)]
-
-
 _FREQUENCIES = {n: pack_uint(n) for n in range(1, 64)}
 
 
@@ -341,6 +331,11 @@ def _field_lengths(reader: Any, fieldnames: list[str]) -> dict[str, list[int]]:
         for name in fieldnames
         if reader.has_column(_lenfield(name))
     }
+
+
+def segment_postings_dir(index_dir: str | Path, segment: Any) -> Path:
+    """Where a segment's postings wait for the build to merge them into search arrays."""
+    return Path(index_dir) / ARRAYS_DIR / SEGMENTS_DIR / segment.segment_id()
 
 
 def commit_segments(ix: whoosh_index.Index, segments: list[Any]) -> None:

@@ -1,17 +1,20 @@
 """Facet values held in numpy arrays, counted over a set of matched documents.
 
-Each facet (organism, gene, disease, ...) is loaded once per index generation from the
-``facet_<name>`` columns into a CSR layout: document -> value ordinals, and its inverse,
-value -> documents. Values that differ only in case share one ordinal. Counting the
-values of a matched set is one ``bincount`` over the entries of the matched documents.
+Each facet (organism, gene, disease, ...) comes with its index generation as CSR tables
+written by the build (``indexer.index.arrays.FacetTables``, memory-mapped): document ->
+value ordinals, and its inverse, value -> documents. Values that differ only in case
+share one ordinal. Counting the values of a matched set is one ``bincount`` over the
+entries of the matched documents.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 
 import numpy as np
+
+from indexer.index.arrays import FacetTables
 
 # Below this fraction of matched documents, gather the CSR rows of the matched documents;
 # above it, test every entry against the mask.
@@ -22,31 +25,16 @@ _WORD = re.compile(r"\w+")
 class FacetArrays:
     """The values of one facet for every document of an index generation."""
 
-    def __init__(self, name: str, per_doc: Sequence[Sequence[str]], live: np.ndarray) -> None:
+    def __init__(self, name: str, tables: FacetTables) -> None:
         self.name = name
-        index: dict[str, int] = {}
-        values: list[str] = []
-        lengths = np.fromiter((len(v) for v in per_doc), dtype=np.int64, count=len(per_doc))
-        ords = []
-        for doc_values in per_doc:
-            for value in doc_values:
-                key = value.casefold()
-                ordinal = index.get(key)
-                if ordinal is None:
-                    ordinal = index[key] = len(values)
-                    values.append(value)
-                ords.append(ordinal)
-        self.values = values
-        self.index = index
-        self.doc_ptr = np.zeros(len(per_doc) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=self.doc_ptr[1:])
-        self.doc_vals = np.asarray(ords, dtype=np.int32)
-        self.entry_doc = np.repeat(np.arange(len(per_doc), dtype=np.int32), lengths)
-        order = np.argsort(self.doc_vals, kind="stable")
-        self.val_docs = self.entry_doc[order]
-        self.val_ptr = np.zeros(len(values) + 1, dtype=np.int64)
-        np.cumsum(np.bincount(self.doc_vals, minlength=len(values)), out=self.val_ptr[1:])
-        self.totals = self.count(live)
+        self.values = tables.values.all()
+        self.index = {value.casefold(): ordinal for ordinal, value in enumerate(self.values)}
+        self.doc_ptr = tables.doc_ptr
+        self.doc_vals = tables.doc_vals
+        self.entry_doc = tables.entry_doc
+        self.val_docs = tables.val_docs
+        self.val_ptr = tables.val_ptr
+        self.totals = tables.totals
         self._folded_words: list[frozenset[str]] | None = None
 
     def __len__(self) -> int:

@@ -75,7 +75,7 @@ class Lookup:
 def figure_docs(snap: Snapshot, name: str) -> np.ndarray:
     """The figures ``name`` names, in figid order: the one whose figid it is exactly, else
     those whose figid or alias it is in any case (an alias may be repeated by mistake)."""
-    docnum = snap.docnum_by_figid.get(name)
+    docnum = snap.docnum_of(name)
     if docnum is not None:
         return np.array([docnum], dtype=np.int32)
     if not FIGID_PATTERN.match(name):

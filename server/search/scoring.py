@@ -20,7 +20,6 @@ GENE_BOOST = 1.5
 PREFIX_SCORE = 1.0
 TITLE_EXACT_BOOST = 4.0  # a title typed whole outranks a title holding the same words
 ORGANISM_SCORE = 1.0  # below a word's BM25: figures that name the organism rank first
-_LENGTH_NORMALISED = (schema.TEXT, schema.TITLE)
 
 
 @dataclass
@@ -64,7 +63,7 @@ def bm25(snap: Snapshot, field: str, ids: np.ndarray, tf: np.ndarray) -> np.ndar
     """BM25 of one term's postings (document numbers ``ids``, term frequencies ``tf``)."""
     df = len(ids)
     idf = np.float32(np.log(1.0 + (snap.documents - df + 0.5) / (df + 0.5)))
-    if field in _LENGTH_NORMALISED:
+    if field in schema.LENGTH_NORMALISED_FIELDS:
         lengths, average = snap.field_lengths(field)
         norm = K1 * (1 - B + B * lengths[ids] / np.float32(average))
     else:  # exact values: a figure's gene count should not dilute a gene match

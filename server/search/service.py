@@ -245,7 +245,7 @@ class SearchService:
         clean record). Raises ``NotFound`` for an unknown figid."""
         figid = models.text("figid", figid)
         snap = self._snapshot()
-        docnum = snap.docnum_by_figid.get(figid)
+        docnum = snap.docnum_of(figid)
         if docnum is None:
             raise NotFound("figure", f"no figure with figid {figid!r}")
         return figure_dict(snap.records([docnum])[0], self.image_url)
@@ -271,7 +271,7 @@ class SearchService:
         unknown figid, ``InvalidParameter`` for a ``limit`` outside 1..MAX_SIMILAR."""
         limit = whole_number("limit", limit, 1, MAX_SIMILAR)
         snap = self._snapshot()
-        docnum = snap.docnum_by_figid.get(figid)
+        docnum = snap.docnum_of(figid)
         if docnum is None:
             raise NotFound("figure", f"no figure with figid {figid!r}")
         key = (snap.version, "similar", figid, limit)

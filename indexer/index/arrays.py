@@ -1,0 +1,610 @@
+"""The search arrays of a generation: what queries read, decoded once by the build into
+numpy files that every serving process memory-maps (so they share one copy in the page
+cache), with both halves of the format here: writing and reading.
+
+Whoosh stays the index of record (its terms, stored records and segments); these arrays
+are derived by the build from the same postings it writes into Whoosh, versioned with the
+schema, and ``tests/test_index_format.py`` checks them against Whoosh's own reading over
+every index shape. Layout of ``<generation>/arrays/``::
+
+    postings/<field>.terms.npy     uint8   every term of the field, UTF-8, sorted, joined
+    postings/<field>.term_ptr.npy  int64   where each term starts in ``terms`` (n + 1)
+    postings/<field>.key8.npy      uint64  each term's first 8 bytes, big-endian: found
+                                           with ``searchsorted``, prefixes too
+    postings/<field>.post_ptr.npy  int64   where each term's postings start (n + 1)
+    postings/<field>.docs.npy      int32   document numbers, ascending within a term
+    postings/<field>.tf.npy        uint16  term frequencies (uint32 if any is larger)
+    postings/<field>.pos_ptr.npy   int64   where each term's positions start (n + 1)  } text
+    postings/<field>.pos.npy       uint16  each posting's positions, ascending (uint32) }
+    docs/<name>.npy                live, years, figid order and rank, the year orders of
+                                   searches without text, field lengths
+    docs/figids.*                  figids as a string table
+    facets/<facet>.*               each facet as CSR tables: document -> value ordinals
+                                   and value -> documents, its values as a string table
+
+Document numbers are global over the generation's segments, as Whoosh's reader numbers
+them; deleted documents hold no postings, and term statistics count live documents only.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from array import array
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass, field
+from itertools import chain, pairwise
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+ARRAYS_DIR = "arrays"
+FORMAT_FILE = "format.json"
+FORMAT_VERSION = 1
+MISSING_YEAR = 0
+_PARTS = ("docs", "facets", "postings")  # the folders of a generation's arrays
+_DOC_SHIFT = 32  # a position key is doc << 32 | position
+
+Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies)
+_EMPTY_DOCS = np.zeros(0, dtype=np.int32)
+
+
+# -- strings --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, eq=False)  # numpy arrays: compare their contents, not tables
+class StringTable:
+    """Strings as one UTF-8 blob and the offsets of each (``len + 1``)."""
+
+    blob: np.ndarray  # uint8
+    ptr: np.ndarray  # int64
+
+    @classmethod
+    def of(cls, strings: Sequence[bytes]) -> StringTable:
+        lengths = np.fromiter(map(len, strings), dtype=np.int64, count=len(strings))
+        ptr = np.zeros(len(strings) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=ptr[1:])
+        return cls(np.frombuffer(b"".join(strings), dtype=np.uint8), ptr)
+
+    def __len__(self) -> int:
+        return len(self.ptr) - 1
+
+    def bytes_at(self, i: int) -> bytes:
+        return self.blob[self.ptr[i] : self.ptr[i + 1]].tobytes()
+
+    def __getitem__(self, i: int) -> str:
+        return self.bytes_at(i).decode("utf-8")
+
+    def all_bytes(self) -> list[bytes]:
+        data = self.blob.tobytes()
+        ptr = self.ptr.tolist()
+        return [data[a:b] for a, b in pairwise(ptr)]
+
+    def all(self) -> list[str]:
+        return [b.decode("utf-8") for b in self.all_bytes()]
+
+    def save(self, folder: Path, name: str) -> None:
+        _save(folder, f"{name}.strings", self.blob)
+        _save(folder, f"{name}.string_ptr", self.ptr)
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> StringTable:
+        return cls(_load(folder, f"{name}.strings"), _load(folder, f"{name}.string_ptr"))
+
+
+def key8(term: bytes) -> int:
+    """A term's first 8 bytes as a big-endian number: the order of the terms' bytes."""
+    return int.from_bytes(term[:8].ljust(8, b"\0"), "big")
+
+
+def _key8s(terms: Sequence[bytes]) -> np.ndarray:
+    padded = b"".join(t[:8].ljust(8, b"\0") for t in terms)
+    return np.frombuffer(padded, dtype=">u8").astype(np.uint64)
+
+
+# -- postings -----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class PostingsTable:
+    """One field's terms and their postings (and positions, for phrase fields)."""
+
+    terms: StringTable
+    post_ptr: np.ndarray
+    docs: np.ndarray
+    tf: np.ndarray
+    pos_ptr: np.ndarray | None = None
+    pos: np.ndarray | None = None
+    key8: np.ndarray | None = None  # the lookup key of each term (written with the table)
+
+    @property
+    def has_positions(self) -> bool:
+        return self.pos is not None
+
+    def __len__(self) -> int:
+        return len(self.terms)
+
+    # -- finding terms
+
+    def find(self, term: str) -> int | None:
+        """The number of ``term`` in the table, or None."""
+        wanted = term.encode("utf-8")
+        keys = self._keys()
+        k = key8(wanted)
+        lo = int(np.searchsorted(keys, k, "left"))
+        hi = int(np.searchsorted(keys, k, "right"))
+        terms = self.terms
+        while lo < hi:  # terms sharing their first 8 bytes: by the rest
+            mid = (lo + hi) // 2
+            found = terms.bytes_at(mid)
+            if found < wanted:
+                lo = mid + 1
+            elif found > wanted:
+                hi = mid
+            else:
+                return mid
+        return None
+
+    def with_prefix(self, prefix: str, limit: int) -> list[str]:
+        """Up to ``limit`` terms starting with ``prefix``, in order."""
+        wanted = prefix.encode("utf-8")
+        keys = self._keys()
+        head = wanted[:8]
+        low = key8(head)
+        high = low | ((1 << (8 * (8 - len(head)))) - 1) if len(head) < 8 else low
+        lo = int(np.searchsorted(keys, low, "left"))
+        hi = int(np.searchsorted(keys, high, "right"))
+        found: list[str] = []
+        for i in range(lo, hi):
+            term = self.terms.bytes_at(i)
+            if term.startswith(wanted):
+                found.append(term.decode("utf-8"))
+                if len(found) >= limit:
+                    break
+        return found
+
+    def _keys(self) -> np.ndarray:
+        if self.key8 is None:
+            self.key8 = _key8s(self.terms.all_bytes())
+        return self.key8
+
+    # -- reading postings
+
+    def postings(self, term: str) -> Postings:
+        i = self.find(term)
+        if i is None:
+            return _EMPTY_DOCS, np.zeros(0, dtype=np.float32)
+        start, end = self.post_ptr[i], self.post_ptr[i + 1]
+        return self.docs[start:end], self.tf[start:end].astype(np.float32)
+
+    def doc_frequency(self, term: str) -> int:
+        i = self.find(term)
+        return 0 if i is None else int(self.post_ptr[i + 1] - self.post_ptr[i])
+
+    def positions(self, term: str) -> np.ndarray:
+        """Every occurrence of ``term`` as sorted int64 keys ``doc << 32 | position``."""
+        i = self.find(term)
+        if i is None or self.pos is None or self.pos_ptr is None:
+            return np.zeros(0, dtype=np.int64)
+        start, end = self.post_ptr[i], self.post_ptr[i + 1]
+        docs = self.docs[start:end].astype(np.int64)
+        counts = self.tf[start:end].astype(np.int64)
+        where = self.pos[self.pos_ptr[i] : self.pos_ptr[i + 1]].astype(np.int64)
+        return (np.repeat(docs, counts) << _DOC_SHIFT) | where
+
+    def frequencies(self) -> Iterator[tuple[str, int]]:
+        """Every term with the number of documents holding it."""
+        counts = np.diff(self.post_ptr).tolist()
+        return zip(self.terms.all(), counts, strict=True)
+
+    # -- files
+
+    def save(self, folder: Path, name: str) -> None:
+        self.terms.save(folder, name)
+        _save(folder, f"{name}.key8", self._keys())
+        _save(folder, f"{name}.post_ptr", self.post_ptr)
+        _save(folder, f"{name}.docs", self.docs)
+        _save(folder, f"{name}.tf", self.tf)
+        if self.pos is not None and self.pos_ptr is not None:
+            _save(folder, f"{name}.pos_ptr", self.pos_ptr)
+            _save(folder, f"{name}.pos", self.pos)
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> PostingsTable:
+        positions = (folder / f"{name}.pos.npy").exists()
+        return cls(
+            terms=StringTable.load(folder, name),
+            post_ptr=_load(folder, f"{name}.post_ptr"),
+            docs=_load(folder, f"{name}.docs"),
+            tf=_load(folder, f"{name}.tf"),
+            pos_ptr=_load(folder, f"{name}.pos_ptr") if positions else None,
+            pos=_load(folder, f"{name}.pos") if positions else None,
+            key8=_load(folder, f"{name}.key8") if (folder / f"{name}.key8.npy").exists() else None,
+        )
+
+
+# -- a segment's postings, as the bulk writer pools them ---------------------------------------
+
+
+class SegmentPostings:
+    """Collects one segment's postings as the bulk writer writes them, field by field, and
+    saves them as tables (with segment-local document numbers) for the build to merge."""
+
+    def __init__(self) -> None:
+        self.tables: dict[str, PostingsTable] = {}
+        self.figids: list[str] = []  # of the segment's documents, in order
+
+    def add_field(
+        self,
+        name: str,
+        terms: list[bytes],
+        postings: Sequence[list[Any]],
+        positions: dict[bytes, array] | None,
+    ) -> None:
+        """``postings``: each term's flat ``[docnum, weight, value, ...]`` (the writer's
+        pool), ``positions``: each term's positions, posting after posting."""
+        counts = np.fromiter((len(p) // 3 for p in postings), dtype=np.int64, count=len(terms))
+        flat = list(chain.from_iterable(postings))
+        docs = np.array(flat[0::3], dtype=np.int32)
+        tf = _narrow(np.rint(np.array(flat[1::3], dtype=np.float64)).astype(np.int64))
+        table = PostingsTable(StringTable.of(terms), _ptr(counts), docs, tf)
+        if positions is not None:
+            where = [positions[t] for t in terms]
+            lengths = np.fromiter(map(len, where), dtype=np.int64, count=len(where))
+            table.pos_ptr = _ptr(lengths)
+            joined = array("I")
+            for chunk in where:
+                joined.extend(chunk)
+            table.pos = _narrow(np.frombuffer(joined, dtype=np.uint32).astype(np.int64))
+        self.tables[name] = table
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, table in self.tables.items():
+            table.save(folder, name)
+        (folder / "figids.txt").write_text("\n".join(self.figids), encoding="utf-8")
+        _write_json(folder / "fields.json", sorted(self.tables))
+
+
+@dataclass(eq=False)
+class PostingsSource:
+    """Postings to merge into a generation: tables (by field) over some documents, and
+    where each of those documents is in the generation (-1: not there any more)."""
+
+    tables: dict[str, PostingsTable]
+    doc_map: np.ndarray
+
+    @classmethod
+    def segment(cls, folder: Path, docnum_of: dict[str, int]) -> PostingsSource:
+        """A segment saved by :class:`SegmentPostings`, its documents found by figid."""
+        figids = (folder / "figids.txt").read_text(encoding="utf-8").split("\n")
+        names = json.loads((folder / "fields.json").read_text(encoding="utf-8"))
+        doc_map = np.array([docnum_of.get(f, -1) for f in figids], dtype=np.int64)
+        return cls({n: PostingsTable.load(folder, n) for n in names}, doc_map)
+
+
+def merge_postings(sources: Sequence[PostingsSource], name: str) -> PostingsTable | None:
+    """One field's postings of every source in one table over the generation's documents:
+    terms in order, each term's documents ascending; documents not kept are left out."""
+    parts = [(s.tables[name], s.doc_map) for s in sources if name in s.tables]
+    if not parts:
+        return None
+    kept = [(*_kept(table, doc_map), doc_map) for table, doc_map in parts]
+    local_terms = [table.terms.all_bytes() for table, _, _ in kept]
+    held = (  # a term only documents not kept held is gone
+        term
+        for terms, (_, counts, _) in zip(local_terms, kept, strict=True)
+        for term, count in zip(terms, counts.tolist(), strict=True)
+        if count
+    )
+    terms = sorted(set(held))
+    if not terms:
+        return None
+    vocab = {term: i for i, term in enumerate(terms)}
+    gids = [np.array([vocab.get(t, -1) for t in local], dtype=np.int64) for local in local_terms]
+    per_source = []
+    total_counts = np.zeros(len(terms), dtype=np.int64)
+    for (_table, counts, _), gid in zip(kept, gids, strict=True):
+        counts_g = np.zeros(len(terms), dtype=np.int64)
+        counts_g[gid[counts > 0]] = counts[counts > 0]
+        per_source.append(counts_g)
+        total_counts += counts_g
+    post_ptr = _ptr(total_counts)
+    n = int(post_ptr[-1])
+    docs = np.empty(n, dtype=np.int32)
+    tf_all = np.empty(n, dtype=np.int64)
+    dests = []
+    before = np.zeros(len(terms), dtype=np.int64)  # postings of earlier sources, per term
+    for (table, counts, doc_map), gid, counts_g in zip(kept, gids, per_source, strict=True):
+        local_ptr = _ptr(counts)
+        placed = np.maximum(gid, 0)  # a term of no kept posting goes nowhere
+        start = post_ptr[:-1][placed] + before[placed] - local_ptr[:-1]
+        dest = np.repeat(start, counts) + np.arange(len(table.docs))
+        docs[dest] = doc_map[table.docs]
+        tf_all[dest] = table.tf
+        dests.append(dest)
+        before += counts_g
+    merged = PostingsTable(StringTable.of(terms), post_ptr, docs, _narrow(tf_all))
+    if all(table.has_positions for table, _, _ in kept):
+        _merge_positions(merged, [t for t, _, _ in kept], dests, total_counts)
+    _sort_within_terms(merged)
+    return merged
+
+
+def _kept(table: PostingsTable, doc_map: np.ndarray) -> tuple[PostingsTable, np.ndarray]:
+    """``table`` less the postings of documents not kept, and each term's postings left."""
+    counts = np.diff(table.post_ptr)
+    keep = doc_map[table.docs] >= 0
+    if keep.all():
+        return table, counts
+    term_of = np.repeat(np.arange(len(counts)), counts)
+    counts = np.bincount(term_of[keep], minlength=len(counts)).astype(np.int64)
+    smaller = PostingsTable(table.terms, _ptr(counts), table.docs[keep], table.tf[keep])
+    if table.pos is not None:
+        smaller.pos = table.pos[np.repeat(keep, table.tf.astype(np.int64))]
+        kept_tf = table.tf[keep].astype(np.int64)
+        smaller.pos_ptr = _ptr(np.bincount(term_of[keep], weights=kept_tf, minlength=len(counts)))
+    return smaller, counts
+
+
+def _merge_positions(
+    merged: PostingsTable,
+    tables: Sequence[PostingsTable],
+    dests: Sequence[np.ndarray],
+    total_counts: np.ndarray,
+) -> None:
+    tf = merged.tf.astype(np.int64)
+    starts = _ptr(tf)  # each merged posting's first position
+    pos = np.empty(int(starts[-1]), dtype=np.int64)
+    for table, dest in zip(tables, dests, strict=True):
+        counts = table.tf.astype(np.int64)
+        first = np.repeat(starts[:-1][dest], counts)
+        within = np.arange(int(counts.sum())) - np.repeat(_ptr(counts)[:-1], counts)
+        pos[first + within] = table.pos  # type: ignore[index]
+    term_of = np.repeat(np.arange(len(total_counts)), total_counts)
+    merged.pos_ptr = _ptr(np.bincount(term_of, weights=tf, minlength=len(total_counts)))
+    merged.pos = _narrow(pos)
+
+
+def _sort_within_terms(table: PostingsTable) -> None:
+    """Documents ascending within each term (sources remapped by figid may interleave)."""
+    counts = np.diff(table.post_ptr)
+    term_of = np.repeat(np.arange(len(counts)), counts)
+    docs = table.docs
+    disorder = (np.diff(docs) <= 0) & (term_of[1:] == term_of[:-1])
+    if not disorder.any():
+        return
+    order = np.lexsort((docs, term_of))
+    if table.pos is not None:
+        tf = table.tf.astype(np.int64)
+        starts = _ptr(tf)
+        moved = tf[order]
+        index = np.repeat(starts[:-1][order], moved) + (
+            np.arange(int(moved.sum())) - np.repeat(_ptr(moved)[:-1], moved)
+        )
+        table.pos = table.pos[index]
+    table.docs = docs[order]
+    table.tf = table.tf[order]
+
+
+# -- documents ----------------------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class FacetTables:
+    """One facet's values for every document: CSR both ways (values case-folded alike)."""
+
+    values: StringTable
+    doc_ptr: np.ndarray  # int64, per document
+    doc_vals: np.ndarray  # int32, value ordinals of each document's entries
+    entry_doc: np.ndarray  # int32, the document of each entry
+    val_ptr: np.ndarray  # int64, per value
+    val_docs: np.ndarray  # int32, the documents of each value
+    totals: np.ndarray  # int64, live documents per value
+
+    NAMES = ("doc_ptr", "doc_vals", "entry_doc", "val_ptr", "val_docs", "totals")
+
+    @classmethod
+    def of(cls, per_doc: Sequence[Sequence[str]], live: np.ndarray) -> FacetTables:
+        index: dict[str, int] = {}
+        values: list[str] = []
+        ords: list[int] = []
+        for doc_values in per_doc:
+            for value in doc_values:
+                key = value.casefold()
+                ordinal = index.get(key)
+                if ordinal is None:
+                    ordinal = index[key] = len(values)
+                    values.append(value)
+                ords.append(ordinal)
+        lengths = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(per_doc))
+        doc_vals = np.asarray(ords, dtype=np.int32)
+        entry_doc = np.repeat(np.arange(len(per_doc), dtype=np.int32), lengths)
+        order = np.argsort(doc_vals, kind="stable")
+        counts = np.bincount(doc_vals, minlength=len(values)).astype(np.int64)
+        live_counts = np.bincount(doc_vals[live[entry_doc]], minlength=len(values))
+        return cls(
+            values=StringTable.of([v.encode("utf-8") for v in values]),
+            doc_ptr=_ptr(lengths),
+            doc_vals=doc_vals,
+            entry_doc=entry_doc,
+            val_ptr=_ptr(counts),
+            val_docs=entry_doc[order],
+            totals=live_counts.astype(np.int64),
+        )
+
+    def save(self, folder: Path, name: str) -> None:
+        self.values.save(folder, name)
+        for part in self.NAMES:
+            _save(folder, f"{name}.{part}", getattr(self, part))
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> FacetTables:
+        parts = {part: _load(folder, f"{name}.{part}") for part in cls.NAMES}
+        return cls(values=StringTable.load(folder, name), **parts)
+
+
+@dataclass(eq=False)
+class DocumentTables:
+    """What every search needs of each document, in document order."""
+
+    live: np.ndarray  # bool
+    years: np.ndarray  # int32 (MISSING_YEAR when none)
+    figids: StringTable
+    figid_order: np.ndarray  # int32: documents by figid (live ones only), for lookups
+    figid_rank: np.ndarray  # int32: each document's place in figid order
+    newest_first: np.ndarray  # the order of searches without text, by year
+    oldest_first: np.ndarray
+    lengths: dict[str, np.ndarray] = field(default_factory=dict)  # float32 per field
+    average_lengths: dict[str, float] = field(default_factory=dict)  # over live documents
+
+    NAMES = ("live", "years", "figid_order", "figid_rank", "newest_first", "oldest_first")
+
+    @classmethod
+    def of(
+        cls,
+        live: np.ndarray,
+        years: np.ndarray,
+        figids: list[str],
+        lengths: dict[str, np.ndarray],
+    ) -> DocumentTables:
+        rank = np.empty(len(figids), dtype=np.int32)
+        by_figid = sorted(range(len(figids)), key=figids.__getitem__)
+        rank[by_figid] = np.arange(len(figids), dtype=np.int32)
+        known = np.where(years == MISSING_YEAR, 10_000, years)
+        live_count = max(int(live.sum()), 1)
+        return cls(
+            live=live,
+            years=years.astype(np.int32),
+            figids=StringTable.of([f.encode("utf-8") for f in figids]),
+            figid_order=np.array([d for d in by_figid if live[d]], dtype=np.int32),
+            figid_rank=rank,
+            newest_first=np.lexsort((rank, -years)).astype(np.int32),
+            oldest_first=np.lexsort((rank, known)).astype(np.int32),
+            lengths={name: values.astype(np.float32) for name, values in lengths.items()},
+            # summed exactly as integers: a float sum would depend on document order
+            average_lengths={
+                name: (int(values[live].astype(np.int64).sum()) / live_count) or 1.0
+                for name, values in lengths.items()
+            },
+        )
+
+    def docnum_of(self, figid: str) -> int | None:
+        """The live document of a figid (exact), or None."""
+        wanted = figid.encode("utf-8")
+        order, figids = self.figid_order, self.figids
+        lo, hi = 0, len(order)
+        while lo < hi:
+            mid = (lo + hi) // 2
+            found = figids.bytes_at(int(order[mid]))
+            if found < wanted:
+                lo = mid + 1
+            elif found > wanted:
+                hi = mid
+            else:
+                return int(order[mid])
+        return None
+
+    def save(self, folder: Path) -> None:
+        for part in self.NAMES:
+            _save(folder, part, getattr(self, part))
+        self.figids.save(folder, "figids")
+        for name, values in self.lengths.items():
+            _save(folder, f"length.{name}", values)
+        _write_json(folder / "average_lengths.json", self.average_lengths)
+
+    @classmethod
+    def load(cls, folder: Path) -> DocumentTables:
+        averages = json.loads((folder / "average_lengths.json").read_text(encoding="utf-8"))
+        return cls(
+            figids=StringTable.load(folder, "figids"),
+            lengths={name: _load(folder, f"length.{name}") for name in averages},
+            average_lengths=averages,
+            **{part: _load(folder, part) for part in cls.NAMES},
+        )
+
+
+# -- a generation's arrays --------------------------------------------------------------
+
+
+@dataclass(eq=False)
+class GenerationArrays:
+    """Every array of one generation, memory-mapped read-only."""
+
+    documents: DocumentTables
+    facets: dict[str, FacetTables]
+    postings: dict[str, PostingsTable]
+
+    def save(self, generation: Path) -> None:
+        root = generation / ARRAYS_DIR
+        for sub in _PARTS:
+            (root / sub).mkdir(parents=True, exist_ok=True)
+        self.documents.save(root / "docs")
+        for name, facet in self.facets.items():
+            facet.save(root / "facets", name)
+        for name, table in self.postings.items():
+            table.save(root / "postings", name)
+        files = {
+            str(path.relative_to(root)): path.stat().st_size
+            for sub in _PARTS
+            for path in sorted((root / sub).glob("*.npy"))
+        }
+        _write_json(
+            root / FORMAT_FILE,
+            {
+                "format": FORMAT_VERSION,
+                "facets": sorted(self.facets),
+                "postings": sorted(self.postings),
+                "files": files,  # their sizes: a file cut short is found when loading
+            },
+        )
+
+    @classmethod
+    def load(cls, generation: Path) -> GenerationArrays:
+        root = generation / ARRAYS_DIR
+        described = json.loads((root / FORMAT_FILE).read_text(encoding="utf-8"))
+        if described.get("format") != FORMAT_VERSION:
+            raise ValueError(f"arrays of format {described.get('format')}, not {FORMAT_VERSION}")
+        for name, size in described["files"].items():
+            found = (root / name).stat().st_size
+            if found != size:
+                raise ValueError(f"{ARRAYS_DIR}/{name} holds {found:,} bytes, not {size:,}")
+        return cls(
+            documents=DocumentTables.load(root / "docs"),
+            facets={name: FacetTables.load(root / "facets", name) for name in described["facets"]},
+            postings={
+                name: PostingsTable.load(root / "postings", name) for name in described["postings"]
+            },
+        )
+
+
+# -- files --------------------------------------------------------------------------------
+
+
+def _save(folder: Path, name: str, values: np.ndarray) -> None:
+    np.save(folder / f"{name}.npy", np.ascontiguousarray(values), allow_pickle=False)
+
+
+def _load(folder: Path, name: str) -> np.ndarray:
+    return np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+
+
+def _write_json(path: Path, data: Any) -> None:
+    temp = path.with_name(f".{path.name}.tmp")
+    temp.write_text(json.dumps(data, indent=1), encoding="utf-8")
+    os.replace(temp, path)
+
+
+def _ptr(counts: np.ndarray | Iterable[int]) -> np.ndarray:
+    counts = np.asarray(counts, dtype=np.int64)
+    ptr = np.zeros(len(counts) + 1, dtype=np.int64)
+    np.cumsum(counts, out=ptr[1:])
+    return ptr
+
+
+def _narrow(values: np.ndarray) -> np.ndarray:
+    """Non-negative whole numbers in 16 bits where they fit, else 32."""
+    if len(values) and int(values.max()) > np.iinfo(np.uint16).max:
+        return values.astype(np.uint32)
+    return values.astype(np.uint16)

@@ -1,0 +1,158 @@
+"""Derive a committed generation's search arrays (``indexer.index.arrays``).
+
+The bulk writer saves each segment's postings beside it as it writes the segment; once
+the build (or update) has committed its segments, :func:`write_search_arrays` reads what
+every search needs of each document from the generation's Whoosh columns (liveness,
+figids, years, facet values, field lengths), merges the segments' postings (and, for an
+update, the previous generation's arrays, less the documents it replaced or removed) into
+one table per field over the generation's document numbers, and saves it all. Documents
+are matched by figid, so Whoosh may number and merge segments as it likes.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from whoosh import index as whoosh_index
+from whoosh.codec.whoosh3 import LENGTHS_COLUMN, _lenfield
+from whoosh.util.numeric import byte_to_length
+
+from indexer.index import schema
+from indexer.index.arrays import (
+    ARRAYS_DIR,
+    MISSING_YEAR,
+    DocumentTables,
+    FacetTables,
+    GenerationArrays,
+    PostingsSource,
+    merge_postings,
+)
+from indexer.index.writer import SEGMENTS_DIR
+
+_LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
+_NO_YEAR = 65535  # what the 16-bit year column holds for a figure without one
+
+
+def write_search_arrays(
+    generation: Path, previous: Path | None = None, removed: Iterable[int] = ()
+) -> None:
+    """Write the search arrays of the committed ``generation``; ``previous`` is the
+    generation an update started from, ``removed`` its documents the update replaced or
+    removed (their postings are not carried over)."""
+    ix = whoosh_index.open_dir(str(generation))
+    with ix.reader() as reader:
+        documents = read_documents(reader)
+    live, figids = documents["live"], documents["figids"]
+    docnum_of = {figid: d for d, figid in enumerate(figids) if live[d]}
+    pending = generation / ARRAYS_DIR / SEGMENTS_DIR
+    sources = [PostingsSource.segment(folder, docnum_of) for folder in _folders(pending)]
+    if previous is not None:
+        sources.append(_carried_over(previous, docnum_of, set(removed)))
+    sources.sort(key=_first_document)  # then each term's documents come in order
+    names = sorted({name for source in sources for name in source.tables})
+    postings = {name: table for name in names if (table := merge_postings(sources, name))}
+    GenerationArrays(
+        documents=DocumentTables.of(live, documents["years"], figids, documents["lengths"]),
+        facets={
+            facet: FacetTables.of(documents["facets"][facet], live) for facet in schema.FACET_FIELDS
+        },
+        postings=postings,
+    ).save(generation)
+    shutil.rmtree(pending, ignore_errors=True)
+
+
+def _folders(pending: Path) -> list[Path]:
+    return sorted(p for p in pending.iterdir() if p.is_dir()) if pending.is_dir() else []
+
+
+def _first_document(source: PostingsSource) -> int:
+    kept = source.doc_map[source.doc_map >= 0]
+    return int(kept.min()) if len(kept) else -1
+
+
+def _carried_over(previous: Path, docnum_of: dict[str, int], removed: set[int]) -> PostingsSource:
+    """The previous generation's postings, of the documents the update kept."""
+    arrays = GenerationArrays.load(previous)
+    old = arrays.documents
+    figids = old.figids.all()
+    doc_map = np.full(len(figids), -1, dtype=np.int64)
+    for d, figid in enumerate(figids):
+        if old.live[d] and d not in removed:
+            doc_map[d] = docnum_of.get(figid, -1)
+    return PostingsSource(arrays.postings, doc_map)
+
+
+# -- what the columns say of each document ---------------------------------------------------
+
+
+def read_documents(reader: Any) -> dict[str, Any]:
+    """``live``, ``figids``, ``years``, ``facets`` (name -> each document's values) and
+    ``lengths`` (length-normalised field -> each document's length) of a Whoosh reader."""
+    leaves = [(leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()]
+    n_docs = reader.doc_count_all()
+    live = np.ones(n_docs, dtype=bool)
+    for leaf, offset in leaves:
+        if leaf.has_deletions():
+            live[[offset + d for d in sorted(leaf.deleted_docs_set)]] = False
+    years = _numeric_column(leaves, schema.YEAR).astype(np.int32)
+    years[years == _NO_YEAR] = MISSING_YEAR
+    sep = schema.VALUE_SEPARATOR
+    return {
+        "live": live,
+        "figids": [b.decode("utf-8") for b in _column_bytes(leaves, schema.FIGID)],
+        "years": years,
+        "facets": {
+            facet: [
+                b.decode("utf-8").split(sep) if b else []
+                for b in _column_bytes(leaves, schema.facet_column(facet))
+            ]
+            for facet in schema.FACET_FIELDS
+        },
+        "lengths": {
+            name: _LENGTH_TABLE[
+                _numeric_column(leaves, _lenfield(name), LENGTHS_COLUMN).astype(np.uint8)
+            ]
+            for name in schema.LENGTH_NORMALISED_FIELDS
+        },
+    }
+
+
+def _column_bytes(leaves: list[tuple[Any, int]], name: str) -> list[bytes]:
+    """A bytes column of every segment, whole (a read per document costs seconds)."""
+    out: list[bytes] = []
+    for leaf, _ in leaves:
+        n = leaf.doc_count_all()
+        if not leaf.has_column(name):
+            out.extend([b""] * n)
+            continue
+        col = leaf.column_reader(name, translate=False)
+        offsets, lengths = getattr(col, "_offsets", None), getattr(col, "_lengths", None)
+        if offsets is None or lengths is None:  # another column type: one read per doc
+            out.extend(col[i] for i in range(n))
+            continue
+        blob = col._dbfile.get(col._basepos, (offsets[-1] + lengths[-1]) if n else 0)
+        out.extend(blob[o : o + w] for o, w in zip(offsets, lengths, strict=True))
+    return out
+
+
+def _numeric_column(leaves: list[tuple[Any, int]], name: str, column: Any = None) -> np.ndarray:
+    parts = []
+    for leaf, _ in leaves:
+        n = leaf.doc_count_all()
+        if column is None:
+            col = leaf.column_reader(name, translate=False) if leaf.has_column(name) else None
+        else:  # lengths: the reader Whoosh itself caches for the segment
+            col = leaf._perdoc._cached_reader(name, column)
+        if col is None:
+            parts.append(np.zeros(n, dtype=np.int64))
+            continue
+        dtype = np.dtype(">" + col._typecode)
+        raw = np.frombuffer(col._dbfile.get(col._basepos, col._count * col._fixedlen), dtype)
+        values = np.full(n, col._default, dtype=np.int64)
+        values[: len(raw)] = raw[:n]
+        parts.append(values)
+    return np.concatenate(parts) if parts else np.zeros(0, dtype=np.int64)
