@@ -135,7 +135,7 @@ def draw_workload(reader: Any, per_class: int, seed: int = 0) -> Workload:
     top = stable_order(genes[:FREQUENT_GENES], seed)[:per_class]
     add("gene", [request(q=f"gene:{g}") for g in top], "no genes in this corpus")
     if top:
-        work.notes["gene"] = f"one of the {FREQUENT_GENES} most frequent genes"
+        work.notes["gene"] = f"one of the {min(FREQUENT_GENES, len(genes))} most frequent genes"
 
     # word_org_years
     lo_share, hi_share = MIDDLE_SHARE
@@ -165,8 +165,8 @@ def draw_workload(reader: Any, per_class: int, seed: int = 0) -> Workload:
             )
         add("word_org_years", requests, "")
         work.notes["word_org_years"] = (
-            f"a word in {lo_share:.0%}-{hi_share:.0%} of the figures, one of the "
-            f"{len(organisms)} commonest organisms, {YEAR_SPANS[0]}-{YEAR_SPANS[1]} years"
+            f"a word in {lo_share:.0%}-{hi_share:.0%} of the figures, an organism of the "
+            f"{len(organisms)} commonest, {YEAR_SPANS[0]}-{YEAR_SPANS[1]} years"
         )
     else:
         work.empty["word_org_years"] = (
@@ -195,9 +195,10 @@ def draw_workload(reader: Any, per_class: int, seed: int = 0) -> Workload:
         f"fewer than {FREQUENT_GENES + MIN_GENES_LIST} genes in this corpus",
     )
     if lists:
+        last = min(len(genes), FREQUENT_GENES + 10 * per_class)
         work.notes["min_genes"] = (
-            f"{MIN_GENES_LIST} genes of the {FREQUENT_GENES + 10 * per_class} most frequent "
-            f"(after the gene class's), at least {MIN_GENES_NEED}"
+            f"{MIN_GENES_LIST} of the genes ranked {FREQUENT_GENES + 1}-{last} by figures, "
+            f"at least {MIN_GENES_NEED}"
         )
     work.classes = {name: work.classes[name] for name in CLASSES if name in work.classes}
     return work
