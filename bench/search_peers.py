@@ -238,7 +238,8 @@ class _SqliteBuilder:
     def __init__(self, path: Path) -> None:
         self.path = path
         self.tmp = path.with_name(path.name + ".tmp")
-        self.tmp.unlink(missing_ok=True)
+        for leftover in (self.tmp, self.tmp.with_name(self.tmp.name + "-journal")):
+            leftover.unlink(missing_ok=True)  # of a build stopped midway
         self.db = sqlite3.connect(self.tmp)
         self.db.executescript(
             """
