@@ -33,7 +33,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bench.bench_search import summary, timed, workload
+from bench.bench_search import summary, timed
+from bench.search_workload import draw_workload
 from indexer import pipeline
 from indexer.index.store import IndexStore
 from server.search.models import InvalidParameter, SearchRequest
@@ -242,9 +243,10 @@ def main(argv: list[str] | None = None) -> None:
     service.refresh()
     snap = service._snapshot()
     rng = random.Random(args.seed)
-    classes = workload(snap, rng, 10)
-    common = [r.q for r in classes["common"]]
-    rare = [r.q for r in classes["rare"]]
+    work = draw_workload(snap, 10, args.seed)
+    classes = work.classes
+    common = work.words("two_common")
+    rare = work.words("two_rare")
     kinds = hostile_kinds(common, rng)
     print(f"{snap.documents} figures, index generation {snap.version}")
     results: dict[str, Any] = {"documents": snap.documents}

@@ -13,9 +13,9 @@ mode, Debian's nginx. For each mode, in the same run and one after the other:
 
 locust runs headless in its own process (``bench/locustfile.py``): ``--users`` clients
 in a closed loop (no think time), bounded by ``--seconds`` and by a number of requests
-per client. The mix (``MIX``): distinct searches of ``bench/bench_search.py``'s query
-classes (common word, rare word, gene, gene + organism + years, browse, ten genes at
-least three; each on a few pages, so that repeats are rare), figure pages and records,
+per client. The mix (``MIX``): distinct searches of the search benchmark's query
+classes (``bench/search_workload.py``: two common words, two rare words, gene, word +
+organism + years, browse, ten genes at least three; each on a few pages, so that repeats are rare), figure pages and records,
 gene pages, autocomplete prefixes, and exports (CSV) of rare-word searches, about one
 page of figures each. Enrichment joins the mix when it exists: see
 ``enrichment_requests``.
@@ -59,7 +59,7 @@ from typing import Any
 import numpy as np
 import psutil
 
-from bench.bench_search import workload
+from bench.search_workload import draw_workload
 from indexer.index.store import IndexStore
 from server.search.models import SearchRequest
 from server.search.snapshot import Snapshot
@@ -103,7 +103,7 @@ def plan(index: Path, distinct: int, seed: int) -> dict[str, Any]:
     rng = random.Random(seed)
     snap = Snapshot(IndexStore(index).require_current())
     try:
-        classes = workload(snap, rng, distinct)
+        classes = draw_workload(snap, distinct, seed).classes
         searches = [
             search_path(SearchRequest(**{**_fields(r), "page": p}))
             for p in range(1, PAGES + 1)
@@ -117,7 +117,7 @@ def plan(index: Path, distinct: int, seed: int) -> dict[str, Any]:
         symbols = [genes.values[o] for o in np.argsort(-genes.totals)[:1000]]
         prefixes = sorted({s[:n].lower() for s in symbols for n in (1, 2, 3) if len(s) >= n})
         rng.shuffle(prefixes)
-        rare = [r.q for r in classes.get("rare", [])] or ["pathway"]
+        rare = [r.q for r in classes.get("two_rare", [])] or ["pathway"]
         requests = {
             "search": [["GET", p, None] for p in searches],
             "figure page": [["GET", f"/figures/{urllib.parse.quote(f)}", None] for f in figids],

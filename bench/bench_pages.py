@@ -2,8 +2,8 @@
 
     python -m bench.bench_pages --index bench/out/search-index-100000 [--runs 30]
 
-For each query class of the search benchmark (``bench/bench_search.py``: common, rare,
-gene, gene_org_year, browse, min_genes) the same request is sent as
+For each query class of the search benchmark (``bench/search_workload.py``: two_common,
+two_rare, gene, word_org_years, browse, min_genes) the same request is sent as
 ``/api/search?<params>`` and as ``/?<params>`` through Flask's test client (no network,
 no HTTP server), alternately, in the same run. The service's result cache is cleared
 before every request, so both do the whole search; what the page adds is rendering the
@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import random
 import statistics
 import sys
 import time
@@ -23,7 +22,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
-from bench.bench_search import summary, workload
+from bench.bench_search import summary
+from bench.search_workload import draw_workload
 from indexer.index.store import IndexStore
 from server.search import models
 from server.search.models import SearchRequest
@@ -78,7 +78,7 @@ def main(argv: list[str] | None = None) -> None:
     client = app.test_client()
     service = app.extensions["pfocr"]
     snap = service._snapshot()
-    classes = workload(snap, random.Random(args.seed), args.distinct)
+    classes = draw_workload(snap, args.distinct, args.seed).classes
     print(f"{snap.documents} figures, index generation {snap.version}\n")
     header = (
         f"{'class':14} | {'api med':>8} {'p95':>7} | {'page med':>8} {'p95':>7} | "

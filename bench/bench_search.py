@@ -1,303 +1,890 @@
-"""Search benchmark: the search service against SQLite FTS5, query class by query class.
+"""Search benchmark: our engine beside tantivy and SQLite FTS5, in process and over HTTP.
 
-    python -m bench.bench_search --corpus bench/out/corpus-100000-s0 \\
-        --index bench/out/search-index-100000 [--runs 30] [--json out.json]
+    python -m bench.bench_search --index /work/bench_out/main-index-100k \\
+        [--peers /work/bench_out/peers-100k] [--distinct 20] [--restarts 5] [--json out.json]
+    python -m bench.bench_search --corpus bench/out/corpus-100000-s0 --index bench/out/idx
+        (builds the index first if the folder has none)
 
-The index (an ``index_data/`` folder) is built from the corpus with
-``indexer.pipeline.build`` if it has none; the SQLite baseline is built once beside it
-(``fts5.sqlite``) from the same clean records (read back from the index's stored records,
-so both hold exactly the same data): one FTS5 table over title and text with the porter
-tokenizer, so words match as stemmed as ours (bm25 weights 2:1 like ours), one table of figures (year, stored record JSON) and one ``(figure, value)``
-table per facet, indexed both ways.
+``--index`` is an ``index_data/`` root; the benchmark never writes into an existing
+index (the HTTP server pins its generation with a shared lock, read-only). The peers
+(``bench/search_peers.py``: tantivy 0.27 and SQLite FTS5 over the same records, read back
+from our index) are built once per index generation into ``--peers`` (default: a folder
+beside the index, ``<index>-peers``) and reused by later runs.
 
-Query classes (each asks for four facets: organism, year, gene, disease, and the first
-page of 20 hits with their records):
+Query classes (``bench/search_workload.py``): ``two_common``, ``two_rare``, ``gene``,
+``word_org_years``, ``browse``, ``min_genes``; ``--distinct`` queries each (first page of
+20, default facets), no word asked twice in the process. For every query, in turn (so a
+slow spell of the shared machine hits every engine alike):
 
-- ``common``: one word that matches over a third of the corpus;
-- ``rare``: one word in 5 to 50 figures;
-- ``gene``: ``gene:SYMBOL`` for a frequent gene;
-- ``gene_org_year``: a gene filter + an organism filter + a year range;
-- ``browse``: empty query, every facet;
-- ``min_genes``: ten frequent genes, at least three of them (``min_genes=3``).
+- ``ours first``: ``SearchService.search`` of a query never asked before (``match=all``
+  for text: every word required, as the peers are asked);
+- ``ours warm``, right after: the same query again, the result caches cleared, the
+  engine's term caches as the first asking left them; ``first/warm`` is issue 16's 1.5x
+  target;
+- ``ours cached``: the same query again, answered from the result cache;
+- ``tantivy``: parse + ``searcher.search`` (count, 20 hits) + reading and decoding the 20
+  stored records; ``tantivy +facets`` adds one ``searcher.aggregate`` call of terms
+  aggregations for the same facets (a second pass over the matches: tantivy-py offers no
+  facet collector beside the top-k);
+- ``sqlite``: FTS5 MATCH into a temporary table, the page's records and a GROUP BY per
+  facet;
+- ``HTTP``: the same request to ``pfocr serve --workers 1`` (gunicorn, on 127.0.0.1, over
+  the same index) on one kept-alive connection, until its whole body is read;
+- ``ours best`` (two-word classes): the same words with the service's default
+  ``match=best``, asked of a second service whose caches are as cold as the first's.
 
-Each class runs several distinct queries ``--runs`` times in total, in the same process
-and the same run for both engines, each request timed on ours then on SQLite in turn.
-Our result cache is cleared before every timed query (what is measured is the work, not
-the cache); term postings read from disk stay cached, as SQLite's pages do. ``first`` is
-the first execution of each distinct query in this process (no postings cached for it
-yet). ``cached`` is a repeated identical request
-answered from the result cache. Latencies are server-side, in milliseconds, loopback
-only: no HTTP, no network.
+Each engine analyses the words its own way (ours folds "-sis" nouns into "-tic"
+adjectives and finds gene aliases with ``gene:``), so a few totals differ: the report
+counts the queries where each peer finds as many figures as ours.
+
+Then the server is restarted ``--restarts`` times and the first search after ``/healthz``
+answers is timed (a query of each class in turn, the last ones: the run's very first
+query pays the process's one-time loading), against the class's HTTP median. Then
+the HTTP worker's memory (USS, PSS, RSS after the run), and the size on disk of each part
+of our generation beside tantivy's and SQLite's. Every file of the three indexes is read
+once before timing, so the OS cache holds them for every engine alike. Medians with the
+10th-90th percentile spread, in milliseconds; ratios are of medians. The load average is
+sampled through the run: the machine is shared. Last, one line per target of issue 16.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import dataclasses
+import http.client
 import json
-import random
-import sqlite3
+import os
+import re
+import signal
+import socket
 import statistics
+import subprocess
+import sys
+import tempfile
+import threading
 import time
-from collections.abc import Callable
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+import psutil
 
+from bench.search_peers import (
+    PeerPaths,
+    SqlitePeer,
+    TantivyPeer,
+    ensure_peers,
+    sqlite_sizes,
+    tantivy_sizes,
+)
+from bench.search_workload import (
+    CLASSES,
+    PER_PAGE,
+    TWO_WORD_CLASSES,
+    Workload,
+    draw_workload,
+)
 from indexer import pipeline
-from indexer.index import schema
+from indexer.index.reader import GenerationReader
 from indexer.index.store import IndexStore
-from server.search.models import FACET_NAMES, SearchRequest
+from server.search.models import SearchRequest
 from server.search.service import SearchService
-from server.search.snapshot import Snapshot
 
-FACETS4 = ("organism", "year", "gene", "disease")
-FACET_TABLES = tuple(schema.FACET_FIELDS)  # every facet but year, in both engines
-PER_PAGE = 20
-CLASSES = ("common", "rare", "gene", "gene_org_year", "browse", "min_genes")
-
-
-# -- SQLite FTS5 baseline ---------------------------------------------------------------------
-
-
-def build_sqlite(snap: Snapshot, path: Path) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.unlink(missing_ok=True)
-    db = sqlite3.connect(tmp)
-    db.executescript(
-        """
-        CREATE TABLE figure (id INTEGER PRIMARY KEY, figid TEXT, year INTEGER, record TEXT);
-        CREATE VIRTUAL TABLE fts USING fts5(title, text, content='', tokenize='porter unicode61');
-        """
-    )
-    for facet in FACET_TABLES:
-        db.execute(f"CREATE TABLE f_{facet} (fig INTEGER, value TEXT)")
-    batch = 2000
-    for start in range(0, snap.n_docs, batch):
-        docs = [d for d in range(start, min(start + batch, snap.n_docs)) if snap.live[d]]
-        records = snap.records(docs)
-        rows, fts, facets = [], [], {f: [] for f in FACET_TABLES}
-        for doc, rec in zip(docs, records, strict=True):
-            from indexer.record import Figure
-
-            figure = Figure.from_dict(rec)
-            rows.append((doc, figure.figid, figure.year, json.dumps(rec)))
-            title = " ".join(t for t in (figure.figtitle, figure.papertitle) if t)
-            genes = " ".join(g.symbol for g in figure.genes)
-            fts.append((doc, title, schema.searchable_text(figure) + "\n" + genes))
-            for facet, values in schema.facet_values(figure).items():
-                facets[facet].extend((doc, v) for v in values)
-        db.executemany("INSERT INTO figure VALUES (?, ?, ?, ?)", rows)
-        db.executemany("INSERT INTO fts (rowid, title, text) VALUES (?, ?, ?)", fts)
-        for facet, values in facets.items():
-            db.executemany(f"INSERT INTO f_{facet} VALUES (?, ?)", values)
-    for facet in FACET_TABLES:
-        db.execute(f"CREATE INDEX f_{facet}_vf ON f_{facet} (value, fig)")
-        db.execute(f"CREATE INDEX f_{facet}_fv ON f_{facet} (fig, value)")
-    db.execute("CREATE INDEX figure_year ON figure (year)")
-    db.execute("INSERT INTO fts (fts) VALUES ('optimize')")
-    db.commit()
-    db.execute("ANALYZE")
-    db.close()
-    tmp.rename(path)
+ROOT = Path(__file__).resolve().parent.parent
+RESULT_CACHES = ("_results", "_matches")  # the service's caches of whole answers
+START_TIMEOUT = 300  # seconds for a server to answer /healthz
+STOP_TIMEOUT = 30
+HTTP_TIMEOUT = 120
+MB = 1024 * 1024
+# What is timed for each query (milliseconds; see the module's docstring)
+MEASURES = (
+    "ours_first", "ours_warm", "ours_cached", "ours_best",
+    "tantivy_search", "tantivy_facets", "tantivy", "sqlite", "http",
+)  # fmt: skip
 
 
-class Sqlite:
-    """The same request answered with FTS5 MATCH + joins + GROUP BY facet counts."""
-
-    def __init__(self, path: Path) -> None:
-        self.db = sqlite3.connect(path, check_same_thread=False)
-        self.db.execute("PRAGMA cache_size = -400000")
-        self.db.execute("PRAGMA temp_store = MEMORY")
-
-    def search(self, req: SearchRequest) -> dict[str, Any]:
-        db = self.db
-        db.execute("DROP TABLE IF EXISTS temp.m")
-        where, params = [], []
-        if req.q.startswith("gene:"):
-            where.append("f.id IN (SELECT fig FROM f_gene WHERE value = ?)")
-            params.append(req.q[5:])
-            source = "figure f"
-            rank = "0"
-        elif req.q:
-            source = "fts JOIN figure f ON f.id = fts.rowid"
-            where.append("fts MATCH ?")
-            params.append(f'"{req.q}"')
-            rank = "bm25(fts, 2.0, 1.0)"
-        else:
-            source, rank = "figure f", "0"
-        for name, values in req.filters.items():
-            marks = ",".join("?" * len(values))
-            need = req.min_genes if (name == "gene" and req.min_genes) else 1
-            where.append(
-                f"f.id IN (SELECT fig FROM f_{name} WHERE value IN ({marks}) "
-                f"GROUP BY fig HAVING count(*) >= {need})"
-            )
-            params.extend(values)
-        if req.year_min is not None:
-            where.append("f.year >= ?")
-            params.append(req.year_min)
-        if req.year_max is not None:
-            where.append("f.year <= ?")
-            params.append(req.year_max)
-        db.execute("CREATE TEMP TABLE m (id INTEGER PRIMARY KEY, rank REAL, year INTEGER)")
-        sql = f"INSERT INTO m SELECT f.id, {rank}, f.year FROM {source}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        db.execute(sql, params)
-        total = db.execute("SELECT count(*) FROM m").fetchone()[0]
-        order = "m.rank, m.id" if rank != "0" else "m.year DESC, m.id"
-        page = db.execute(
-            f"SELECT figure.record FROM m JOIN figure ON figure.id = m.id ORDER BY {order} "
-            f"LIMIT {PER_PAGE}"
-        ).fetchall()
-        hits = [json.loads(r[0]) for r in page]
-        facets = {}
-        for facet in req.facets:
-            if facet == "year":
-                sql = "SELECT year, count(*) c FROM m WHERE year IS NOT NULL GROUP BY year"
-            else:
-                # CROSS JOIN: walk the matched set, probe the (fig, value) index
-                sql = f"SELECT value, count(*) c FROM m CROSS JOIN f_{facet} ON fig = m.id GROUP BY value"
-            facets[facet] = db.execute(
-                f"{sql} ORDER BY c DESC LIMIT {req.facet_size + 1}"
-            ).fetchall()
-        return {"total": total, "hits": hits, "facets": facets}
-
-
-# -- workload ---------------------------------------------------------------------------------
-
-
-def workload(snap: Snapshot, rng: random.Random, per_class: int) -> dict[str, list[SearchRequest]]:
-    n = snap.documents
-    common, rare = [], []
-    for term, df in snap.iter_terms(schema.TEXT):
-        if not term.isalpha() or len(term) < 4:
-            continue
-        if df > n / 3:
-            common.append((df, term))
-        elif 5 <= df <= 50:
-            rare.append(term)
-    common = [t for _, t in sorted(common, reverse=True)[:per_class]]
-    rare = rng.sample(rare, min(per_class, len(rare)))
-    genes = snap.facets["gene"]
-    frequent = [genes.values[o] for o in np.argsort(-genes.totals)[:200]]
-    organisms = snap.facets["organism"]
-    top_org = [organisms.values[o] for o in np.argsort(-organisms.totals)[:3]]
-
-    def req(**kwargs: Any) -> SearchRequest:
-        return SearchRequest(per_page=PER_PAGE, facets=FACETS4, **kwargs)
-
-    classes: dict[str, list[SearchRequest]] = {
-        "common": [req(q=t) for t in common],
-        "rare": [req(q=t) for t in rare],
-        "gene": [req(q=f"gene:{g}") for g in rng.sample(frequent[:100], per_class)],
-        "gene_org_year": [
-            req(
-                filters={"gene": [g], "organism": [rng.choice(top_org)]},
-                year_min=(y := rng.randint(2000, 2015)),
-                year_max=y + rng.randint(3, 10),
-            )
-            for g in rng.sample(frequent[:100], per_class)
-        ],
-        "browse": [
-            SearchRequest(per_page=PER_PAGE, facets=FACET_NAMES, page=p)
-            for p in range(1, per_class + 1)
-        ],
-        "min_genes": [
-            req(filters={"gene": rng.sample(frequent, 10)}, min_genes=3) for _ in range(per_class)
-        ],
-    }
-    return classes
+# -- small helpers ------------------------------------------------------------------------------
 
 
 def timed(fn: Callable[[], Any]) -> float:
+    """Milliseconds ``fn()`` takes."""
     start = time.perf_counter()
     fn()
     return (time.perf_counter() - start) * 1000
 
 
-def summary(times: list[float]) -> dict[str, float]:
-    ordered = sorted(times)
+def summary(times: list[float]) -> dict[str, float] | None:
+    """Median, 10th/90th/95th percentiles and max; None for no times."""
+    if not times:
+        return None
+    values = np.asarray(times, dtype=float)
+    p10, p90, p95 = np.percentile(values, [10, 90, 95])
     return {
-        "median": statistics.median(ordered),
-        "p95": ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))],
-        "max": ordered[-1],
+        "n": len(times),
+        "median": statistics.median(times),
+        "p10": float(p10),
+        "p90": float(p90),
+        "p95": float(p95),
+        "max": float(values.max()),
     }
+
+
+def ratio(a: dict[str, float] | None, b: dict[str, float] | None) -> float | None:
+    if not a or not b or b["median"] <= 0:
+        return None
+    return a["median"] / b["median"]
+
+
+def fmt_ms(stats: dict[str, float] | None) -> str:
+    if not stats:
+        return "-"
+    return f"{_num(stats['median'])} ({_num(stats['p10'])}-{_num(stats['p90'])})"
+
+
+def _num(ms: float) -> str:
+    """Three significant digits, or so."""
+    for limit, digits in ((0.1, 3), (10, 2), (100, 1)):
+        if ms < limit:
+            return f"{ms:.{digits}f}"
+    return f"{ms:.0f}"
+
+
+def fmt_ratio(value: float | None) -> str:
+    return "-" if value is None else f"{value:.2f}x"
+
+
+def clear_result_caches(service: SearchService) -> None:
+    """Empty the caches of whole answers (never the engine's term caches)."""
+    found = [getattr(service, name) for name in RESULT_CACHES if hasattr(service, name)]
+    if not found:
+        raise SystemExit(
+            f"SearchService has none of the result caches {RESULT_CACHES}: update "
+            "RESULT_CACHES in bench/bench_search.py to the service's own"
+        )
+    for cache in found:
+        cache.data.clear()
+
+
+class LoadWatch:
+    """The 1-minute load average, sampled every few seconds in a thread."""
+
+    def __init__(self, every: float = 2.0) -> None:
+        self.samples = [os.getloadavg()[0]]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, args=(every,), daemon=True)
+        self._thread.start()
+
+    def _run(self, every: float) -> None:
+        while not self._stop.wait(every):
+            self.samples.append(os.getloadavg()[0])
+
+    def stop(self) -> dict[str, float]:
+        self._stop.set()
+        self._thread.join(timeout=5)
+        return {
+            "start": self.samples[0],
+            "median": statistics.median(self.samples),
+            "max": max(self.samples),
+        }
+
+
+def read_once(folders: list[Path]) -> float:
+    """Read every file under ``folders`` once (into the OS cache); seconds taken."""
+    start = time.perf_counter()
+    for folder in folders:
+        files = [folder] if folder.is_file() else [p for p in folder.rglob("*") if p.is_file()]
+        for path in files:
+            with open(path, "rb") as handle:
+                while handle.read(8 * MB):
+                    pass
+    return time.perf_counter() - start
+
+
+# -- our index on disk ---------------------------------------------------------------------------
+
+_SEGMENT = re.compile(r"MAIN_[a-z0-9]{16}|_MAIN_\d+")
+_WHOOSH_PARTS = (  # file name pattern (segment ids as *) -> part
+    (re.compile(r"\*\.pst$"), "Whoosh postings (.pst)"),
+    (re.compile(r"\*\.trm$"), "Whoosh term tables (.trm)"),
+    (re.compile(r"\*\.record\.col$"), "stored records (record column)"),
+    (re.compile(r"\*\._stored\.col$"), "Whoosh stored fields (_stored.col: figid)"),
+    (re.compile(r"\*\._\w+_len\.col$"), "field lengths (_*_len.col)"),
+    (re.compile(r"^lexicon\.json$"), "gene lexicon (lexicon.json)"),
+    (re.compile(r"^vocabulary\.json$"), "vocabulary (vocabulary.json)"),
+    (re.compile(r"\.toc$|^meta\.json$|^report\.json$|WRITELOCK$"), "table of contents, meta"),
+)
+
+
+def index_part(relative: str) -> str:
+    """The part of a generation a file belongs to: by its name, segment ids left out;
+    files in subfolders (``arrays/*.npy``) by folder and file stem."""
+    name = _SEGMENT.sub("*", relative)
+    if "/" in name:
+        folder, file = name.rsplit("/", 1)
+        stem, dot, suffix = file.partition(".")
+        return f"{folder}/{stem}{dot}{suffix}" if suffix != "npy" else f"{folder}/{stem}.npy"
+    for pattern, part in _WHOOSH_PARTS:
+        if pattern.search(name):
+            return part
+    column = re.fullmatch(r"\*\.(\w+)\.col", name)
+    if column:
+        return f"column {column.group(1)}"
+    return name
+
+
+def index_sizes(generation: Path) -> dict[str, int]:
+    sizes: dict[str, int] = {}
+    for path in generation.rglob("*"):
+        if path.is_file():
+            part = index_part(path.relative_to(generation).as_posix())
+            sizes[part] = sizes.get(part, 0) + path.stat().st_size
+    return sizes
+
+
+# -- the HTTP server ------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    log: Path
+    ready_seconds: float = 0.0
+
+    def worker(self) -> psutil.Process | None:
+        with contextlib.suppress(psutil.Error):
+            children = psutil.Process(self.process.pid).children()
+            return children[0] if children else None
+        return None
+
+
+@contextlib.contextmanager
+def pfocr_serve(index: Path, folder: Path) -> Iterator[Server]:
+    """``pfocr serve --workers 1`` over ``index`` on 127.0.0.1, answering ``/healthz``;
+    stopped by its process group on leaving."""
+    port = free_port()
+    log = folder / f"serve-{port}.log"
+    command = [
+        sys.executable, "-m", "pfocr", "serve", "--index", str(index), "--host", "127.0.0.1",
+        "--port", str(port), "--workers", "1", "--access-log", str(folder / "access.log"),
+    ]  # fmt: skip
+    started = time.perf_counter()
+    with open(log, "ab") as output:
+        process = subprocess.Popen(
+            command, cwd=ROOT, stdout=output, stderr=output, start_new_session=True
+        )
+    server = Server(process, port, log)
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while not _healthy(server):
+            if process.poll() is not None:
+                raise SystemExit(f"pfocr serve exited ({process.returncode}): see {log}")
+            if time.monotonic() > deadline:
+                raise SystemExit(f"pfocr serve not ready in {START_TIMEOUT} s: see {log}")
+            time.sleep(0.05)
+        server.ready_seconds = time.perf_counter() - started
+        yield server
+    finally:
+        _stop(process)
+
+
+def _healthy(server: Server) -> bool:
+    if server.worker() is None:
+        return False
+    try:
+        url = f"http://127.0.0.1:{server.port}/healthz"
+        with urllib.request.urlopen(url, timeout=5) as reply:
+            return reply.status == 200
+    except OSError:
+        return False
+
+
+def _stop(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=STOP_TIMEOUT)
+    with contextlib.suppress(ProcessLookupError):  # a worker left behind
+        os.killpg(process.pid, signal.SIGKILL)
+    if process.poll() is None:
+        process.wait(timeout=STOP_TIMEOUT)
+
+
+class Client:
+    """One kept-alive HTTP connection to the server."""
+
+    def __init__(self, port: int) -> None:
+        self.conn = http.client.HTTPConnection("127.0.0.1", port, timeout=HTTP_TIMEOUT)
+        self.conn.connect()
+
+    def get(self, path: str) -> tuple[float, int]:
+        """Milliseconds to the whole answer, and its ``X-Total-Count``."""
+        start = time.perf_counter()
+        self.conn.request("GET", path)
+        reply = self.conn.getresponse()
+        body = reply.read()
+        ms = (time.perf_counter() - start) * 1000
+        if reply.status != 200:
+            raise SystemExit(f"GET {path}: {reply.status} {body[:300]!r}")
+        return ms, int(reply.headers["X-Total-Count"])
+
+    def close(self) -> None:
+        self.conn.close()
+
+
+def api_path(req: SearchRequest) -> str:
+    """``/api/search?...`` asking what ``req`` asks (facets: the API's default)."""
+    params: list[tuple[str, Any]] = [("q", req.q)] if req.q else []
+    for name, values in req.filters.items():
+        params += [(name, v) for v in values]
+    for name in ("year_min", "year_max", "min_genes"):
+        if getattr(req, name) is not None:
+            params.append((name, getattr(req, name)))
+    params += [("match", req.match), ("page", req.page), ("per_page", req.per_page)]
+    return "/api/search?" + urllib.parse.urlencode(params)
+
+
+def memory(server: Server) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for role, proc in (("master", psutil.Process(server.process.pid)), ("worker", server.worker())):
+        if proc is None:
+            continue
+        with contextlib.suppress(psutil.Error):
+            info = proc.memory_full_info()
+            out[role] = {
+                "pid": proc.pid,
+                "uss_mb": info.uss / MB,
+                "pss_mb": info.pss / MB,
+                "rss_mb": info.rss / MB,
+            }
+    return out
+
+
+# -- the measurement ------------------------------------------------------------------------------
+
+
+@dataclass
+class Engines:
+    ours: SearchService
+    best: SearchService | None
+    tantivy: TantivyPeer
+    sqlite: SqlitePeer
+    client: Client | None
+
+
+@dataclass
+class ClassResult:
+    name: str
+    queries: list[dict[str, Any]] = field(default_factory=list)
+
+    def times(self, key: str) -> list[float]:
+        return [q[key] for q in self.queries if q.get(key) is not None]
+
+    def stats(self) -> dict[str, Any]:
+        return {key: summary(self.times(key)) for key in MEASURES}
+
+
+def measure_query(engines: Engines, req: SearchRequest, two_words: bool) -> dict[str, Any]:
+    """Every engine's time for ``req``, in turn."""
+    out: dict[str, Any] = {"request": describe(req)}
+    ours = engines.ours
+    clear_result_caches(ours)
+    result: dict[str, Any] = {}
+    out["ours_first"] = timed(lambda: result.update(ours.search(req)))
+    out["ours_total"] = result["total"]
+    clear_result_caches(ours)  # warm: right after, so that noise hits both alike
+    out["ours_warm"] = timed(lambda: ours.search(req))
+    out["ours_cached"] = timed(lambda: ours.search(req))
+
+    found: list[Any] = []  # (total and records, the query)
+    out["tantivy_search"] = timed(lambda: found.extend(engines.tantivy.search(req)))
+    out["tantivy_facets"] = timed(lambda: engines.tantivy.facets(found[1], req))
+    out["tantivy"] = out["tantivy_search"] + out["tantivy_facets"]
+    out["tantivy_total"] = found[0]["total"]
+
+    answer: dict[str, Any] = {}
+    out["sqlite"] = timed(lambda: answer.update(engines.sqlite.search(req)))
+    out["sqlite_total"] = answer["total"]
+
+    if engines.client is not None:
+        out["http"], out["http_total"] = engines.client.get(api_path(req))
+
+    if two_words and engines.best is not None:
+        best = engines.best
+        clear_result_caches(best)
+        loose = dataclasses.replace(req, match="best")
+        answer = {}
+        out["ours_best"] = timed(lambda: answer.update(best.search(loose)))
+        out["best_total"] = answer["total"]
+    return out
+
+
+def describe_fields(req: SearchRequest) -> dict[str, Any]:
+    return {
+        "q": req.q,
+        "filters": {k: list(v) for k, v in req.filters.items()},
+        "year_min": req.year_min,
+        "year_max": req.year_max,
+        "min_genes": req.min_genes,
+        "match": req.match,
+        "page": req.page,
+        "per_page": req.per_page,
+        "facets": list(req.facets),
+    }
+
+
+def describe(req: SearchRequest) -> dict[str, Any]:
+    return {k: v for k, v in describe_fields(req).items() if v not in (None, {}, "")}
+
+
+def run_classes(engines: Engines, work: Workload) -> dict[str, ClassResult]:
+    results = {}
+    for name, requests in work.classes.items():
+        result = ClassResult(name)
+        for req in requests:
+            result.queries.append(measure_query(engines, req, name in TWO_WORD_CLASSES))
+        results[name] = result
+        load = os.getloadavg()[0]
+        print(f"  {name}: {len(requests)} queries done (load average {load:.1f})", flush=True)
+    return results
+
+
+def first_after_start(
+    index: Path, folder: Path, work: Workload, results: dict[str, ClassResult], restarts: int
+) -> list[dict[str, Any]]:
+    """Restart the server ``restarts`` times; time its first search each time."""
+    names = list(work.classes)
+    out = []
+    for r in range(restarts):
+        name = names[r % len(names)]
+        requests = work.classes[name]
+        # from the end: the run's first query paid the run's one-time loading
+        req = requests[-1 - (r // len(names)) % len(requests)]
+        with pfocr_serve(index, folder) as server:
+            client = Client(server.port)
+            ms, _ = client.get(api_path(req))
+            client.close()
+        median = summary(results[name].times("http"))
+        same = next(
+            (q["http"] for q in results[name].queries if q["request"] == describe(req)), None
+        )
+        out.append(
+            {
+                "class": name,
+                "request": describe(req),
+                "ready_seconds": server.ready_seconds,
+                "first_ms": ms,
+                "class_http_median_ms": median["median"] if median else None,
+                "same_query_in_run_ms": same,
+            }
+        )
+        print(f"  restart {r + 1}: ready in {server.ready_seconds:.1f} s, first {name} {ms:.1f} ms")
+    return out
+
+
+# -- the report ------------------------------------------------------------------------------------
+
+
+def table(header: list[str], rows: list[list[str]]) -> str:
+    widths = [max(len(str(c)) for c in col) for col in zip(header, *rows, strict=True)]
+    lines = [
+        "| " + " | ".join(str(c).ljust(w) for c, w in zip(header, widths, strict=True)) + " |",
+        "|" + "|".join("-" * (w + 2) for w in widths) + "|",
+    ]
+    for row in rows:
+        lines.append(
+            "| "
+            + " | ".join(
+                str(c).ljust(w) if i == 0 else str(c).rjust(w)
+                for i, (c, w) in enumerate(zip(row, widths, strict=True))
+            )
+            + " |"
+        )
+    return "\n".join(lines)
+
+
+def class_summaries(results: dict[str, ClassResult]) -> dict[str, dict[str, Any]]:
+    out = {}
+    for name, result in results.items():
+        stats = result.stats()
+        in_process, http = stats["ours_first"], stats["http"]
+        web = None
+        if in_process and http:
+            extra = http["median"] - in_process["median"]
+            web = {"ms": extra, "share": extra / http["median"] if http["median"] else None}
+        totals = {
+            key: statistics.median(found) if (found := result.times(f"{key}_total")) else None
+            for key in ("ours", "tantivy", "sqlite", "http", "best")
+        }
+        agree = {
+            peer: sum(q["ours_total"] == q[f"{peer}_total"] for q in result.queries)
+            for peer in ("tantivy", "sqlite")
+        }
+        out[name] = {
+            "stats": stats,
+            "first_over_warm": ratio(stats["ours_first"], stats["ours_warm"]),
+            "ours_over_tantivy": ratio(stats["ours_first"], stats["tantivy"]),
+            "ours_over_tantivy_search": ratio(stats["ours_first"], stats["tantivy_search"]),
+            "http_over_tantivy": ratio(stats["http"], stats["tantivy"]),
+            "ours_over_sqlite": ratio(stats["ours_first"], stats["sqlite"]),
+            "best_over_all": ratio(stats["ours_best"], stats["ours_first"]),
+            "web_layer": web,
+            "median_totals": totals,
+            "same_total_as_ours": agree,
+        }
+    return out
+
+
+def report(work: Workload, summaries: dict[str, dict[str, Any]], versions: dict[str, str]) -> str:
+    lines = []
+    order = [n for n in CLASSES if n in summaries or n in work.empty]
+    lines.append(
+        f"\nIn process, ms: median (p10-p90). ours = SearchService.search, match=all; "
+        f"{versions['tantivy']}; {versions['sqlite']}"
+    )
+    header = ["class", "n", "ours first", "ours warm", "first/warm", "ours cached",
+              "tantivy search+docs", "tantivy +facets", "sqlite", "ours/tantivy",
+              "ours/tantivy search", "ours/sqlite"]  # fmt: skip
+    rows = []
+    for name in order:
+        if name in work.empty:
+            rows.append([name, "0", f"empty: {work.empty[name]}", *[""] * (len(header) - 3)])
+            continue
+        s = summaries[name]
+        st = s["stats"]
+        rows.append(
+            [
+                name, str(st["ours_first"]["n"]), fmt_ms(st["ours_first"]), fmt_ms(st["ours_warm"]),
+                fmt_ratio(s["first_over_warm"]), fmt_ms(st["ours_cached"]),
+                fmt_ms(st["tantivy_search"]), fmt_ms(st["tantivy"]), fmt_ms(st["sqlite"]),
+                fmt_ratio(s["ours_over_tantivy"]), fmt_ratio(s["ours_over_tantivy_search"]),
+                fmt_ratio(s["ours_over_sqlite"]),
+            ]
+        )  # fmt: skip
+    lines.append(table(header, rows))
+
+    if any(summaries[n]["stats"]["http"] for n in summaries):
+        lines.append("\nOver HTTP (pfocr serve --workers 1, one kept-alive connection), ms")
+        header = ["class", "ours over HTTP", "ours in process", "web layer", "web share",
+                  "HTTP/tantivy +facets"]  # fmt: skip
+        rows = []
+        for name in order:
+            if name in work.empty:
+                continue
+            s = summaries[name]
+            web = s["web_layer"]
+            rows.append(
+                [
+                    name, fmt_ms(s["stats"]["http"]), fmt_ms(s["stats"]["ours_first"]),
+                    f"{web['ms']:.1f}" if web else "-",
+                    f"{web['share']:.0%}" if web and web["share"] is not None else "-",
+                    fmt_ratio(s["http_over_tantivy"]),
+                ]
+            )  # fmt: skip
+        lines.append(table(header, rows))
+
+    best = [n for n in order if n in summaries and summaries[n]["stats"]["ours_best"]]
+    if best:
+        lines.append("\nOur default match=best, never-seen queries (a second service), ms")
+        header = ["class", "ours first, match=best", "ours first, match=all", "best/all",
+                  "median matches best / all"]  # fmt: skip
+        rows = []
+        for name in best:
+            s = summaries[name]
+            t = s["median_totals"]
+            rows.append(
+                [
+                    name, fmt_ms(s["stats"]["ours_best"]), fmt_ms(s["stats"]["ours_first"]),
+                    fmt_ratio(s["best_over_all"]), f"{t['best']:,.0f} / {t['ours']:,.0f}",
+                ]
+            )  # fmt: skip
+        lines.append(table(header, rows))
+
+    lines.append("\nMatches per query (median) and queries with the same total as ours")
+    header = ["class", "what", "ours", "tantivy", "sqlite", "same total: tantivy", "sqlite"]
+    rows = []
+    for name in order:
+        if name in work.empty:
+            continue
+        s = summaries[name]
+        t, n = s["median_totals"], s["stats"]["ours_first"]["n"]
+        rows.append(
+            [
+                name, work.notes.get(name, ""), f"{t['ours']:,.0f}", f"{t['tantivy']:,.0f}",
+                f"{t['sqlite']:,.0f}", f"{s['same_total_as_ours']['tantivy']}/{n}",
+                f"{s['same_total_as_ours']['sqlite']}/{n}",
+            ]
+        )  # fmt: skip
+    lines.append(table(header, rows))
+    return "\n".join(lines)
+
+
+def restart_report(restarts: list[dict[str, Any]]) -> str:
+    header = ["restart", "ready after", "class", "first query", "class HTTP median",
+              "first/median", "same query in the run"]  # fmt: skip
+    rows = []
+    for i, r in enumerate(restarts, 1):
+        median = r["class_http_median_ms"]
+        rows.append(
+            [
+                str(i), f"{r['ready_seconds']:.1f} s", r["class"], f"{r['first_ms']:.1f} ms",
+                f"{median:.1f} ms" if median else "-",
+                fmt_ratio(r["first_ms"] / median if median else None),
+                f"{r['same_query_in_run_ms']:.1f} ms" if r["same_query_in_run_ms"] else "-",
+            ]
+        )  # fmt: skip
+    return "\nFirst search after a worker starts (a new server each time)\n" + table(header, rows)
+
+
+TARGETS = {  # issue 16, at 100k figures
+    "ours_over_tantivy": 3.0,
+    "http_over_tantivy": 3.0,
+    "first_over_warm": 1.5,
+    "first_after_start": 2.0,
+    "index_mb": 300.0,
+}
+
+
+def _against(value: float | None, target: float) -> str:
+    if value is None:
+        return "-"
+    return f"{value:.2f}x {'ok' if value <= target else 'over'}"
+
+
+def targets_report(
+    summaries: dict[str, dict[str, Any]],
+    restarts: list[dict[str, Any]],
+    index_bytes: int,
+    documents: int,
+) -> str:
+    """Issue 16's targets, each figure beside its bound."""
+    header = ["class", f"ours/tantivy (<= {TARGETS['ours_over_tantivy']:g}x)",
+              f"HTTP/tantivy (<= {TARGETS['http_over_tantivy']:g}x)",
+              f"first/warm (<= {TARGETS['first_over_warm']:g}x)",
+              f"first after start/median (<= {TARGETS['first_after_start']:g}x)"]  # fmt: skip
+    rows = []
+    for name, s in summaries.items():
+        after = [
+            r["first_ms"] / r["class_http_median_ms"]
+            for r in restarts
+            if r["class"] == name and r["class_http_median_ms"]
+        ]
+        rows.append(
+            [
+                name,
+                _against(s["ours_over_tantivy"], TARGETS["ours_over_tantivy"]),
+                _against(s["http_over_tantivy"], TARGETS["http_over_tantivy"]),
+                _against(s["first_over_warm"], TARGETS["first_over_warm"]),
+                _against(max(after) if after else None, TARGETS["first_after_start"]),
+            ]
+        )
+    size = index_bytes / MB
+    verdict = "ok" if size <= TARGETS["index_mb"] else "over"
+    if documents < 100_000:
+        verdict = f"not judged at {documents:,} figures"
+    return (
+        "\nIssue 16's targets (tantivy: search, 20 records and facets)\n"
+        + table(header, rows)
+        + f"\nour index on disk: {size:,.0f} MB (<= {TARGETS['index_mb']:g} MB at 100k: {verdict})"
+    )
+
+
+def size_report(sizes: dict[str, dict[str, int]]) -> str:
+    lines = ["\nSize on disk, MB"]
+    for engine, parts in sizes.items():
+        total = sum(parts.values())
+        digits = 1 if total > 100 * MB else 2 if total > 10 * MB else 3
+        rows = [
+            [part, f"{size / MB:,.{digits}f}", f"{size / total:.1%}" if total else "-"]
+            for part, size in sorted(parts.items(), key=lambda kv: -kv[1])
+        ]
+        rows.append(["total", f"{total / MB:,.{digits}f}", "100%"])
+        lines.append(table([engine, "MB", "share"], rows) + "\n")
+    return "\n".join(lines)
+
+
+def memory_report(mem: dict[str, Any]) -> str:
+    parts = [
+        f"{role} (pid {m['pid']}) USS {m['uss_mb']:.0f} MB, PSS {m['pss_mb']:.0f} MB, "
+        f"RSS {m['rss_mb']:.0f} MB"
+        for role, m in mem.items()
+    ]
+    return "\nHTTP server memory after the run: " + "; ".join(parts)
+
+
+# -- main ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class Setup:
+    """What the timing needs, prepared before any engine is timed."""
+
+    index: Path
+    generation: Path
+    version: str
+    documents: int
+    work: Workload
+    peers: PeerPaths
+    built: dict[str, str]
+
+
+def prepare(args: argparse.Namespace, classes: list[str]) -> Setup:
+    """The index (built from ``--corpus`` if the folder has none), the queries and the
+    peers, all read with a reader of our own: the timed services have read nothing yet."""
+    index = args.index.resolve()
+    store = IndexStore(index)
+    if store.current() is None:
+        if args.corpus is None:
+            raise SystemExit(f"no index in {index}: give --corpus to build one")
+        print(f"building the index of {args.corpus} into {index} ...", flush=True)
+        print(f"  built in {timed(lambda: pipeline.build([args.corpus], index)) / 1000:.0f} s")
+    generation = store.require_current()
+    peers = (args.peers or index.parent / f"{index.name}-peers").resolve()
+    reader = GenerationReader(generation)
+    try:
+        work = draw_workload(reader, args.distinct, args.seed)
+        work.classes = {n: r for n, r in work.classes.items() if n in classes}
+        work.empty = {n: why for n, why in work.empty.items() if n in classes}
+        paths = PeerPaths.of(peers, reader.version)
+        print(f"peers in {peers} ...", flush=True)
+        built = ensure_peers(reader, paths)
+        return Setup(index, generation, reader.version, reader.documents, work, paths, built)
+    finally:
+        reader.close()
+
+
+def measure(setup: Setup, args: argparse.Namespace, results: dict[str, Any]) -> dict[str, Any]:
+    """Time every class on every engine, then the restarts; the per-class results."""
+    work = setup.work
+    tantivy, sqlite = TantivyPeer(setup.peers.tantivy), SqlitePeer(setup.peers.sqlite)
+    ours = SearchService(setup.index)
+    load_ms = timed(ours.refresh)
+    best = None
+    if any(n in work.classes for n in TWO_WORD_CLASSES):
+        best = SearchService(setup.index)
+        best.refresh()
+    print(
+        f"\n{setup.documents:,} figures, generation {setup.version}; our service loaded in "
+        f"{load_ms:.0f} ms; tantivy: {tantivy.segments} segments"
+    )
+    for name, why in work.empty.items():
+        print(f"  {name}: empty, {why}")
+    results["versions"] = {"tantivy": tantivy.version, "sqlite": sqlite.version}
+    with tempfile.TemporaryDirectory(prefix="bench-search-") as scratch:
+        folder = Path(scratch)
+        with contextlib.ExitStack() as stack:
+            client = None
+            if not args.no_http:
+                server = stack.enter_context(pfocr_serve(setup.index, folder))
+                print(f"pfocr serve --workers 1 ready in {server.ready_seconds:.1f} s")
+                client = Client(server.port)
+            print("timing, query by query:", flush=True)
+            measured = run_classes(Engines(ours, best, tantivy, sqlite, client), work)
+            if client is not None:
+                client.close()
+                results["memory"] = memory(server)
+        for service in (ours, best):
+            if service is not None:
+                service.close()
+        results["restarts"] = []
+        if not args.no_http and args.restarts > 0 and work.classes:
+            print(f"restarting the server {args.restarts} times:", flush=True)
+            results["restarts"] = first_after_start(
+                setup.index, folder, work, measured, args.restarts
+            )
+    results["sizes"] = {
+        "ours": index_sizes(setup.generation),
+        tantivy.version: tantivy_sizes(setup.peers.tantivy),
+        sqlite.version: sqlite_sizes(setup.peers.sqlite),
+    }
+    return measured
+
+
+def print_results(setup: Setup, measured: dict[str, ClassResult], results: dict[str, Any]) -> None:
+    work, summaries = setup.work, results["summaries"]
+    print(
+        f"\n{setup.documents:,} figures, {PER_PAGE} a page, {results['distinct']} queries a class"
+    )
+    for name, note in work.notes.items():
+        if name in work.classes:
+            print(f"  {name}: {note}")
+    print(report(work, summaries, results["versions"]))
+    if measured:
+        name, result = next(iter(measured.items()))
+        very_first = result.queries[0]
+        results["first_query_of_the_run"] = {"class": name, **very_first}
+        http = very_first.get("http")
+        print(
+            f"\nThe run's first query ({name}) also pays what a process loads on first use: "
+            f"{very_first['ours_first']:.1f} ms in process"
+            + (f", {http:.1f} ms over HTTP" if http is not None else "")
+            + " (in the figures above)"
+        )
+    if results["restarts"]:
+        print(restart_report(results["restarts"]))
+    if results.get("memory"):
+        print(memory_report(results["memory"]))
+    print(size_report(results["sizes"]))
+    index_bytes = sum(results["sizes"]["ours"].values())
+    print(targets_report(summaries, results["restarts"], index_bytes, setup.documents))
+    la = results["load_average"]
+    print(
+        f"\nload average (1 min) during the run: start {la['start']:.1f}, median "
+        f"{la['median']:.1f}, max {la['max']:.1f} on {os.cpu_count()} cores"
+    )
 
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--corpus", type=Path, required=True)
-    parser.add_argument("--index", type=Path, required=True, help="index root (built if empty)")
-    parser.add_argument("--runs", type=int, default=30, help="timed queries per class")
-    parser.add_argument("--distinct", type=int, default=10, help="distinct queries per class")
+    parser.add_argument("--index", type=Path, required=True, help="index root (index_data/)")
+    parser.add_argument("--corpus", type=Path, help="records to build the index from, if none")
+    parser.add_argument("--peers", type=Path, help="peer indexes folder (default: <index>-peers)")
+    parser.add_argument("--distinct", type=int, default=20, help="distinct queries per class")
+    parser.add_argument("--classes", default=",".join(CLASSES), help="comma-separated classes")
+    parser.add_argument("--restarts", type=int, default=5, help="server restarts timed")
+    parser.add_argument("--no-http", action="store_true", help="in process only")
     parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--json", type=Path, help="also write the figures here")
+    parser.add_argument("--json", type=Path, help="also write every figure here")
     args = parser.parse_args(argv)
+    classes = [c.strip() for c in args.classes.split(",") if c.strip()]
+    if unknown := set(classes) - set(CLASSES):
+        parser.error(f"unknown classes {sorted(unknown)}; known: {', '.join(CLASSES)}")
 
-    store = IndexStore(args.index)
-    if store.current() is None:
-        print(f"building the index of {args.corpus} into {args.index} ...", flush=True)
-        seconds = timed(lambda: pipeline.build([args.corpus], args.index)) / 1000
-        print(f"  built in {seconds:.0f} s")
-    service = SearchService(args.index)
-    load_ms = timed(service.refresh)
-    snap = service._snapshot()
-    sqlite_path = args.index / "fts5.sqlite"
-    if not sqlite_path.exists():
-        print(f"building the SQLite FTS5 baseline {sqlite_path} ...", flush=True)
-        seconds = timed(lambda: build_sqlite(snap, sqlite_path)) / 1000
-        print(f"  built in {seconds:.0f} s")
-    sqlite = Sqlite(sqlite_path)
-    rng = random.Random(args.seed)
-    classes = workload(snap, rng, args.distinct)
-    print(
-        f"\n{snap.documents} figures, index generation {snap.version}, loaded in {load_ms:.0f} ms"
-    )
-
-    def ours(request: SearchRequest) -> Callable[[], Any]:
-        def run() -> Any:
-            service._results.data.clear()  # measure the work, not the result cache
-            service._matches.data.clear()
-            return service.search(request)
-
-        return run
-
-    results: dict[str, Any] = {"documents": snap.documents, "classes": {}}
-    header = f"{'class':14} {'matches':>8} | {'ours med':>8} {'p95':>7} {'first':>7} | {'fts5 med':>8} {'p95':>7} | {'ratio':>6}"
-    print(header)
-    print("-" * len(header))
-    for name, requests in classes.items():
-        first = [timed(ours(r)) for r in requests]
-        for r in requests:
-            sqlite.search(r)  # warm SQLite's page cache alike
-        plan = [requests[i % len(requests)] for i in range(args.runs)]
-        mine, theirs = [], []
-        for r in plan:  # interleaved: a slow spell of the shared machine slows both alike
-            mine.append(timed(ours(r)))
-            theirs.append(timed(lambda r=r: sqlite.search(r)))
-        matches = statistics.median(service.search(r)["total"] for r in requests)
-        check = [(service.search(r)["total"], sqlite.search(r)["total"]) for r in requests[:3]]
-        a, b, f = summary(mine), summary(theirs), summary(first)
-        ratio = b["median"] / a["median"]
-        print(
-            f"{name:14} {matches:>8.0f} | {a['median']:8.1f} {a['p95']:7.1f} {f['median']:7.1f} | "
-            f"{b['median']:8.1f} {b['p95']:7.1f} | {ratio:5.1f}x"
-        )
-        results["classes"][name] = {
-            "ours": a, "first": f, "fts5": b, "ratio": ratio, "median_matches": matches,
-            "totals_ours_vs_fts5": check,
-        }  # fmt: skip
-    cached = []
-    for requests in classes.values():
-        service.search(requests[0])
-        cached += [timed(lambda r=requests[0]: service.search(r)) for _ in range(20)]
-    results["cached"] = summary(cached)
-    print(f"\nrepeated (cached) query: median {results['cached']['median']:.3f} ms, "
-          f"p95 {results['cached']['p95']:.3f} ms")  # fmt: skip
+    load = LoadWatch()
+    print(f"load average at start: {os.getloadavg()[0]:.1f} ({os.cpu_count()} cores)")
+    setup = prepare(args, classes)
+    for engine, what in setup.built.items():
+        print(f"  {engine}: {what}")
+    seconds = read_once([setup.generation, setup.peers.tantivy, setup.peers.sqlite])
+    print(f"every index file read once (into the OS cache) in {seconds:.1f} s")
+    results: dict[str, Any] = {
+        "documents": setup.documents, "generation": setup.version, "index": str(setup.index),
+        "peers": {"folder": str(setup.peers.tantivy.parent), "built": setup.built},
+        "notes": setup.work.notes, "empty": setup.work.empty, "distinct": args.distinct,
+        "seed": args.seed,
+    }  # fmt: skip
+    measured = measure(setup, args, results)
+    results["summaries"] = class_summaries(measured)
+    results["load_average"] = load.stop()
+    print_results(setup, measured, results)
+    results["classes"] = {
+        name: {**results["summaries"][name], "queries": measured[name].queries} for name in measured
+    }
+    del results["summaries"]
     if args.json:
-        args.json.write_text(json.dumps(results, indent=1))
+        args.json.write_text(json.dumps(results, indent=1, default=str))
+        print(f"every figure: {args.json}")
 
 
 if __name__ == "__main__":

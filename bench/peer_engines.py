@@ -63,7 +63,7 @@ def peer_documents(source: Path) -> list[PeerDocument]:
     for figure in figures:
         lexicon.resolve_keywords(figure)
         title = " ".join(t for t in (figure.figtitle, figure.papertitle) if t)
-        documents.append(PeerDocument(figure.figid, title, _text(figure)))
+        documents.append(PeerDocument(figure.figid, title, peer_text(figure)))
     return documents
 
 
@@ -79,7 +79,8 @@ def _figures(source: Path) -> Iterator[Figure]:
                 continue
 
 
-def _text(figure: Figure) -> str:
+def peer_text(figure: Figure) -> str:
+    """What the peers index as text: our searchable text, then every gene name."""
     names = [gene.symbol for gene in figure.genes]
     for gene in figure.genes:
         names += gene.aliases + gene.printed

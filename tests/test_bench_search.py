@@ -1,0 +1,101 @@
+"""The search benchmark's queries: drawn from real indexes, distinct, deterministic, and a
+class the corpus has no words for reported empty, not raised (issue 16: the rare class
+divided by zero on a corpus without words in 5-50 figures). No peer engine is needed."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.bench_search import class_summaries, index_part, report, summary
+from bench.search_workload import CLASSES, draw_workload
+from indexer import pipeline
+from indexer.index import schema
+from indexer.index.reader import GenerationReader
+from indexer.index.store import IndexStore
+from server.search.terms import analyze
+from tests.conftest import SAMPLE_RECORDS
+
+VERSIONS = {"tantivy": "tantivy", "sqlite": "sqlite"}
+
+
+def reader_of(root: Path) -> GenerationReader:
+    return GenerationReader(IndexStore(root).require_current())
+
+
+@pytest.fixture(scope="module")
+def tiny_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Four real figures: no word can be in 5 to 50 of them."""
+    records = tmp_path_factory.mktemp("records")
+    for path in sorted(SAMPLE_RECORDS.glob("*.md"))[:4]:
+        shutil.copy(path, records)
+    root = tmp_path_factory.mktemp("tiny-index")
+    pipeline.build([records], root, workers=1)
+    return root
+
+
+def test_a_class_without_words_is_reported_empty_not_raised(tiny_index: Path) -> None:
+    reader = reader_of(tiny_index)
+    try:
+        work = draw_workload(reader, per_class=5, seed=0)
+    finally:
+        reader.close()
+    assert "two_rare" not in work.classes
+    assert work.empty["two_rare"] == "no words in 5-50 figures in this corpus"
+    assert set(work.classes) | set(work.empty) == set(CLASSES)
+    # The report of a run in which no class was timed names the empty classes.
+    text = report(work, class_summaries({}), VERSIONS)
+    assert "two_rare" in text and "empty: no words in 5-50 figures in this corpus" in text
+    assert summary([]) is None
+
+
+def test_queries_are_distinct_deterministic_and_real(sample_index: Path) -> None:
+    reader = reader_of(sample_index)
+    try:
+        work = draw_workload(reader, per_class=6, seed=3)
+        again = draw_workload(reader, per_class=6, seed=3)
+        other = draw_workload(reader, per_class=6, seed=4)
+        assert work.classes == again.classes
+        assert work.classes != other.classes
+        assert not work.empty, work.empty  # the sample has words for every class
+        words = [w for name in CLASSES for w in work.words(name)]
+        assert len(words) == len(set(words)), "a word asked twice"
+        genes = [r.q for r in work.classes["gene"]] + [
+            g for r in work.classes["min_genes"] for g in r.filters["gene"]
+        ]
+        assert len(genes) == len(set(genes)), "a gene asked twice"
+        for name, requests in work.classes.items():
+            assert 0 < len(requests) <= 6, name
+            assert all(r.per_page == 20 for r in requests)
+        # Each rare pair is found together in some figure, each word in 5-50 figures.
+        for request in work.classes["two_rare"]:
+            docs = []
+            for word in request.q.split():
+                (term,) = analyze(word)
+                found = reader.postings(schema.TEXT, term)[0]
+                assert 5 <= len(found) <= 50
+                docs.append(found)
+            assert np.intersect1d(*docs).size > 0, request.q
+        assert all(r.match == "all" for r in work.classes["two_common"])
+    finally:
+        reader.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "part"),
+    [
+        ("MAIN_0123456789abcdef.pst", "Whoosh postings (.pst)"),
+        ("MAIN_0123456789abcdef.trm", "Whoosh term tables (.trm)"),
+        ("MAIN_0123456789abcdef.record.col", "stored records (record column)"),
+        ("MAIN_0123456789abcdef._text_len.col", "field lengths (_*_len.col)"),
+        ("MAIN_0123456789abcdef.facet_gene.col", "column facet_gene"),
+        ("lexicon.json", "gene lexicon (lexicon.json)"),
+        ("arrays/text_docs.npy", "arrays/text_docs.npy"),
+        ("arrays/MAIN_0123456789abcdef_text_docs.npy", "arrays/*_text_docs.npy"),
+    ],
+)
+def test_index_files_are_grouped_by_what_they_hold(name: str, part: str) -> None:
+    assert index_part(name) == part
