@@ -26,6 +26,8 @@ from typing import Any
 
 import numpy as np
 
+from indexer.language import american_spelling
+from indexer.nomenclature import GeneNomenclature
 from indexer.organisms import describe
 from indexer.record import PMC_IMAGE_URL
 from server.search import lookups, models
@@ -717,9 +719,18 @@ class _Run:
         return []
 
 
+def load_shared_data() -> None:
+    """Load what every generation shares (the NCBI gene nomenclature, the spelling
+    pairs), once per process: in a server's master before it forks its workers, so they
+    share its pages, and otherwise before the first query needs it."""
+    GeneNomenclature.load()
+    american_spelling("haem")
+
+
 def _warm(snap: Snapshot) -> None:
-    """What the first requests would otherwise pay for: the autocomplete index and the
-    stored records' reader."""
+    """What the first requests would otherwise pay for: the shared word data, the
+    autocomplete index and the stored records' reader."""
+    load_shared_data()
     suggest_index(snap)
     live = np.flatnonzero(snap.live[:1_000])
     if live.size:

@@ -45,6 +45,7 @@ for tests and benchmarks that need the server in their own process, where gunico
 from __future__ import annotations
 
 import errno
+import gc
 import json
 import logging
 import multiprocessing
@@ -67,6 +68,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from indexer.index.store import IndexError_
 from server.search.gate import ProcessGate
+from server.search.service import load_shared_data
 from server.web import create_app, telemetry
 from server.web.errors import ApiError
 
@@ -124,6 +126,7 @@ def serve(index_root: str | os.PathLike[str], options: ServeOptions = ServeOptio
     (run_dir / "metrics").mkdir()
     os.environ[telemetry.MULTIPROC_ENV] = str(run_dir / "metrics")
     _configure_logging(options.access_log)
+    share_with_workers()
     application = SearchApplication(index_root, options, workers, run_dir)
     try:
         application.run()
@@ -135,6 +138,15 @@ def serve(index_root: str | os.PathLike[str], options: ServeOptions = ServeOptio
         if os.getpid() == master:
             shutil.rmtree(run_dir, ignore_errors=True)
     return 0
+
+
+def share_with_workers() -> None:
+    """Load in the master what no generation changes, so the forked workers share its
+    memory pages instead of each loading a copy; then freeze the collector's view of it,
+    whose bookkeeping would otherwise write to (and so copy) every page it scans."""
+    load_shared_data()
+    gc.collect()
+    gc.freeze()
 
 
 def _remove_dead_run_folders() -> None:
