@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import gc
+import itertools
 import multiprocessing
 import os
 import pickle
@@ -39,6 +40,7 @@ from indexer import __version__
 from indexer.errors import RecordError
 from indexer.index import schema
 from indexer.index.derived import write_search_arrays
+from indexer.index.records import TRAINING_RECORDS, RecordCodec
 from indexer.index.store import (
     BUILD_TEMP_PREFIX,
     LEXICON_FILE,
@@ -168,6 +170,7 @@ def index_shard(
     spill: str,
     skip: frozenset[str],
     lexicon: GeneLexicon,
+    records: RecordCodec,
     memory_mb: int,
     progress: Progress | None = None,
 ) -> ShardIndexed:
@@ -176,7 +179,7 @@ def index_shard(
     counted, vocabulary = GeneLexicon(), Vocabulary()
     figures = ((loc, dig, fig) for loc, dig, fig in _read_spill(spill) if loc not in skip)
     segments, documents = write_segments(
-        ix, figures, lexicon, counted, vocabulary, memory_mb, progress
+        ix, figures, lexicon, counted, vocabulary, records, memory_mb, progress
     )
     return ShardIndexed(segments, documents, counted, vocabulary)
 
@@ -187,13 +190,14 @@ def write_segments(
     lexicon: GeneLexicon,
     counted: GeneLexicon,
     vocabulary: Vocabulary,
+    records: RecordCodec,
     memory_mb: int,
     progress: Progress | None = None,
 ) -> tuple[list[Any], int]:
     """Write ``(location, digest, figure)`` items as new segments of ``ix``; commit nothing.
 
     Newer-generation figures get their genes from ``lexicon``; every figure is counted in
-    ``counted`` and its words in ``vocabulary``. A segment is finished whenever its
+    ``counted`` and its words in ``vocabulary``; ``records`` stores their records. A segment is finished whenever its
     postings fill ``memory_mb``, so memory stays bounded and nothing is sorted on disk.
     """
 
@@ -208,7 +212,7 @@ def write_segments(
             for location, digest, figure in figures:
                 lexicon.resolve_keywords(figure)
                 counted.count(figure)
-                writer.add_document(**schema.document(figure, location, digest))
+                writer.add_document(**schema.document(figure, location, digest, records))
                 documents += 1
                 if writer.full:
                     segments.append(writer.finish())
@@ -236,6 +240,17 @@ def _cycle_collector_paused() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def _trained_records(spills: Sequence[str], skip: frozenset[str]) -> RecordCodec:
+    """The codec of the build's stored records, its dictionary trained on a sample of
+    them: the first records of each shard (files come in no meaningful order)."""
+    each = TRAINING_RECORDS // max(len(spills), 1)
+    sample = []
+    for spill in spills:
+        figures = (f for loc, _, f in _read_spill(spill) if loc not in skip)
+        sample += [figure.as_dict() for figure in itertools.islice(figures, each)]
+    return RecordCodec.trained(sample)
 
 
 def _read_spill(spill: str) -> Iterable[tuple[str, str, Figure]]:
@@ -293,9 +308,14 @@ def _read_shard_in_worker(files: Sequence[tuple[int, str]], spill: str) -> Shard
 
 
 def _index_shard_in_worker(
-    index_dir: str, spill: str, skip: frozenset[str], lexicon: GeneLexicon, memory_mb: int
+    index_dir: str,
+    spill: str,
+    skip: frozenset[str],
+    lexicon: GeneLexicon,
+    records: RecordCodec,
+    memory_mb: int,
 ) -> ShardIndexed:
-    return index_shard(index_dir, spill, skip, lexicon, memory_mb, _report_progress)
+    return index_shard(index_dir, spill, skip, lexicon, records, memory_mb, _report_progress)
 
 
 class _Runner:
@@ -476,8 +496,10 @@ def build(
                     _check_strict(report, strict)
                     indexed = sum(len(s.entries) for s in read.shards) - len(read.losers)
                     _check_not_empty(report, indexed, allow_empty)
+                    records = _trained_records(read.spills, read.losers)
+                    records.save(partial)
                     jobs = [
-                        (str(partial), spill, read.losers, read.lexicon, memory_mb)
+                        (str(partial), spill, read.losers, read.lexicon, records, memory_mb)
                         for spill in read.spills
                     ]
                     shards = runner.map(
@@ -594,7 +616,7 @@ def update(
         current = store.require_current()
         files = discover(sources)
         with _new_generation(store, report, started) as partial:
-            share_index_files(current, partial)
+            share_index_files(current, partial)  # the records' dictionary too
             ix = whoosh_index.open_dir(str(partial))
             lexicon = GeneLexicon.load(current / LEXICON_FILE)
             vocabulary = Vocabulary()
@@ -640,9 +662,12 @@ def _apply_changes(
         return False
     for _, _, figure in new_figures:
         lexicon.learn(figure.genes)
-    segments, _ = write_segments(ix, new_figures, lexicon, lexicon, vocabulary, WRITER_MEMORY_MB)
+    records = RecordCodec.load(previous)  # the records carried over were written with it
+    segments, _ = write_segments(
+        ix, new_figures, lexicon, lexicon, vocabulary, records, WRITER_MEMORY_MB
+    )
     removed = [document.docnum for document in (*gone, *replaced)]
-    for stored in stored_records(ix, removed):
+    for stored in stored_records(ix, removed, records):
         lexicon.count(Figure.from_dict(stored), -1)
     replace_documents(ix, removed, segments)
     write_search_arrays(Path(ix.storage.folder), previous=previous, removed=removed)

@@ -121,7 +121,7 @@ def test_live_documents_and_deletions(reader: GenerationReader, whoosh: Any) -> 
 
 
 def test_figids_and_years(reader: GenerationReader, whoosh: Any) -> None:
-    stored = [whoosh.stored_fields(d).get(schema.FIGID) for d in range(whoosh.doc_count_all())]
+    stored = list(whoosh.column_reader(schema.FIGID))
     assert reader.figids.all() == stored
     live_docnum = {stored[d]: d for d in whoosh.all_doc_ids()}  # an update's replacement
     for figid in stored:
@@ -310,7 +310,8 @@ def test_phrase_docs_among_candidates(
 def test_records(reader: GenerationReader, whoosh: Any) -> None:
     live = list(whoosh.all_doc_ids())
     records = reader.records(live)
-    assert [r["figid"] for r in records] == [whoosh.stored_fields(d)[schema.FIGID] for d in live]
+    figids = list(whoosh.column_reader(schema.FIGID))
+    assert [r["figid"] for r in records] == [figids[d] for d in live]
 
 
 def test_a_reader_dropped_in_a_reference_cycle_closes_its_files(sample_index: Path) -> None:

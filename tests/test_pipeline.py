@@ -18,6 +18,7 @@ from whoosh.query import Term
 from indexer import pipeline
 from indexer.analysis import name_key
 from indexer.index import schema
+from indexer.index.records import RecordCodec
 from indexer.index.store import BuildInProgress, IncompatibleIndex, IndexStore
 from indexer.lexicon import GeneLexicon
 from indexer.record import normalize
@@ -30,29 +31,36 @@ def figids_matching(root: Path, field: str, text: str) -> set[str]:
     ix = IndexStore(root).open_current()
     with ix.searcher() as searcher:
         query = Term(field, text)
-        return {hit[schema.FIGID] for hit in searcher.search(query, limit=None)}
+        figids = searcher.reader().column_reader(schema.FIGID)
+        return {figids[hit.docnum] for hit in searcher.search(query, limit=None)}
 
 
-def stored_record(searcher, figid: str) -> dict:
+def stored_record(searcher, figid: str, generation: Path) -> dict:
     docnum = searcher.document_number(figid=figid)
-    return schema.decode_record(searcher.reader().column_reader(schema.RECORD)[docnum])
+    stored = searcher.reader().column_reader(schema.RECORD)[docnum]
+    return RecordCodec.load(generation).decode(stored)
 
 
 def all_figids(root: Path) -> set[str]:
     ix = IndexStore(root).open_current()
-    with ix.searcher() as searcher:
-        return {fields[schema.FIGID] for fields in searcher.all_stored_fields()}
+    with ix.reader() as reader:
+        if not reader.doc_count_all():  # Whoosh's reader of no segments has no columns
+            return set()
+        figids = list(reader.column_reader(schema.FIGID))
+        return {figids[d] for d in reader.all_doc_ids()}
 
 
 def test_every_sample_record_is_findable(sample_index):
     """Each record: by figid, a word of its title, each gene symbol and Entrez ID."""
     ix = IndexStore(sample_index).open_current()
+    generation = IndexStore(sample_index).current()
     analyzer = schema.text_analyzer()
     with ix.searcher() as searcher:
         assert searcher.doc_count() == len(discover([SAMPLE_RECORDS])) == 214
 
         def found(field: str, text: str) -> set[str]:
-            return {hit[schema.FIGID] for hit in searcher.search(Term(field, text), limit=None)}
+            figids = searcher.reader().column_reader(schema.FIGID)
+            return {figids[hit.docnum] for hit in searcher.search(Term(field, text), limit=None)}
 
         for path in discover([SAMPLE_RECORDS]):
             (raw,) = read_records(path)
@@ -63,7 +71,7 @@ def test_every_sample_record_is_findable(sample_index):
             assert words, figure.figid
             assert figure.figid in found(schema.TITLE, words[0])
             assert figure.figid in found(schema.TEXT, words[-1])
-            stored = stored_record(searcher, figure.figid)
+            stored = stored_record(searcher, figure.figid, generation)
             for gene in stored["genes"]:
                 assert figure.figid in found(schema.GENE, name_key(gene["symbol"]))
                 if gene["entrez"]:
@@ -87,7 +95,7 @@ def test_newer_records_get_entrez_ids_from_the_lexicon(sample_index):
     lexicon = GeneLexicon.load(IndexStore(sample_index).require_current() / "lexicon.json")
     ix = IndexStore(sample_index).open_current()
     with ix.searcher() as searcher:
-        record = stored_record(searcher, NEWER_RECORD)
+        record = stored_record(searcher, NEWER_RECORD, IndexStore(sample_index).current())
     resolved = {g["symbol"]: g["entrez"] for g in record["genes"]}
     assert resolved, "some keywords of the newer record are known HGNC symbols"
     for symbol, entrez in resolved.items():
@@ -319,7 +327,8 @@ def test_newer_records_keep_hgnc_symbols_listed_after_other_spellings(sample_ind
         figure = normalize(raw.data, raw.location)
         known = {word for word in figure.gene_keywords if lexicon.entrez(word) is not None}
         with ix.searcher() as searcher:
-            stored = {gene["symbol"] for gene in stored_record(searcher, figure.figid)["genes"]}
+            record = stored_record(searcher, figure.figid, IndexStore(sample_index).current())
+            stored = {gene["symbol"] for gene in record["genes"]}
             docnum = searcher.document_number(figid=figure.figid)
             facet = searcher.reader().column_reader(schema.facet_column("gene"))[docnum]
         assert {"TP53", "MTOR", "MMP2"} <= known or {"AKT1", "BRAF", "SHH", "TNF"} <= known

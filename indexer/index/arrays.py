@@ -13,7 +13,7 @@ every index shape. Layout of ``<generation>/arrays/``::
                                            with ``searchsorted``, prefixes too
     postings/<field>.post_ptr.npy  int64   where each term's postings start (n + 1)
     postings/<field>.docs.npy      int32   document numbers, ascending within a term
-    postings/<field>.tf.npy        uint16  term frequencies (uint32 if any is larger)
+    postings/<field>.tf.npy        uint8   term frequencies (uint16 or 32 if any is larger)
     postings/<field>.pos_ptr.npy   int64   where each term's positions start (n + 1)  } text
     postings/<field>.pos.npy       uint16  each posting's positions, ascending (uint32) }
     docs/<name>.npy                live, years, figid order and rank, the year orders of
@@ -608,7 +608,9 @@ def _ptr(counts: np.ndarray | Iterable[int]) -> np.ndarray:
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:
-    """Non-negative whole numbers in 16 bits where they fit, else 32."""
-    if len(values) and int(values.max()) > np.iinfo(np.uint16).max:
-        return values.astype(np.uint32)
-    return values.astype(np.uint16)
+    """Non-negative whole numbers in the fewest of 8, 16 or 32 bits that hold them all."""
+    largest = int(values.max()) if len(values) else 0
+    for kind in (np.uint8, np.uint16):
+        if largest <= np.iinfo(kind).max:
+            return values.astype(kind)
+    return values.astype(np.uint32)

@@ -29,6 +29,7 @@ from whoosh import index as whoosh_index
 
 from indexer.index import schema
 from indexer.index.arrays import MISSING_YEAR, GenerationArrays, Postings, PostingsTable
+from indexer.index.records import DICTIONARY_FILE, RecordCodec
 from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexError_, check_compatible
 from indexer.lexicon import GeneLexicon
 from indexer.vocabulary import Vocabulary
@@ -73,6 +74,8 @@ class GenerationReader:
             self.spelling = Vocabulary.load_surface(generation / VOCABULARY_FILE)  # stem -> word
         with reading(generation, "the search arrays"):
             self.arrays = GenerationArrays.load(generation)
+        with reading(generation, DICTIONARY_FILE):
+            self._codec = RecordCodec.load(generation)
         self._lock = threading.RLock()
         with reading(generation, "the Whoosh table of contents and segments"):
             self._ix = whoosh_index.open_dir(str(generation))
@@ -196,7 +199,7 @@ class GenerationReader:
         with self._lock, reading(self.path, f"the {schema.RECORD} column"):
             if self._records is None:
                 self._records = self._reader.column_reader(schema.RECORD)
-            return [schema.decode_record(self._records[int(d)]) for d in docnums]
+            return [self._codec.decode(self._records[int(d)]) for d in docnums]
 
     def close(self) -> None:
         with self._lock:

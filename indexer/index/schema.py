@@ -16,7 +16,6 @@ from which the server builds its facet arrays without reading stored records.
 
 from __future__ import annotations
 
-import pickle
 from typing import Any
 
 from whoosh import analysis, columns, fields
@@ -30,8 +29,11 @@ from indexer.analysis import (
     name_terms,
     title_key,
 )
+from indexer.index.records import RecordCodec
 from indexer.lexicon import printed_names, typed_name
 from indexer.record import Figure
+
+PLAIN_RECORDS = RecordCodec()  # records compressed without a dictionary
 
 # 2: record and source in columns, title without positions; 3: Greek letters folded, gene
 # names by name_key, a figure's own short gene names unstemmed, title_key; 4: Snowball's
@@ -60,7 +62,7 @@ DOI = "doi"
 NDEX = "ndex"  # the NDEx network's UUID
 SOURCE = "source"  # where the record was read from, for `pfocr update`
 DIGEST = "digest"  # hash of the record's source text, for `pfocr update`
-RECORD = "record"  # the whole clean record (see ``encode_record``), for result pages
+RECORD = "record"  # the whole clean record (``indexer.index.records``), for result pages
 
 # Fields whose positions the search arrays keep, for phrases.
 PHRASE_FIELDS = (TEXT,)
@@ -114,7 +116,7 @@ def build_schema() -> fields.Schema:
 
     schema = fields.Schema(
         **{
-            FIGID: fields.ID(stored=True, unique=True, sortable=True),
+            FIGID: fields.ID(unique=True, sortable=True),  # read from its column
             # Phrases are matched in TEXT, from the positions in the search arrays
             # (``indexer.index.arrays``): Whoosh keeps none, as no query reads them there.
             TEXT: fields.TEXT(analyzer=text, phrase=False),
@@ -157,17 +159,6 @@ def facet_values(figure: Figure) -> dict[str, list[str]]:
     }
 
 
-def encode_record(figure: Figure) -> bytes:
-    """The stored form of a figure: its ``as_dict()``, pickled (the index is trusted
-    local data, as Whoosh's own stored fields are)."""
-    return pickle.dumps(figure.as_dict(), pickle.HIGHEST_PROTOCOL)
-
-
-def decode_record(stored: bytes) -> dict[str, Any]:
-    """The ``Figure.as_dict()`` of a stored record."""
-    return pickle.loads(stored)
-
-
 def searchable_text(figure: Figure) -> str:
     parts = [
         figure.figtitle,
@@ -201,8 +192,11 @@ def gene_names(figure: Figure) -> dict[str, tuple[str, tuple[str, str] | None]]:
     return by_key
 
 
-def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
-    """The Whoosh document for one figure."""
+def document(
+    figure: Figure, source: str, digest: str, records: RecordCodec = PLAIN_RECORDS
+) -> dict[str, Any]:
+    """The Whoosh document for one figure; ``records`` stores its record (with the
+    generation's dictionary)."""
     join = VALUE_SEPARATOR.join
     # A figure is found by every name it prints, even where one word names two genes,
     # and its own short names are not stemmed into English words in its text.
@@ -229,7 +223,7 @@ def document(figure: Figure, source: str, digest: str) -> dict[str, Any]:
         NDEX: figure.ndex or "",
         SOURCE: source.encode("utf-8"),
         DIGEST: digest.encode("ascii"),
-        RECORD: encode_record(figure),
+        RECORD: records.encode(figure.as_dict()),
     }
     if figure.year is not None:
         doc[YEAR] = figure.year

@@ -12,9 +12,9 @@ then through several Python calls per posting to write it. This writer:
 - writes each term's postings whole (``_TermWriter``), and the postings of rare terms
   into the term table itself ("inlined", which Whoosh reads but never writes);
 - takes field lengths from memory instead of one column read per posting;
-- writes postings blocks uncompressed: zlib took a third of the time of finishing a
-  segment, and uncompressed blocks are faster to read at query time. Readers handle
-  both: each block records its own compression.
+- compresses postings blocks with zlib's fastest level (``BLOCK_COMPRESSION``): no
+  query reads them (queries read the search arrays), so they are kept small rather than
+  quick to read. Each block records its own compression, as Whoosh's readers expect.
 
 With the same codec settings the index reads as the stock writer's: every file but the
 postings and term table is byte-for-byte the same, and every term's statistics and
@@ -23,6 +23,7 @@ postings are equal. ``tests/test_segments.py`` checks it.
 
 from __future__ import annotations
 
+import zlib
 from array import array
 from collections import Counter, defaultdict
 from collections.abc import Iterable
@@ -49,8 +50,11 @@ from whoosh.writing import SegmentWriter
 from indexer.analysis import EnglishAnalyzer, ValueAnalyzer
 from indexer.index import schema
 from indexer.index.arrays import ARRAYS_DIR, SegmentPostings
+from indexer.index.records import RecordCodec
 
 NEVER_SPILL_MB = 1 << 30
+BLOCK_COMPRESSION = 1  # zlib's level for postings blocks
+_WORTH_COMPRESSING = 20  # bytes of a block's pickle below which Whoosh compresses none
 SEGMENTS_DIR = "segments"  # under the generation's arrays/: segments' postings, until merged
 BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
 INLINE_POSTINGS = 2  # terms with at most this many postings go in the term table
@@ -208,8 +212,8 @@ class _TermWriter:
         values: list[bytes],
         doc_lengths: list[int] | None,
     ) -> bytes:
-        """``W3PostingsWriter._write_block`` for each block of the term (uncompressed);
-        returns where the blocks are, as the term table entry ends."""
+        """``W3PostingsWriter._write_block`` for each block of the term; returns where
+        the blocks are, as the term table entry ends."""
         postfile = self.postfile
         start = postfile.tell()
         postfile.write(WHOOSH3_HEADER_MAGIC)
@@ -222,13 +226,16 @@ class _TermWriter:
                 (_deltas(ids), _mini_weights(block_weights), self._mini_values(values[first:last])),
                 2,
             )
+            compression = BLOCK_COMPRESSION if len(data) >= _WORTH_COMPRESSING else 0
+            if compression:
+                data = zlib.compress(data, compression)
             lengths = doc_lengths[first:last] if doc_lengths is not None else None
             info = dumps(
                 (
                     len(ids),
                     ids[-1],
                     max(block_weights),
-                    0,  # no compression
+                    compression,
                     length_to_byte(min(lengths)) if lengths else 0,
                     length_to_byte(max(lengths)) if lengths else 0,
                 ),
@@ -378,11 +385,13 @@ def indexed_documents(ix: whoosh_index.Index) -> dict[str, IndexedDocument]:
         }
 
 
-def stored_records(ix: whoosh_index.Index, docnums: Iterable[int]) -> list[dict[str, Any]]:
+def stored_records(
+    ix: whoosh_index.Index, docnums: Iterable[int], codec: RecordCodec
+) -> list[dict[str, Any]]:
     """The stored records (each a ``Figure.as_dict()``) of documents ``docnums``."""
     with ix.reader() as reader:
         records = reader.column_reader(schema.RECORD)
-        return [schema.decode_record(records[docnum]) for docnum in docnums]
+        return [codec.decode(records[docnum]) for docnum in docnums]
 
 
 def replace_documents(ix: whoosh_index.Index, docnums: Iterable[int], segments: list[Any]) -> None:

@@ -1,0 +1,67 @@
+"""Stored records: how each figure's clean record is kept in the index and read back.
+
+A record (``Figure.as_dict()``) is pickled and compressed with zstd, each record alone
+(result pages read twenty records scattered over the index, never a run of them), with
+a dictionary trained on the generation's own records: small texts compressed one by one
+share nothing, and the dictionary gives that back (about 3x smaller than the pickle, and
+under 20 microseconds to read). The dictionary is a file of the generation
+(``records.zdict``); an update keeps it, so the records it carries over stay readable.
+An index too small to train one compresses without.
+"""
+
+from __future__ import annotations
+
+import pickle
+from pathlib import Path
+from typing import Any
+
+import zstandard
+
+DICTIONARY_FILE = "records.zdict"
+DICTIONARY_BYTES = 112_640  # zstd's default dictionary size
+TRAINING_RECORDS = 2_000  # records sampled to train it
+LEVEL = 9  # the build compresses each record once; reading costs the same at any level
+
+
+class RecordCodec:
+    """Writes and reads stored records, with the generation's dictionary (or none)."""
+
+    def __init__(self, dictionary: bytes | None = None) -> None:
+        self.dictionary = dictionary
+        data = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
+        self._compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=data)
+        self._decompressor = zstandard.ZstdDecompressor(dict_data=data)
+
+    def __reduce__(self) -> tuple[Any, ...]:  # to worker processes: the dictionary alone
+        return (RecordCodec, (self.dictionary,))
+
+    @classmethod
+    def trained(cls, records: list[dict[str, Any]]) -> RecordCodec:
+        """A codec with a dictionary trained on ``records`` (none if they are too few)."""
+        samples = [_pickled(record) for record in records]
+        try:
+            trained = zstandard.train_dictionary(DICTIONARY_BYTES, samples)
+        except zstandard.ZstdError:  # too little to learn from: a few hundred records
+            return cls()
+        return cls(trained.as_bytes())
+
+    def encode(self, record: dict[str, Any]) -> bytes:
+        return self._compressor.compress(_pickled(record))
+
+    def decode(self, stored: bytes) -> dict[str, Any]:
+        """A stored record (an index is trusted local data, as Whoosh's own stored
+        fields are: pickled)."""
+        return pickle.loads(self._decompressor.decompress(stored))
+
+    def save(self, generation: Path) -> None:
+        if self.dictionary:
+            (generation / DICTIONARY_FILE).write_bytes(self.dictionary)
+
+    @classmethod
+    def load(cls, generation: Path) -> RecordCodec:
+        path = generation / DICTIONARY_FILE
+        return cls(path.read_bytes() if path.exists() else None)
+
+
+def _pickled(record: dict[str, Any]) -> bytes:
+    return pickle.dumps(record, pickle.HIGHEST_PROTOCOL)
