@@ -51,8 +51,10 @@ def printed_names(word: str) -> tuple[str, ...]:
     return tuple(dict.fromkeys(names))
 
 
+@lru_cache(maxsize=100_000)
 def official_entrez(symbol: str) -> str | None:
-    """The Entrez ID of the gene whose official NCBI symbol is exactly ``symbol``."""
+    """The Entrez ID of the gene whose official NCBI symbol is exactly ``symbol`` (cached:
+    records list the same keywords again and again)."""
     nomenclature = GeneNomenclature.load()
     entrez = nomenclature.entrez_of(symbol)
     return entrez if entrez is not None and nomenclature.symbol_of(entrez) == symbol else None

@@ -36,7 +36,6 @@ from tests.conftest import SAMPLE_RECORDS
 TERM_FIELDS = (
     schema.TEXT,
     schema.TITLE,
-    schema.TITLE_KEY,
     schema.GENE,
     schema.ALIAS,
     schema.ENTREZ,
@@ -44,10 +43,6 @@ TERM_FIELDS = (
     schema.DISEASE,
     schema.CHEMICAL,
     schema.MESH,
-    schema.NAMES,
-    schema.PMCID,
-    schema.DOI,
-    schema.NDEX,
 )  # no sample record has annotations: that field holds no terms
 SCORED_FIELDS = schema.LENGTH_NORMALISED_FIELDS
 PREFIXES = ("s", "stat", "path", "sig", "m", "zz", "signaling", "signalingpathway")
@@ -121,7 +116,7 @@ def test_live_documents_and_deletions(reader: GenerationReader, whoosh: Any) -> 
 
 
 def test_figids_and_years(reader: GenerationReader, whoosh: Any) -> None:
-    stored = list(whoosh.column_reader(schema.FIGID))
+    stored = [f.decode() for f in whoosh.column_reader(schema.FIGID)]
     assert reader.figids.all() == stored
     live_docnum = {stored[d]: d for d in whoosh.all_doc_ids()}  # an update's replacement
     for figid in stored:
@@ -310,7 +305,7 @@ def test_phrase_docs_among_candidates(
 def test_records(reader: GenerationReader, whoosh: Any) -> None:
     live = list(whoosh.all_doc_ids())
     records = reader.records(live)
-    figids = list(whoosh.column_reader(schema.FIGID))
+    figids = [f.decode() for f in whoosh.column_reader(schema.FIGID)]
     assert [r["figid"] for r in records] == [figids[d] for d in live]
 
 
@@ -384,3 +379,20 @@ def test_terms_sharing_their_first_bytes_and_prefixes_are_found() -> None:
     assert table.with_prefix("signal", 2) == ["signaling", "signalingpathway"]
     assert table.with_prefix("é", 10) == ["é"] and table.with_prefix("q", 10) == []
     assert StringTable.of([w.encode() for w in words]).all() == words
+
+
+@pytest.mark.parametrize("field", schema.LOOKUP_FIELDS)
+def test_lookup_fields_hold_each_live_figures_values(reader: GenerationReader, field: str) -> None:
+    """Fields only the search arrays index: each live figure's values, as its document
+    gives them, and nothing of deleted figures."""
+    analyzer = schema.value_analyzer()
+    expected: dict[str, list[int]] = {}
+    live = np.flatnonzero(reader.live).tolist()
+    for doc, record in zip(live, reader.records(live), strict=True):
+        value = schema.document(Figure.from_dict(record), "", "")[field]
+        for term in analyzer.term_counts(value):
+            expected.setdefault(term.decode("utf-8"), []).append(doc)
+    assert expected, field
+    assert dict(reader.iter_terms(field)) == {t: len(docs) for t, docs in expected.items()}
+    for term, docs in expected.items():
+        assert reader.postings(field, term)[0].tolist() == docs, (field, term)

@@ -32,11 +32,17 @@ def figids_matching(root: Path, field: str, text: str) -> set[str]:
     with ix.searcher() as searcher:
         query = Term(field, text)
         figids = searcher.reader().column_reader(schema.FIGID)
-        return {figids[hit.docnum] for hit in searcher.search(query, limit=None)}
+        return {figids[hit.docnum].decode() for hit in searcher.search(query, limit=None)}
+
+
+def docnum_of(searcher, figid: str) -> int:
+    figids = [f.decode() for f in searcher.reader().column_reader(schema.FIGID)]
+    (docnum,) = [d for d in searcher.reader().all_doc_ids() if figids[d] == figid]
+    return docnum
 
 
 def stored_record(searcher, figid: str, generation: Path) -> dict:
-    docnum = searcher.document_number(figid=figid)
+    docnum = docnum_of(searcher, figid)
     stored = searcher.reader().column_reader(schema.RECORD)[docnum]
     return RecordCodec.load(generation).decode(stored)
 
@@ -46,7 +52,7 @@ def all_figids(root: Path) -> set[str]:
     with ix.reader() as reader:
         if not reader.doc_count_all():  # Whoosh's reader of no segments has no columns
             return set()
-        figids = list(reader.column_reader(schema.FIGID))
+        figids = [f.decode() for f in reader.column_reader(schema.FIGID)]
         return {figids[d] for d in reader.all_doc_ids()}
 
 
@@ -60,12 +66,13 @@ def test_every_sample_record_is_findable(sample_index):
 
         def found(field: str, text: str) -> set[str]:
             figids = searcher.reader().column_reader(schema.FIGID)
-            return {figids[hit.docnum] for hit in searcher.search(Term(field, text), limit=None)}
+            hits = searcher.search(Term(field, text), limit=None)
+            return {figids[hit.docnum].decode() for hit in hits}
 
         for path in discover([SAMPLE_RECORDS]):
             (raw,) = read_records(path)
             figure = normalize(raw.data, raw.location)
-            assert figure.figid in found(schema.FIGID, figure.figid)
+            assert docnum_of(searcher, figure.figid) is not None
             title = schema.document(figure, "", "")[schema.TITLE]  # own gene names unstemmed
             words = [token.text for token in analyzer(title)]
             assert words, figure.figid
@@ -128,7 +135,7 @@ def test_facet_columns_hold_display_values(sample_index):
     with ix.reader() as reader:
         figids = reader.column_reader(schema.FIGID)
         organisms = reader.column_reader(schema.facet_column("organism"))
-        values = {figids[d]: organisms[d].decode() for d in reader.all_doc_ids()}
+        values = {figids[d].decode(): organisms[d].decode() for d in reader.all_doc_ids()}
     assert values[OLDER_RECORD] == "Homo sapiens"
     assert values[NEWER_RECORD].split(schema.VALUE_SEPARATOR) == [
         "Eschscholzia californica",
@@ -329,7 +336,7 @@ def test_newer_records_keep_hgnc_symbols_listed_after_other_spellings(sample_ind
         with ix.searcher() as searcher:
             record = stored_record(searcher, figure.figid, IndexStore(sample_index).current())
             stored = {gene["symbol"] for gene in record["genes"]}
-            docnum = searcher.document_number(figid=figure.figid)
+            docnum = docnum_of(searcher, figure.figid)
             facet = searcher.reader().column_reader(schema.facet_column("gene"))[docnum]
         assert {"TP53", "MTOR", "MMP2"} <= known or {"AKT1", "BRAF", "SHH", "TNF"} <= known
         assert stored == known

@@ -16,6 +16,7 @@ from which the server builds its facet arrays without reading stored records.
 
 from __future__ import annotations
 
+from hashlib import blake2b
 from typing import Any
 
 from whoosh import analysis, columns, fields
@@ -64,6 +65,12 @@ SOURCE = "source"  # where the record was read from, for `pfocr update`
 DIGEST = "digest"  # hash of the record's source text, for `pfocr update`
 RECORD = "record"  # the whole clean record (``indexer.index.records``), for result pages
 
+# Fields of whole values that only the search arrays index (``indexer.index.arrays``),
+# looked up exactly: each figure's own titles, names and identifiers, which Whoosh's term
+# table would hold as a few hundred thousand terms of one posting each (a third of it).
+# The stored records are their record.
+LOOKUP_FIELDS = (TITLE_KEY, NAMES, PMCID, DOI, NDEX)
+
 # Fields whose positions the search arrays keep, for phrases.
 PHRASE_FIELDS = (TEXT,)
 # Fields whose BM25 normalises by the field's length (the others are exact values).
@@ -111,17 +118,13 @@ def build_schema() -> fields.Schema:
     def exact(analyzer: analysis.Analyzer = values) -> fields.FieldType:
         return fields.KEYWORD(analyzer=analyzer, scorable=True)
 
-    def identifier() -> fields.FieldType:  # looked up, never scored
-        return fields.KEYWORD(analyzer=values)
-
     schema = fields.Schema(
         **{
-            FIGID: fields.ID(unique=True, sortable=True),  # read from its column
+            FIGID: fields.COLUMN(columns.VarBytesColumn()),
             # Phrases are matched in TEXT, from the positions in the search arrays
             # (``indexer.index.arrays``): Whoosh keeps none, as no query reads them there.
             TEXT: fields.TEXT(analyzer=text, phrase=False),
             TITLE: fields.TEXT(analyzer=text, phrase=False),
-            TITLE_KEY: exact(),
             GENE: exact(names),
             ALIAS: exact(names),
             ENTREZ: exact(),
@@ -131,10 +134,6 @@ def build_schema() -> fields.Schema:
             ANNOTATION: exact(),
             MESH: exact(),
             YEAR: fields.NUMERIC(int, bits=16, signed=False, sortable=True),
-            NAMES: identifier(),
-            PMCID: identifier(),
-            DOI: identifier(),
-            NDEX: identifier(),
             SOURCE: fields.COLUMN(columns.VarBytesColumn()),
             DIGEST: fields.COLUMN(columns.VarBytesColumn()),
             # A plain column, not a Whoosh stored field: those are zlib-compressed, which
@@ -145,6 +144,12 @@ def build_schema() -> fields.Schema:
     for facet in FACET_FIELDS:
         schema.add(facet_column(facet), fields.COLUMN(columns.VarBytesColumn()))
     return schema
+
+
+def title_term(title: str) -> str:
+    """How a title typed or quoted whole is looked up: a hash of its ``title_key`` (its
+    words, folded), 16 hex digits, so the index holds no title twice."""
+    return blake2b(title_key(title).encode("utf-8"), digest_size=8).hexdigest()
 
 
 def facet_values(figure: Figure) -> dict[str, list[str]]:
@@ -205,10 +210,10 @@ def document(
     titles = [t for t in (figure.figtitle, figure.papertitle) if t]
     mesh = [t.mesh_id for t in (*figure.diseases, *figure.chemicals) if t.mesh_id]
     doc: dict[str, Any] = {
-        FIGID: figure.figid,
+        FIGID: figure.figid.encode("utf-8"),
         TEXT: SymbolText(searchable_text(figure), symbols),
         TITLE: SymbolText(" ".join(titles), symbols),
-        TITLE_KEY: join(title_key(t) for t in titles),
+        TITLE_KEY: join(title_term(t) for t in titles),
         GENE: join(gene.symbol for gene in figure.genes),
         ALIAS: NameText([name for name, _ in names.values()], list(names)),
         ENTREZ: join(gene.entrez for gene in figure.genes if gene.entrez),

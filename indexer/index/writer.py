@@ -55,6 +55,7 @@ from indexer.index.records import RecordCodec
 NEVER_SPILL_MB = 1 << 30
 BLOCK_COMPRESSION = 1  # zlib's level for postings blocks
 _WORTH_COMPRESSING = 20  # bytes of a block's pickle below which Whoosh compresses none
+_LOOKUP_VALUES = ValueAnalyzer()  # the terms of schema.LOOKUP_FIELDS
 SEGMENTS_DIR = "segments"  # under the generation's arrays/: segments' postings, until merged
 BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
 INLINE_POSTINGS = 2  # terms with at most this many postings go in the term table
@@ -91,11 +92,14 @@ class BulkSegmentWriter(SegmentWriter):
         self._check_state()
         perdoc = self.perdocwriter
         docnum = self.docnum
-        self.postings.figids.append(fields[schema.FIGID])
+        self.postings.figids.append(fields[schema.FIGID].decode("utf-8"))
         perdoc.start_doc(docnum)
         for fieldname in sorted(fields):
             value = fields[fieldname]
             if value is None:
+                continue
+            if fieldname in schema.LOOKUP_FIELDS:  # the search arrays' alone
+                self.pool.add_counts(fieldname, docnum, _LOOKUP_VALUES.term_counts(value), 1.0)
                 continue
             field = self.schema[fieldname]
             length = 0
@@ -147,6 +151,10 @@ class BulkSegmentWriter(SegmentWriter):
         for fieldname in sorted(self.pool.fields):
             terms = self.pool.fields.pop(fieldname)
             if not terms:  # Whoosh numbers only fields that have postings
+                continue
+            if fieldname in schema.LOOKUP_FIELDS:
+                ordered = sorted(terms)
+                self.postings.add_field(fieldname, ordered, [terms[t] for t in ordered], None)
                 continue
             field = self.schema[fieldname]
             writer.start_field(fieldname, field)  # numbers the field in the term table
@@ -379,7 +387,9 @@ def indexed_documents(ix: whoosh_index.Index) -> dict[str, IndexedDocument]:
             strict=True,
         )
         return {
-            location.decode("utf-8"): IndexedDocument(docnum, figid, digest.decode("ascii"))
+            location.decode("utf-8"): IndexedDocument(
+                docnum, figid.decode("utf-8"), digest.decode("ascii")
+            )
             for docnum, (figid, location, digest) in enumerate(columns)
             if docnum in live
         }

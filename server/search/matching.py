@@ -34,7 +34,6 @@ from indexer.analysis import (
     index_term,
     name_key,
     stem_word,
-    title_key,
 )
 from indexer.index import schema
 from indexer.language import QUERY_STOP_WORDS
@@ -307,7 +306,7 @@ class Evaluator:
         return found if words is None else any_of([words, found])
 
     def _exact_title(self, text: str) -> Match:
-        return self._terms([(schema.TITLE_KEY, title_key(text), TITLE_EXACT_BOOST)])
+        return self._terms([(schema.TITLE_KEY, schema.title_term(text), TITLE_EXACT_BOOST)])
 
     def _negation(self, node: q.Not) -> Match | None:
         saved = self.explained
