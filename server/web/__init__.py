@@ -35,6 +35,7 @@ from server.search.gate import CostlyGate
 from server.search.service import SearchService
 from server.web import embed, errors, export, telemetry
 from server.web.api import api, health
+from server.web.json import FastJSONProvider
 from server.web.pages import pages
 
 DEFAULT_INDEX = "index_data"
@@ -75,9 +76,8 @@ def create_app(
     if isinstance(app.config["PFOCR_CORS_ORIGINS"], str):
         app.config["PFOCR_CORS_ORIGINS"] = _origins(app.config["PFOCR_CORS_ORIGINS"])
 
-    # Keep the service's key order (total, page, hits...) and print Greek letters as is.
-    app.json.sort_keys = False  # type: ignore[attr-defined]
-    app.json.ensure_ascii = False  # type: ignore[attr-defined]
+    # The service's key order (total, page, hits...), Greek letters as they are, fast.
+    app.json = FastJSONProvider(app)
 
     try:
         service = SearchService(
