@@ -61,7 +61,9 @@ from pathlib import Path
 from typing import Any
 
 from flask import Flask
+from gunicorn import util as gunicorn_util
 from gunicorn.app.base import BaseApplication
+from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
@@ -189,6 +191,8 @@ class SearchApplication(BaseApplication):
             "max_requests": options.max_requests,
             "max_requests_jitter": options.max_requests // 10,
             "preload_app": False,  # each worker builds its app, and pins, after the fork
+            # Files through write(), so their head goes with their first bytes (_WholeAnswer)
+            "sendfile": False,
             "accesslog": None,  # our own JSON lines (server.web.telemetry)
             "errorlog": "-",
             "loglevel": "info",
@@ -251,7 +255,12 @@ def _child_exit(arbiter: Any, worker: Any) -> None:
 
 class SearchWorker(ThreadWorker):
     """gunicorn's threaded worker, with a deadline on reading each request, a bound on
-    each write, and the API's error shape for requests gunicorn refuses itself."""
+    each write, answers written whole (:class:`_WholeAnswer`), and the API's error shape
+    for requests gunicorn refuses itself."""
+
+    def init_process(self) -> None:
+        gunicorn_wsgi.Response = _WholeAnswer  # what gunicorn's ``wsgi.create`` makes
+        super().init_process()
 
     def handle(self, conn: Any) -> Any:
         if not isinstance(conn.sock, _ClientSocket):
@@ -293,6 +302,51 @@ def _refusal(exc: BaseException) -> ApiError | None:
             f"too many request headers, or one over {MAX_REQUEST_LINE:,} bytes",
         )
     return None
+
+
+class _WholeAnswer(gunicorn_wsgi.Response):
+    """gunicorn's response, its head written with the first bytes of its body in one
+    write. Written apart, a worker killed between the two writes leaves nginx a head
+    without its body, which nginx can no longer retry on another replica: the client
+    sees a broken answer instead of the other replica's."""
+
+    _head = b""
+
+    def send_headers(self) -> None:
+        if self.headers_sent:
+            return
+        sock, self.sock = self.sock, _Kept()
+        try:
+            super().send_headers()  # "sent" to _Kept: held until the body
+        finally:
+            self._head, self.sock = self.sock.data, sock
+
+    def _emit_body(self, data: bytes) -> None:
+        head, self._head = self._head, b""
+        if head and not self.chunked:
+            gunicorn_util.write(self.sock, head + data)
+            return
+        if head:
+            gunicorn_util.write(self.sock, head)
+        super()._emit_body(data)
+
+    def close(self) -> None:
+        if not self.headers_sent:
+            self.send_headers()
+        head, self._head = self._head, b""
+        if head:  # an answer without a body (HEAD, 304, an empty stream): its head alone
+            gunicorn_util.write(self.sock, head)
+        super().close()  # then the end of a chunked body
+
+
+class _Kept:
+    """Takes what gunicorn writes, to write it later."""
+
+    def __init__(self) -> None:
+        self.data = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.data += data
 
 
 class _ClientSocket(socket.socket):
