@@ -313,22 +313,23 @@ def merge_postings(sources: Sequence[PostingsSource], name: str) -> PostingsTabl
         total_counts += counts_g
     post_ptr = _ptr(total_counts)
     n = int(post_ptr[-1])
+    index = _index_type(n)
     docs = np.empty(n, dtype=np.int32)
-    tf_all = np.empty(n, dtype=np.int64)
+    tf_all = np.empty(n, dtype=np.result_type(*(t.tf.dtype for t, _, _ in kept)))
     dests = []
     before = np.zeros(len(terms), dtype=np.int64)  # postings of earlier sources, per term
     for (table, counts, doc_map), gid, counts_g in zip(kept, gids, per_source, strict=True):
         local_ptr = _ptr(counts)
         placed = np.maximum(gid, 0)  # a term of no kept posting goes nowhere
-        start = post_ptr[:-1][placed] + before[placed] - local_ptr[:-1]
-        dest = np.repeat(start, counts) + np.arange(len(table.docs))
+        start = (post_ptr[:-1][placed] + before[placed] - local_ptr[:-1]).astype(index)
+        dest = np.repeat(start, counts) + np.arange(len(table.docs), dtype=index)
         docs[dest] = doc_map[table.docs]
         tf_all[dest] = table.tf
         dests.append(dest)
         before += counts_g
     merged = PostingsTable(StringTable.of(terms), post_ptr, docs, _narrow(tf_all))
     if all(table.has_positions for table, _, _ in kept):
-        _merge_positions(merged, [t for t, _, _ in kept], dests, total_counts)
+        _merge_positions(merged, [t for t, _, _ in kept], dests)
     _sort_within_terms(merged)
     return merged
 
@@ -350,28 +351,25 @@ def _kept(table: PostingsTable, doc_map: np.ndarray) -> tuple[PostingsTable, np.
 
 
 def _merge_positions(
-    merged: PostingsTable,
-    tables: Sequence[PostingsTable],
-    dests: Sequence[np.ndarray],
-    total_counts: np.ndarray,
+    merged: PostingsTable, tables: Sequence[PostingsTable], dests: Sequence[np.ndarray]
 ) -> None:
     tf = merged.tf.astype(np.int64)
     starts = _ptr(tf)  # each merged posting's first position
-    pos = np.empty(int(starts[-1]), dtype=np.int64)
+    index = _index_type(int(starts[-1]))
+    pos = np.empty(int(starts[-1]), dtype=np.result_type(*(t.pos.dtype for t in tables)))
     for table, dest in zip(tables, dests, strict=True):
-        counts = table.tf.astype(np.int64)
-        first = np.repeat(starts[:-1][dest], counts)
-        within = np.arange(int(counts.sum())) - np.repeat(_ptr(counts)[:-1], counts)
-        pos[first + within] = table.pos  # type: ignore[index]
-    term_of = np.repeat(np.arange(len(total_counts)), total_counts)
-    merged.pos_ptr = _ptr(np.bincount(term_of, weights=tf, minlength=len(total_counts)))
+        counts = table.tf.astype(index)
+        moved = (starts[:-1][dest] - _ptr(counts)[:-1]).astype(index)  # where each goes
+        pos[np.repeat(moved, counts) + np.arange(int(counts.sum()), dtype=index)] = table.pos
+    # every merged term holds a posting: each term's positions are its postings' tf summed
+    merged.pos_ptr = _ptr(np.add.reduceat(tf, merged.post_ptr[:-1]))
     merged.pos = _narrow(pos)
 
 
 def _sort_within_terms(table: PostingsTable) -> None:
     """Documents ascending within each term (sources remapped by figid may interleave)."""
     counts = np.diff(table.post_ptr)
-    term_of = np.repeat(np.arange(len(counts)), counts)
+    term_of = np.repeat(np.arange(len(counts), dtype=_index_type(len(counts))), counts)
     docs = table.docs
     disorder = (np.diff(docs) <= 0) & (term_of[1:] == term_of[:-1])
     if not disorder.any():
@@ -605,6 +603,11 @@ def _ptr(counts: np.ndarray | Iterable[int]) -> np.ndarray:
     ptr = np.zeros(len(counts) + 1, dtype=np.int64)
     np.cumsum(counts, out=ptr[1:])
     return ptr
+
+
+def _index_type(size: int) -> type[np.signedinteger]:
+    """The smaller integer type able to number ``size`` things (halves the merge's peak)."""
+    return np.int32 if size < np.iinfo(np.int32).max else np.int64
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:

@@ -46,7 +46,11 @@ def write_search_arrays(
     ix = whoosh_index.open_dir(str(generation))
     with ix.reader() as reader:
         documents = read_documents(reader)
-    live, figids = documents["live"], documents["figids"]
+        live, figids = documents["live"], documents["figids"]
+        facets = {  # one facet's values at a time: their strings are most of the peak
+            facet: FacetTables.of(facet_values(reader, facet), live)
+            for facet in schema.FACET_FIELDS
+        }
     docnum_of = {figid: d for d, figid in enumerate(figids) if live[d]}
     pending = generation / ARRAYS_DIR / SEGMENTS_DIR
     sources = [PostingsSource.segment(folder, docnum_of) for folder in _folders(pending)]
@@ -57,9 +61,7 @@ def write_search_arrays(
     postings = {name: table for name in names if (table := merge_postings(sources, name))}
     GenerationArrays(
         documents=DocumentTables.of(live, documents["years"], figids, documents["lengths"]),
-        facets={
-            facet: FacetTables.of(documents["facets"][facet], live) for facet in schema.FACET_FIELDS
-        },
+        facets=facets,
         postings=postings,
     ).save(generation)
     shutil.rmtree(pending, ignore_errors=True)
@@ -90,9 +92,9 @@ def _carried_over(previous: Path, docnum_of: dict[str, int], removed: set[int]) 
 
 
 def read_documents(reader: Any) -> dict[str, Any]:
-    """``live``, ``figids``, ``years``, ``facets`` (name -> each document's values) and
-    ``lengths`` (length-normalised field -> each document's length) of a Whoosh reader."""
-    leaves = [(leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()]
+    """``live``, ``figids``, ``years`` and ``lengths`` (length-normalised field -> each
+    document's length) of a Whoosh reader."""
+    leaves = _leaves(reader)
     n_docs = reader.doc_count_all()
     live = np.ones(n_docs, dtype=bool)
     for leaf, offset in leaves:
@@ -100,18 +102,10 @@ def read_documents(reader: Any) -> dict[str, Any]:
             live[[offset + d for d in sorted(leaf.deleted_docs_set)]] = False
     years = _numeric_column(leaves, schema.YEAR).astype(np.int32)
     years[years == _NO_YEAR] = MISSING_YEAR
-    sep = schema.VALUE_SEPARATOR
     return {
         "live": live,
         "figids": [b.decode("utf-8") for b in _column_bytes(leaves, schema.FIGID)],
         "years": years,
-        "facets": {
-            facet: [
-                b.decode("utf-8").split(sep) if b else []
-                for b in _column_bytes(leaves, schema.facet_column(facet))
-            ]
-            for facet in schema.FACET_FIELDS
-        },
         "lengths": {
             name: _LENGTH_TABLE[
                 _numeric_column(leaves, _lenfield(name), LENGTHS_COLUMN).astype(np.uint8)
@@ -119,6 +113,20 @@ def read_documents(reader: Any) -> dict[str, Any]:
             for name in schema.LENGTH_NORMALISED_FIELDS
         },
     }
+
+
+def facet_values(reader: Any, facet: str) -> list[list[str]]:
+    """Each document's display values of ``facet`` (its column, tab-joined)."""
+    sep = schema.VALUE_SEPARATOR
+    return [
+        b.decode("utf-8").split(sep) if b else []
+        for b in _column_bytes(_leaves(reader), schema.facet_column(facet))
+    ]
+
+
+def _leaves(reader: Any) -> list[tuple[Any, int]]:
+    """The segments holding documents (Whoosh's reader of none has no columns)."""
+    return [(leaf, offset) for leaf, offset in reader.leaf_readers() if leaf.doc_count_all()]
 
 
 def _column_bytes(leaves: list[tuple[Any, int]], name: str) -> list[bytes]:
