@@ -505,6 +505,7 @@ def build(
                     shards = runner.map(
                         "indexing", indexed, "fig", index_shard, _index_shard_in_worker, jobs
                     )
+                    runner.close()  # the workers' memory goes back before the merge
                     lap("index")
                 lexicon, vocabulary = read.lexicon, Vocabulary()
                 for shard in shards:

@@ -166,3 +166,33 @@ def test_page_requiring_every_word_offers_the_rest(client) -> None:
 def test_page_without_relaxing_says_nothing(client) -> None:
     html = page(client, "/?q=signaling+pathway")
     assert html.select_one(".notes.relaxed") is None and html.select_one(".card__missing") is None
+
+
+def test_a_long_question_costs_no_more_than_its_strict_form(
+    sample_index: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Leaving words out reads nothing more: the postings a 12-word question reads with
+    match=best are no more than with match=all (its question words are not even read)."""
+    question = (
+        "what is the role of insulin receptor signaling in glucose uptake by skeletal muscle cells"
+    )
+    read = {}
+    for match in ("all", "best"):
+        service = SearchService(sample_index)
+        snap = service._snapshot()
+        counted = {"postings": 0, "calls": 0}
+        original = snap.postings
+
+        def counting(field: str, term: str, counted=counted, original=original):
+            found = original(field, term)
+            counted["calls"] += 1
+            counted["postings"] += len(found[0])
+            return found
+
+        monkeypatch.setattr(snap, "postings", counting)
+        assert service.search(SearchRequest(q=question, match=match))["total"] >= 0
+        read[match] = counted
+        service.close()
+    assert len(question.split()) > 12
+    assert read["best"]["postings"] <= read["all"]["postings"], read
+    assert read["best"]["calls"] <= read["all"]["calls"], read

@@ -392,7 +392,8 @@ def _sort_within_terms(table: PostingsTable) -> None:
 
 @dataclass(eq=False)
 class FacetTables:
-    """One facet's values for every document: CSR both ways (values case-folded alike)."""
+    """One facet's values for every document: CSR both ways (values case-folded alike,
+    each once per document)."""
 
     values: StringTable
     doc_ptr: np.ndarray  # int64, per document
@@ -400,24 +401,31 @@ class FacetTables:
     entry_doc: np.ndarray  # int32, the document of each entry
     val_ptr: np.ndarray  # int64, per value
     val_docs: np.ndarray  # int32, the documents of each value
+    val_ords: np.ndarray  # int32, the value of each entry of val_docs
     totals: np.ndarray  # int64, live documents per value
 
-    NAMES = ("doc_ptr", "doc_vals", "entry_doc", "val_ptr", "val_docs", "totals")
+    NAMES = ("doc_ptr", "doc_vals", "entry_doc", "val_ptr", "val_docs", "val_ords", "totals")
 
     @classmethod
     def of(cls, per_doc: Sequence[Sequence[str]], live: np.ndarray) -> FacetTables:
+        """The tables of each document's values; a value a document lists twice (in two
+        cases: ``Akt1`` and ``AKT1``) is one entry, so counts are of documents."""
         index: dict[str, int] = {}
         values: list[str] = []
         ords: list[int] = []
-        for doc_values in per_doc:
+        lengths = np.zeros(len(per_doc), dtype=np.int64)
+        for doc, doc_values in enumerate(per_doc):
+            held: list[int] = []
             for value in doc_values:
                 key = value.casefold()
                 ordinal = index.get(key)
                 if ordinal is None:
                     ordinal = index[key] = len(values)
                     values.append(value)
-                ords.append(ordinal)
-        lengths = np.fromiter(map(len, per_doc), dtype=np.int64, count=len(per_doc))
+                if ordinal not in held:
+                    held.append(ordinal)
+            ords += held
+            lengths[doc] = len(held)
         doc_vals = np.asarray(ords, dtype=np.int32)
         entry_doc = np.repeat(np.arange(len(per_doc), dtype=np.int32), lengths)
         order = np.argsort(doc_vals, kind="stable")
@@ -430,6 +438,7 @@ class FacetTables:
             entry_doc=entry_doc,
             val_ptr=_ptr(counts),
             val_docs=entry_doc[order],
+            val_ords=doc_vals[order],
             totals=live_counts.astype(np.int64),
         )
 

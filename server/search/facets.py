@@ -33,6 +33,7 @@ class FacetArrays:
         self.doc_vals = tables.doc_vals
         self.entry_doc = tables.entry_doc
         self.val_docs = tables.val_docs
+        self.val_ords = tables.val_ords
         self.val_ptr = tables.val_ptr
         self.totals = tables.totals
         self._folded_words: list[frozenset[str]] | None = None

@@ -55,12 +55,13 @@ _RECORD_BATCH = 200
 
 @dataclass(frozen=True)
 class GeneSets:
-    """The figures' gene sets of one generation, each gene once per figure.
+    """The figures' gene sets of one generation, each gene once per figure: the gene
+    facet's tables, as the build wrote them (memory-mapped, shared by the workers).
 
     ``post_docs[post_ptr[g]:post_ptr[g + 1]]`` are the figures of gene ordinal ``g``
     (ascending); ``entry_gene`` is the gene of each entry of ``post_docs``; ``sizes`` is
-    each figure's number of distinct genes. The facet arrays fold case into one ordinal,
-    so a figure listing both ``Akt1`` and ``AKT1`` holds that gene once here."""
+    each figure's number of distinct genes (a figure listing ``Akt1`` and ``AKT1`` holds
+    that gene once)."""
 
     post_ptr: np.ndarray
     post_docs: np.ndarray
@@ -70,20 +71,11 @@ class GeneSets:
     @classmethod
     def of(cls, snap: Snapshot) -> GeneSets:
         arrays = snap.facets["gene"]
-        n_docs, n_genes = snap.n_docs, len(arrays.values)
-        lengths = np.diff(arrays.doc_ptr)
-        docs = np.repeat(np.arange(n_docs, dtype=np.int64), lengths)
-        keys = np.sort(arrays.doc_vals.astype(np.int64) * max(n_docs, 1) + docs)
-        if len(keys):
-            keys = keys[np.concatenate(([True], keys[1:] != keys[:-1]))]
-        genes, docs = np.divmod(keys, max(n_docs, 1))
-        post_ptr = np.zeros(n_genes + 1, dtype=np.int64)
-        np.cumsum(np.bincount(genes, minlength=n_genes), out=post_ptr[1:])
         return cls(
-            post_ptr=post_ptr,
-            post_docs=docs.astype(np.int32),
-            entry_gene=genes.astype(np.int32),
-            sizes=np.bincount(docs, minlength=n_docs).astype(np.int32),
+            post_ptr=arrays.val_ptr,
+            post_docs=arrays.val_docs,
+            entry_gene=arrays.val_ords,
+            sizes=np.diff(arrays.doc_ptr).astype(np.int32),
         )
 
     def overlap(self, genes: np.ndarray, gene_mask: np.ndarray) -> np.ndarray:
