@@ -347,7 +347,7 @@ def table_of(terms: dict[str, list[tuple[int, list[int]]]]) -> PostingsTable:
 
 def test_merge_interleaved_sources_keeps_each_terms_documents_in_order() -> None:
     one = table_of({"a": [(0, [1]), (1, [0, 4])], "b": [(1, [2])]})
-    two = table_of({"a": [(0, [3]), (2, [7])], "c": [(1, [5, 6])]})
+    two = table_of({"a": [(0, [3]), (1, [8, 9]), (2, [7])], "c": [(1, [5, 6])]})
     sources = [
         PostingsSource({schema.TEXT: one}, np.array([0, 2])),  # its documents 0, 1 -> 0, 2
         PostingsSource({schema.TEXT: two}, np.array([1, -1, 3])),  # its 1 is gone

@@ -281,7 +281,7 @@ class PostingsSource:
         """A segment saved by :class:`SegmentPostings`, its documents found by figid."""
         figids = (folder / "figids.txt").read_text(encoding="utf-8").split("\n")
         names = json.loads((folder / "fields.json").read_text(encoding="utf-8"))
-        doc_map = np.array([docnum_of.get(f, -1) for f in figids], dtype=np.int64)
+        doc_map = np.array([docnum_of.get(f, -1) for f in figids], dtype=np.int32)
         return cls({n: PostingsTable.load(folder, n) for n in names}, doc_map)
 
 
@@ -313,16 +313,14 @@ def merge_postings(sources: Sequence[PostingsSource], name: str) -> PostingsTabl
         total_counts += counts_g
     post_ptr = _ptr(total_counts)
     n = int(post_ptr[-1])
-    index = _index_type(n)
     docs = np.empty(n, dtype=np.int32)
     tf_all = np.empty(n, dtype=np.result_type(*(t.tf.dtype for t, _, _ in kept)))
     dests = []
     before = np.zeros(len(terms), dtype=np.int64)  # postings of earlier sources, per term
     for (table, counts, doc_map), gid, counts_g in zip(kept, gids, per_source, strict=True):
-        local_ptr = _ptr(counts)
         placed = np.maximum(gid, 0)  # a term of no kept posting goes nowhere
-        start = (post_ptr[:-1][placed] + before[placed] - local_ptr[:-1]).astype(index)
-        dest = np.repeat(start, counts) + np.arange(len(table.docs), dtype=index)
+        start = post_ptr[:-1][placed] + before[placed]
+        dest = _ranges(start, counts)  # where each of its postings goes
         docs[dest] = doc_map[table.docs]
         tf_all[dest] = table.tf
         dests.append(dest)
@@ -336,58 +334,94 @@ def merge_postings(sources: Sequence[PostingsSource], name: str) -> PostingsTabl
 
 def _kept(table: PostingsTable, doc_map: np.ndarray) -> tuple[PostingsTable, np.ndarray]:
     """``table`` less the postings of documents not kept, and each term's postings left."""
-    counts = np.diff(table.post_ptr)
     keep = doc_map[table.docs] >= 0
     if keep.all():
-        return table, counts
-    term_of = np.repeat(np.arange(len(counts)), counts)
-    counts = np.bincount(term_of[keep], minlength=len(counts)).astype(np.int64)
-    smaller = PostingsTable(table.terms, _ptr(counts), table.docs[keep], table.tf[keep])
+        return table, np.diff(table.post_ptr)
+    dropped = np.flatnonzero(~keep)  # few: the documents an update replaced or removed
+    before = np.searchsorted(dropped, table.post_ptr)  # dropped before each term's first
+    kept_ptr = table.post_ptr - before
+    smaller = PostingsTable(table.terms, kept_ptr, table.docs[keep], table.tf[keep])
     if table.pos is not None:
-        smaller.pos = table.pos[np.repeat(keep, table.tf.astype(np.int64))]
-        kept_tf = table.tf[keep].astype(np.int64)
-        smaller.pos_ptr = _ptr(np.bincount(term_of[keep], weights=kept_tf, minlength=len(counts)))
-    return smaller, counts
+        first = _offsets(table.tf)[dropped]  # each dropped posting's first position
+        smaller.pos = np.delete(table.pos, _ranges(first, table.tf[dropped]))
+        smaller.pos_ptr = table.pos_ptr - _ptr(table.tf[dropped])[before]
+    return smaller, np.diff(kept_ptr)
 
 
 def _merge_positions(
     merged: PostingsTable, tables: Sequence[PostingsTable], dests: Sequence[np.ndarray]
 ) -> None:
-    tf = merged.tf.astype(np.int64)
-    starts = _ptr(tf)  # each merged posting's first position
-    index = _index_type(int(starts[-1]))
+    starts = _offsets(merged.tf)  # each merged posting's first position
     pos = np.empty(int(starts[-1]), dtype=np.result_type(*(t.pos.dtype for t in tables)))
     for table, dest in zip(tables, dests, strict=True):
-        counts = table.tf.astype(index)
-        moved = (starts[:-1][dest] - _ptr(counts)[:-1]).astype(index)  # where each goes
-        pos[np.repeat(moved, counts) + np.arange(int(counts.sum()), dtype=index)] = table.pos
-    # every merged term holds a posting: each term's positions are its postings' tf summed
-    merged.pos_ptr = _ptr(np.add.reduceat(tf, merged.post_ptr[:-1]))
+        pos[_ranges(starts[dest], table.tf)] = table.pos
+    # each term's positions start at its first posting's
+    merged.pos_ptr = starts[merged.post_ptr].astype(np.int64)
     merged.pos = _narrow(pos)
 
 
 def _sort_within_terms(table: PostingsTable) -> None:
     """Documents ascending within each term (sources remapped by figid may interleave)."""
-    counts = np.diff(table.post_ptr)
-    term_of = np.repeat(np.arange(len(counts), dtype=_index_type(len(counts))), counts)
-    docs = table.docs
-    disorder = (np.diff(docs) <= 0) & (term_of[1:] == term_of[:-1])
-    if not disorder.any():
+    docs, ptr = table.docs, table.post_ptr
+    falls = np.flatnonzero(docs[1:] <= docs[:-1]) + 1  # where the next is not greater
+    if np.isin(falls, ptr).all():  # only where a term starts
         return
+    counts = np.diff(ptr)
+    term_of = np.repeat(np.arange(len(counts), dtype=_index_type(len(counts))), counts)
     order = np.lexsort((docs, term_of))
     if table.pos is not None:
-        tf = table.tf.astype(np.int64)
-        starts = _ptr(tf)
-        moved = tf[order]
-        index = np.repeat(starts[:-1][order], moved) + (
-            np.arange(int(moved.sum())) - np.repeat(_ptr(moved)[:-1], moved)
-        )
-        table.pos = table.pos[index]
+        starts = _offsets(table.tf)
+        table.pos = table.pos[_ranges(starts[order], table.tf[order])]
     table.docs = docs[order]
     table.tf = table.tf[order]
 
 
+def _offsets(counts: np.ndarray) -> np.ndarray:
+    """Where each of consecutive runs of ``counts`` things starts, and their end: prefix
+    sums in the smallest index type that holds them (halves the merge's peak)."""
+    out = np.zeros(len(counts) + 1, dtype=_index_type(int(counts.sum(dtype=np.int64))))
+    np.cumsum(counts, dtype=out.dtype, out=out[1:])
+    return out
+
+
+def _ranges(starts: np.ndarray, lengths: np.ndarray) -> np.ndarray:
+    """The indexes of the runs ``starts[i] .. starts[i] + lengths[i]``, one after another
+    (built in place, by prefix sums of steps: one array of the result's size)."""
+    runs = lengths > 0
+    if not runs.all():
+        starts, lengths = starts[runs], lengths[runs]
+    if not len(lengths):
+        return np.zeros(0, dtype=np.int64)
+    firsts = _offsets(lengths)
+    total, largest = int(firsts[-1]), int(starts.max()) + int(lengths.max())
+    index = np.ones(total, dtype=_index_type(max(total, largest)))
+    steps = starts.astype(index.dtype)  # each run's first: a jump from the last run's end
+    ends = lengths.astype(index.dtype)
+    ends += starts
+    ends -= 1
+    steps[1:] -= ends[:-1]
+    del ends
+    index[firsts[:-1]] = steps
+    np.cumsum(index, out=index)
+    return index
+
+
 # -- documents ----------------------------------------------------------------------------
+
+
+def _once_per_document(ordinals: np.ndarray, doc_ptr: np.ndarray) -> np.ndarray:
+    """A mask of the entries that are a document's first of their value (lists of a value
+    twice are rare: only their documents are looked at one by one)."""
+    once = np.ones(len(ordinals), dtype=bool)
+    listed = ordinals.tolist()
+    bounds = doc_ptr.tolist()
+    for start, end in pairwise(bounds):
+        if end - start > 1 and len(set(listed[start:end])) < end - start:
+            seen: set[int] = set()
+            for i in range(start, end):
+                once[i] = listed[i] not in seen
+                seen.add(listed[i])
+    return once
 
 
 @dataclass(eq=False)
@@ -407,27 +441,27 @@ class FacetTables:
     NAMES = ("doc_ptr", "doc_vals", "entry_doc", "val_ptr", "val_docs", "val_ords", "totals")
 
     @classmethod
-    def of(cls, per_doc: Sequence[Sequence[str]], live: np.ndarray) -> FacetTables:
-        """The tables of each document's values; a value a document lists twice (in two
+    def of(cls, per_doc: Iterable[Sequence[str]], live: np.ndarray) -> FacetTables:
+        """The tables of each document's values (read one document at a time: only the
+        distinct values are kept as strings); a value a document lists twice (in two
         cases: ``Akt1`` and ``AKT1``) is one entry, so counts are of documents."""
-        index: dict[str, int] = {}
-        values: list[str] = []
-        ords: list[int] = []
-        lengths = np.zeros(len(per_doc), dtype=np.int64)
-        for doc, doc_values in enumerate(per_doc):
-            held: list[int] = []
+        index: dict[str, int] = {}  # case-folded value -> ordinal, in order of first use
+        values: list[str] = []  # each as first written
+        ordinals, listed = array("i"), array("q")
+        for doc_values in per_doc:
+            listed.append(len(doc_values))
             for value in doc_values:
                 key = value.casefold()
                 ordinal = index.get(key)
                 if ordinal is None:
                     ordinal = index[key] = len(values)
                     values.append(value)
-                if ordinal not in held:
-                    held.append(ordinal)
-            ords += held
-            lengths[doc] = len(held)
-        doc_vals = np.asarray(ords, dtype=np.int32)
-        entry_doc = np.repeat(np.arange(len(per_doc), dtype=np.int32), lengths)
+                ordinals.append(ordinal)
+        doc_ptr = _ptr(np.frombuffer(listed, dtype=np.int64))
+        once = _once_per_document(np.frombuffer(ordinals, dtype=np.int32), doc_ptr)
+        doc_vals = np.frombuffer(ordinals, dtype=np.int32)[once]
+        entry_doc = np.repeat(np.arange(len(listed), dtype=np.int32), np.diff(doc_ptr))[once]
+        lengths = np.bincount(entry_doc, minlength=len(live)).astype(np.int64)
         order = np.argsort(doc_vals, kind="stable")
         counts = np.bincount(doc_vals, minlength=len(values)).astype(np.int64)
         live_counts = np.bincount(doc_vals[live[entry_doc]], minlength=len(values))
@@ -545,28 +579,12 @@ class GenerationArrays:
     postings: dict[str, PostingsTable]
 
     def save(self, generation: Path) -> None:
-        root = generation / ARRAYS_DIR
-        for sub in _PARTS:
-            (root / sub).mkdir(parents=True, exist_ok=True)
-        self.documents.save(root / "docs")
+        writer = ArraysWriter(generation, self.documents)
         for name, facet in self.facets.items():
-            facet.save(root / "facets", name)
+            writer.add_facet(name, facet)
         for name, table in self.postings.items():
-            table.save(root / "postings", name)
-        files = {
-            str(path.relative_to(root)): path.stat().st_size
-            for sub in _PARTS
-            for path in sorted((root / sub).glob("*.npy"))
-        }
-        _write_json(
-            root / FORMAT_FILE,
-            {
-                "format": FORMAT_VERSION,
-                "facets": sorted(self.facets),
-                "postings": sorted(self.postings),
-                "files": files,  # their sizes: a file cut short is found when loading
-            },
-        )
+            writer.add_postings(name, table)
+        writer.finish()
 
     @classmethod
     def load(cls, generation: Path) -> GenerationArrays:
@@ -583,6 +601,43 @@ class GenerationArrays:
             facets={name: FacetTables.load(root / "facets", name) for name in described["facets"]},
             postings={
                 name: PostingsTable.load(root / "postings", name) for name in described["postings"]
+            },
+        )
+
+
+class ArraysWriter:
+    """Saves a generation's arrays one table at a time (so a build need not hold them all),
+    then describes them: :meth:`finish` writes the format file that makes them loadable."""
+
+    def __init__(self, generation: Path, documents: DocumentTables) -> None:
+        self.root = generation / ARRAYS_DIR
+        for sub in _PARTS:
+            (self.root / sub).mkdir(parents=True, exist_ok=True)
+        documents.save(self.root / "docs")
+        self.facets: list[str] = []
+        self.postings: list[str] = []
+
+    def add_facet(self, name: str, facet: FacetTables) -> None:
+        facet.save(self.root / "facets", name)
+        self.facets.append(name)
+
+    def add_postings(self, name: str, table: PostingsTable) -> None:
+        table.save(self.root / "postings", name)
+        self.postings.append(name)
+
+    def finish(self) -> None:
+        files = {
+            str(path.relative_to(self.root)): path.stat().st_size
+            for sub in _PARTS
+            for path in sorted((self.root / sub).glob("*.npy"))
+        }
+        _write_json(
+            self.root / FORMAT_FILE,
+            {
+                "format": FORMAT_VERSION,
+                "facets": sorted(self.facets),
+                "postings": sorted(self.postings),
+                "files": files,  # their sizes: a file cut short is found when loading
             },
         )
 

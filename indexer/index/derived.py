@@ -12,7 +12,7 @@ are matched by figid, so Whoosh may number and merge segments as it likes.
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -25,6 +25,7 @@ from indexer.index import schema
 from indexer.index.arrays import (
     ARRAYS_DIR,
     MISSING_YEAR,
+    ArraysWriter,
     DocumentTables,
     FacetTables,
     GenerationArrays,
@@ -47,23 +48,20 @@ def write_search_arrays(
     with ix.reader() as reader:
         documents = read_documents(reader)
         live, figids = documents["live"], documents["figids"]
-        facets = {  # one facet's values at a time: their strings are most of the peak
-            facet: FacetTables.of(facet_values(reader, facet), live)
-            for facet in schema.FACET_FIELDS
-        }
+        tables = DocumentTables.of(live, documents["years"], figids, documents["lengths"])
+        writer = ArraysWriter(generation, tables)
+        for facet in schema.FACET_FIELDS:  # one at a time: their strings weigh the most
+            writer.add_facet(facet, FacetTables.of(facet_values(reader, facet), live))
     docnum_of = {figid: d for d, figid in enumerate(figids) if live[d]}
     pending = generation / ARRAYS_DIR / SEGMENTS_DIR
     sources = [PostingsSource.segment(folder, docnum_of) for folder in _folders(pending)]
     if previous is not None:
         sources.append(_carried_over(previous, docnum_of, set(removed)))
     sources.sort(key=_first_document)  # then each term's documents come in order
-    names = sorted({name for source in sources for name in source.tables})
-    postings = {name: table for name in names if (table := merge_postings(sources, name))}
-    GenerationArrays(
-        documents=DocumentTables.of(live, documents["years"], figids, documents["lengths"]),
-        facets=facets,
-        postings=postings,
-    ).save(generation)
+    for name in sorted({name for source in sources for name in source.tables}):
+        if table := merge_postings(sources, name):
+            writer.add_postings(name, table)  # and let it go before the next
+    writer.finish()
     shutil.rmtree(pending, ignore_errors=True)
 
 
@@ -81,7 +79,7 @@ def _carried_over(previous: Path, docnum_of: dict[str, int], removed: set[int]) 
     arrays = GenerationArrays.load(previous)
     old = arrays.documents
     figids = old.figids.all()
-    doc_map = np.full(len(figids), -1, dtype=np.int64)
+    doc_map = np.full(len(figids), -1, dtype=np.int32)
     for d, figid in enumerate(figids):
         if old.live[d] and d not in removed:
             doc_map[d] = docnum_of.get(figid, -1)
@@ -115,13 +113,11 @@ def read_documents(reader: Any) -> dict[str, Any]:
     }
 
 
-def facet_values(reader: Any, facet: str) -> list[list[str]]:
+def facet_values(reader: Any, facet: str) -> Iterator[list[str]]:
     """Each document's display values of ``facet`` (its column, tab-joined)."""
     sep = schema.VALUE_SEPARATOR
-    return [
-        b.decode("utf-8").split(sep) if b else []
-        for b in _column_bytes(_leaves(reader), schema.facet_column(facet))
-    ]
+    for b in _column_bytes(_leaves(reader), schema.facet_column(facet)):
+        yield b.decode("utf-8").split(sep) if b else []
 
 
 def _leaves(reader: Any) -> list[tuple[Any, int]]:
