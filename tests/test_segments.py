@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import gc
 import pickle
+import weakref
 from pathlib import Path
 
 import pytest
@@ -112,6 +114,37 @@ def test_full_when_memory_fills(tmp_path, documents):
         added += 1
     assert 5 < added < len(documents)
     assert writer.finish().doc_count() == added
+
+
+def test_positions_kept_for_the_arrays_count_towards_memory(tmp_path, documents):
+    """A caption that repeats a word holds one posting but many positions: the writer
+    still finishes its segment when they fill its memory."""
+    ix = whoosh_index.create_in(str(tmp_path), schema.build_schema())
+    writer = BulkSegmentWriter(ix, memory_mb=1)
+    doc = dict(documents[0])
+    doc[schema.TEXT] = type(doc[schema.TEXT])(" kinase" * 250_000, doc[schema.TEXT].symbols)
+    try:
+        writer.add_document(**doc)
+        assert writer.pool.count < 1000  # few postings ...
+        assert writer.full  # ... but 250,000 positions
+    finally:
+        writer.cancel()
+
+
+def test_a_finished_writer_lets_its_postings_go(tmp_path, documents):
+    """Whoosh's writer sits in reference cycles and a build pauses the cycle collector:
+    a writer kept alive by them must not keep its segment's postings too."""
+    ix = whoosh_index.create_in(str(tmp_path), schema.build_schema())
+    writer = BulkSegmentWriter(ix, memory_mb=256)
+    for doc in documents:
+        writer.add_document(**doc)
+    postings, pool = weakref.ref(writer.postings), weakref.ref(writer.pool)
+    gc.disable()
+    try:
+        writer.finish()
+        assert postings() is None and pool() is None
+    finally:
+        gc.enable()
 
 
 def test_whoosh_merges_bulk_segments(tmp_path, documents):

@@ -58,6 +58,7 @@ _WORTH_COMPRESSING = 20  # bytes of a block's pickle below which Whoosh compress
 _LOOKUP_VALUES = ValueAnalyzer()  # the terms of schema.LOOKUP_FIELDS
 SEGMENTS_DIR = "segments"  # under the generation's arrays/: segments' postings, until merged
 BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
+BYTES_PER_POSITION = 5  # a position kept for the search arrays: 4 bytes and array slack
 INLINE_POSTINGS = 2  # terms with at most this many postings go in the term table
 # A term table entry: flags (inlined), weight, doc frequency, min and max length (as
 # bytes), max weight, first and last docnum; then the inlined postings or their extent.
@@ -85,7 +86,9 @@ class BulkSegmentWriter(SegmentWriter):
     @property
     def full(self) -> bool:
         """Whether the postings held in memory reached the limit."""
-        return self.pool.count * BYTES_PER_POSTING >= self.memory_limit
+        pool = self.pool
+        held = pool.count * BYTES_PER_POSTING + pool.position_count * BYTES_PER_POSITION
+        return held >= self.memory_limit
 
     def add_document(self, **fields: Any) -> None:
         """Whoosh's ``add_document``, lean: this schema has no boosts, spelling or vectors."""
@@ -140,6 +143,9 @@ class BulkSegmentWriter(SegmentWriter):
             self._close_segment()
             segment = None
         self.is_closed = True
+        # Whoosh's writer sits in reference cycles, which a build collects late or never
+        # (it pauses the cycle collector): let the postings go now, not with the writer.
+        self.pool, self.postings = _TermPool(), SegmentPostings()
         return segment
 
     def _flush_segment(self) -> None:
@@ -287,6 +293,7 @@ class _TermPool:
         # phrase fields: each term's positions, document after document (search arrays)
         self.positions: defaultdict[str, dict[bytes, array]] = defaultdict(dict)
         self.count = 0
+        self.position_count = 0
 
     def keep_positions(self, fieldname: str, found: dict[bytes, list[int]]) -> None:
         """Keep a document's positions of each term (its postings are added apart)."""
@@ -296,6 +303,7 @@ class _TermPool:
             if kept is None:
                 kept = terms[term] = array("I")
             kept.extend(where)
+            self.position_count += len(where)
 
     def add_counts(
         self, fieldname: str, docnum: int, counts: dict[bytes, int], boost: float
@@ -333,6 +341,7 @@ class _TermPool:
 
     def cleanup(self) -> None:
         self.fields.clear()
+        self.positions.clear()
 
 
 _FREQUENCIES = {n: pack_uint(n) for n in range(1, 64)}
