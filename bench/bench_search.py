@@ -330,14 +330,24 @@ class Client:
 
     def get(self, path: str) -> tuple[float, int]:
         """Milliseconds to the whole answer, and its ``X-Total-Count``."""
-        start = time.perf_counter()
-        self.conn.request("GET", path)
-        reply = self.conn.getresponse()
-        body = reply.read()
+        try:
+            start, reply, body = self._timed(path)
+        except (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError):
+            # the server closed the connection while it was idle longer than its
+            # keep-alive (the peers' slow queries in between): connect again, untimed
+            self.conn.close()
+            self.conn.connect()
+            start, reply, body = self._timed(path)
         ms = (time.perf_counter() - start) * 1000
         if reply.status != 200:
             raise SystemExit(f"GET {path}: {reply.status} {body[:300]!r}")
         return ms, int(reply.headers["X-Total-Count"])
+
+    def _timed(self, path: str) -> tuple[float, http.client.HTTPResponse, bytes]:
+        start = time.perf_counter()
+        self.conn.request("GET", path)
+        reply = self.conn.getresponse()
+        return start, reply, reply.read()
 
     def close(self) -> None:
         self.conn.close()
