@@ -17,8 +17,8 @@ per client. The mix (``MIX``): distinct searches of the search benchmark's query
 classes (``bench/search_workload.py``: two common words, two rare words, gene, word +
 organism + years, browse, ten genes at least three; each on a few pages, so that repeats are rare), figure pages and records,
 gene pages, autocomplete prefixes, and exports (CSV) of rare-word searches, about one
-page of figures each. Enrichment joins the mix when it exists: see
-``enrichment_requests``.
+page of figures each, and gene-set enrichments of gene lists seeded by a figure's genes
+(``enrichment_requests``).
 
 Printed per mode: requests per second, p50/p95/p99 (ms) and failures per endpoint and in
 total; the server's CPU (all its processes, in cores) over the run; and each worker's
@@ -75,8 +75,11 @@ MIX = {  # endpoint -> weight (a share of the requests)
     "gene page": 8,
     "suggest": 24,
     "export csv": 4,
-    "enrichment": 2,  # asked only once enrichment_requests returns some
+    "enrichment": 2,
 }
+ENRICH_LISTS = 200  # distinct gene lists
+ENRICH_LIST_SIZES = (20, 50, 100, 300)
+ENRICH_MIN_FIGURE_GENES = 10  # the figures whose genes seed a list
 PAGES = 3  # each distinct search is also asked for pages 2..PAGES
 MAX_REQUESTS_PER_USER = 20_000
 
@@ -140,11 +143,25 @@ def plan(index: Path, distinct: int, seed: int) -> dict[str, Any]:
 
 
 def enrichment_requests(snap: Snapshot, rng: random.Random) -> list[list[Any]]:
-    """The enrichment requests of the mix: ``[method, path, JSON body or None]``, e.g.
-    ``["POST", "/api/enrichment", {"genes": [...]}]`` for gene lists drawn from the
-    index's genes. Empty until the enrichment endpoint exists; fill it in then, and its
-    weight in ``MIX`` takes effect."""
-    return []
+    """The enrichment requests of the mix: ``[method, path, JSON body or None]``. Each is
+    a gene list as a biologist brings one, ``ENRICH_LIST_SIZES`` long, as one text of one
+    gene per line: up to half of it the genes of one figure (a pathway the list should
+    find; at least ``ENRICH_MIN_FIGURE_GENES``), the rest drawn from the index's genes
+    (the noise of a real experiment)."""
+    genes = snap.facets["gene"]
+    rich = np.flatnonzero(np.diff(genes.doc_ptr) >= ENRICH_MIN_FIGURE_GENES)
+    rich = rich[snap.live[rich]]
+    if len(rich) == 0 or len(genes) == 0:
+        return []
+    requests = []
+    for figure in rng.sample(rich.tolist(), min(ENRICH_LISTS, len(rich))):
+        size = rng.choice(ENRICH_LIST_SIZES)
+        own = genes.doc_vals[genes.doc_ptr[figure] : genes.doc_ptr[figure + 1]].tolist()
+        own = rng.sample(own, min(len(own), max(size // 2, ENRICH_MIN_FIGURE_GENES)))
+        noise = [rng.randrange(len(genes)) for _ in range(size - len(own))]
+        symbols = list(dict.fromkeys(genes.values[o] for o in own + noise))
+        requests.append(["POST", "/api/enrich", {"genes": "\n".join(symbols)}])
+    return requests
 
 
 def _fields(req: SearchRequest) -> dict[str, Any]:

@@ -1,0 +1,68 @@
+"""The load benchmark's requests: planned from a real index, and each one answered by the
+API as the benchmark sends it (a request the server refuses would only measure errors)."""
+
+from __future__ import annotations
+
+import json
+import random
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from bench.bench_load import ENRICH_MIN_FIGURE_GENES, MIX, enrichment_requests, plan
+from indexer.index.store import IndexStore
+from server.search.snapshot import Snapshot
+from server.web import create_app
+from tests.conftest import ShapeBuilder
+
+
+@pytest.fixture(scope="module")
+def index(index_shapes: ShapeBuilder) -> Path:
+    return index_shapes("updated")  # deleted documents are never drawn
+
+
+@pytest.fixture(scope="module")
+def planned(index: Path) -> dict:
+    return plan(index, distinct=3, seed=1)
+
+
+def test_every_endpoint_of_the_mix_has_requests(planned: dict) -> None:
+    assert planned["mix"] == MIX
+    assert all(planned["requests"][name] for name in MIX)
+
+
+def test_every_planned_request_is_answered(index: Path, planned: dict) -> None:
+    client = create_app(index, {"TESTING": True}).test_client()
+    for name, requests in planned["requests"].items():
+        for method, path, body in requests[:25]:
+            data = None if body is None else json.dumps(body)
+            with client.open(path, method=method, data=data) as reply:  # exports stream
+                text = reply.get_data(as_text=True)
+                assert reply.status_code == 200, (name, path, text[:300])
+
+
+def figure_genes(genes, d: int) -> set[str]:
+    return {genes.values[o] for o in genes.doc_vals[genes.doc_ptr[d] : genes.doc_ptr[d + 1]]}
+
+
+def test_an_enrichment_list_finds_the_figure_it_was_drawn_from(index: Path) -> None:
+    client = create_app(index, {"TESTING": True}).test_client()
+    snap = Snapshot(IndexStore(index).require_current())
+    try:
+        genes = snap.facets["gene"]
+        requests = enrichment_requests(snap, random.Random(3))
+        assert requests
+        for _, path, body in requests[:10]:
+            listed = set(body["genes"].split("\n"))
+            seeds = [  # the figure a list was drawn from has this many of its genes
+                snap.figids[d]
+                for d in np.flatnonzero(snap.live)
+                if len(listed & figure_genes(genes, d)) >= ENRICH_MIN_FIGURE_GENES
+            ]
+            assert seeds, body
+            answer = client.post(path, data=json.dumps({**body, "per_page": 100})).get_json()
+            found = {hit["figid"] for hit in answer["results"]}
+            assert found & set(seeds), (seeds, sorted(found)[:10])
+    finally:
+        snap.close()
