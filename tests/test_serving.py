@@ -316,3 +316,36 @@ def test_metrics_and_access_log_cover_every_worker(index: Path, tmp_path: Path):
     assert f'pfocr_index_generation_info{{generation="{version_now(index)}"' in metrics
     assert "pfocr_costly_rejected_total 0.0" in metrics
     assert 'pfocr_http_request_duration_seconds_bucket{le="0.1",route="/api/search"}' in metrics
+
+
+PROCESS_SETTINGS = """
+import gc, json, sys, types
+from server.web import create_app, serving
+root = sys.argv[1]
+if sys.argv[2] == "worker":  # what gunicorn calls in each worker after the fork
+    app = create_app(root)
+    serving._post_worker_init(types.SimpleNamespace(wsgi=app))
+    app.extensions["pfocr"].generations.close()
+else:
+    serving.make_server(root, port=0).close()
+print(json.dumps([gc.get_threshold()[0], sys.getswitchinterval()]))
+"""
+
+
+@pytest.mark.parametrize("process", ["worker", "waitress"])
+def test_a_serving_process_has_its_settings(index: Path, process: str):
+    """Each serving process switches threads every millisecond and runs the cycle
+    collector rarely (its default pass over every cached answer was a fifth of the CPU)."""
+    from server.web import serving
+
+    done = subprocess.run(
+        [sys.executable, "-c", PROCESS_SETTINGS, str(index), process],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    threshold, switch = json.loads(done.stdout.splitlines()[-1])
+    assert threshold == serving.GC_YOUNG_THRESHOLD
+    assert switch == pytest.approx(serving.GIL_SWITCH_SECONDS)

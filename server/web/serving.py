@@ -80,6 +80,12 @@ DEFAULT_THREADS = 4  # per worker (see the module's docstring)
 # A thread waiting for the GIL gets it after this long at most (Python's default: 5 ms):
 # shorter lets /healthz and quick queries take their turns sooner beside a costly one.
 GIL_SWITCH_SECONDS = 0.001
+# Allocations between two runs of the cycle collector's youngest generation (Python's
+# default: 700). A search allocates tens of thousands of short-lived objects, so the
+# default ran a full collection over every cached answer every few requests: a fifth of
+# the mix's CPU time (bench_load's requests in one process, gc.callbacks timed). Garbage
+# without cycles is freed at once by reference counting either way.
+GC_YOUNG_THRESHOLD = 20_000
 REQUEST_READ_SECONDS = 10.0  # a request's head and body, from when a thread takes it
 SEND_STALL_SECONDS = 30.0  # one write of an answer (a chunk of an export, say)
 SEND_BUFFER_BYTES = 1 << 20  # asked of the kernel per connection (Linux caps it at wmem_max)
@@ -225,9 +231,16 @@ def _when_ready(arbiter: Any) -> None:
 def _post_worker_init(worker: Any) -> None:
     """In each worker, after the fork and before its first request: the process-wide
     settings, the generation loaded, warmed and watched."""
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    configure_process()
     warm_up(worker.wsgi)
     worker.wsgi.extensions["pfocr"].generations.watch()
+
+
+def configure_process() -> None:
+    """The process-wide settings of a process that serves requests."""
+    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    _, middle, oldest = gc.get_threshold()
+    gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
 
 
 def warm_up(app: Flask) -> None:
@@ -458,7 +471,7 @@ def make_server(
     """A waitress server for the app over ``index_root`` inside this process, bound but
     not yet serving (tests and benchmarks; ``pfocr serve`` runs gunicorn)."""
     app = create_app(index_root)
-    sys.setswitchinterval(GIL_SWITCH_SECONDS)
+    configure_process()
     return create_server(
         app,
         host=host,
