@@ -628,3 +628,22 @@ def test_ties_are_broken_by_year_then_figid(service: SearchService) -> None:
         else:
             key = [(-(h["year"] or 0), h["figid"]) for h in hits]
         assert key == sorted(key), request
+
+
+def test_matches_are_cached_within_their_bytes(sample_index: Path, monkeypatch) -> None:
+    """The match cache keeps as many matches as its bytes allow (each holds arrays over
+    every document), the least recently used going first; one too heavy is not kept."""
+    from server.search import service as service_module
+
+    first = SearchService(sample_index)
+    search(first, "kinase")
+    ((_, match, _),) = first._matches.data.values()
+    bound = 3 * match.nbytes
+    monkeypatch.setattr(service_module, "MATCH_CACHE_BYTES", bound)
+    service = SearchService(sample_index)
+    for word in ("kinase", "apoptosis", "insulin", "signaling", "receptor"):
+        search(service, word)
+    cache = service._matches.data
+    assert 1 <= len(cache) < 5
+    assert cache.currsize == sum(m.nbytes for _, m, _ in cache.values()) <= bound
+    assert not any(key[1] == "kinase" for key in cache)  # the oldest went first

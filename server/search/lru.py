@@ -1,31 +1,31 @@
-"""A small thread-safe LRU cache, for results kept per index version."""
+"""A thread-safe LRU cache, for results kept per index version (cachetools' LRU)."""
 
 from __future__ import annotations
 
 import threading
-from collections import OrderedDict
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from typing import Any
+
+from cachetools import LRUCache
 
 
 class LRU:
-    """A thread-safe dict of at most ``size`` entries; the least recently used goes first."""
+    """At most ``size`` units of entries, each weighing ``weigh(value)`` units (one by
+    default); the least recently used go first. An entry heavier than the whole cache is
+    not kept."""
 
-    def __init__(self, size: int) -> None:
+    def __init__(self, size: int, weigh: Callable[[Any], int] | None = None) -> None:
         self.size = size
-        self.data: OrderedDict[Hashable, Any] = OrderedDict()
+        self.data: LRUCache[Hashable, Any] = LRUCache(maxsize=size, getsizeof=weigh)
         self.lock = threading.Lock()
 
     def get(self, key: Hashable) -> Any:
         with self.lock:
-            value = self.data.get(key)
-            if value is not None:
-                self.data.move_to_end(key)
-            return value
+            return self.data.get(key)
 
     def put(self, key: Hashable, value: Any) -> None:
         with self.lock:
-            self.data[key] = value
-            self.data.move_to_end(key)
-            while len(self.data) > self.size:
-                self.data.popitem(last=False)
+            try:
+                self.data[key] = value
+            except ValueError:  # heavier than the whole cache
+                self.data.pop(key, None)

@@ -58,6 +58,14 @@ class Match:
     scores: np.ndarray | None = None
     loose: Loose | None = None
 
+    @property
+    def nbytes(self) -> int:
+        """The memory its arrays hold (what a cache of matches is bounded by)."""
+        arrays = [self.mask, self.scores]
+        if self.loose is not None:
+            arrays += [*self.loose.masks, self.loose.held]
+        return sum(a.nbytes for a in arrays if a is not None)
+
 
 def bm25(snap: Snapshot, field: str, ids: np.ndarray, tf: np.ndarray) -> np.ndarray:
     """BM25 of one term's postings (document numbers ``ids``, term frequencies ``tf``)."""

@@ -61,7 +61,9 @@ log = logging.getLogger(__name__)
 __all__ = ["IndexUnavailable", "SearchService"]
 
 RESULT_CACHE_SIZE = 512
-MATCH_CACHE_SIZE = 64
+# Matches hold arrays over every document (0.6 MB each at 100k figures): bounded by their
+# bytes, so the cache keeps as many as fit whatever the index's size.
+MATCH_CACHE_BYTES = 32 * 2**20
 DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
 MAX_SIMILAR = 100
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
@@ -93,7 +95,7 @@ class SearchService:
         self.generations = Generations(index_root, prepare=_warm)
         self.store = self.generations.store
         self._results = LRU(RESULT_CACHE_SIZE)
-        self._matches = LRU(MATCH_CACHE_SIZE)
+        self._matches = LRU(MATCH_CACHE_BYTES, weigh=_match_bytes)
         self._costly = costly_gate or ThreadGate(COSTLY_AT_ONCE)
 
     # -- index generations ----------------------------------------------------------------
@@ -474,6 +476,12 @@ class SearchService:
     def load_error(self) -> dict[str, Any] | None:
         """Why the current generation is not the one served, or None when it is."""
         return self.generations.load_error()
+
+
+def _match_bytes(cached: tuple[Any, Match | None, Any]) -> int:
+    """What a cached (tree, match, explained) weighs: its match's arrays (at least 1)."""
+    match = cached[1]
+    return max(match.nbytes if match is not None else 0, 1)
 
 
 def first_matched(order: np.ndarray, matched: np.ndarray, total: int, limit: int) -> np.ndarray:
