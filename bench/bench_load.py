@@ -60,14 +60,13 @@ import numpy as np
 import psutil
 
 from bench.search_workload import draw_workload
+from bench.served import STOP_TIMEOUT, Server, free_port, pfocr_serve, wait
 from indexer.index.store import IndexStore
 from server.search.models import SearchRequest
 from server.search.snapshot import Snapshot
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = os.environ.get("PFOCR_NGINX", "/usr/sbin/nginx")
-START_TIMEOUT = 300  # seconds: loading a 100k generation in every worker
-STOP_TIMEOUT = 30
 MIX = {  # endpoint -> weight (a share of the requests)
     "search": 50,
     "figure page": 8,
@@ -179,78 +178,6 @@ def _fields(req: SearchRequest) -> dict[str, Any]:
 # -- servers ---------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    url: str
-    workers: int
-
-    def processes(self) -> list[psutil.Process]:
-        try:
-            master = psutil.Process(self.process.pid)
-            return [master, *master.children(recursive=True)]
-        except psutil.NoSuchProcess:
-            return []
-
-    def worker_processes(self) -> list[psutil.Process]:
-        return self.processes()[1:]
-
-
-@contextlib.contextmanager
-def pfocr_serve(index: Path, workers: int, log: Path) -> Iterator[Server]:
-    port = free_port()
-    command = [
-        sys.executable, "-m", "pfocr", "serve", "--index", str(index), "--host", "127.0.0.1",
-        "--port", str(port), "--workers", str(workers), "--access-log", os.devnull,
-    ]  # fmt: skip
-    with open(log, "ab") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=output, stderr=output, start_new_session=True
-        )
-    server = Server(process, f"http://127.0.0.1:{port}", workers)
-    try:
-        _wait(lambda: _ready(server), START_TIMEOUT, f"pfocr serve (see {log})", process)
-        yield server
-    finally:
-        _stop(process)
-
-
-def _ready(server: Server) -> bool:
-    if len(server.worker_processes()) < server.workers:
-        return False
-    with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as reply:
-        return reply.status == 200
-
-
-def _wait(condition: Any, timeout: float, what: str, process: subprocess.Popen) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise SystemExit(f"{what} exited with status {process.returncode}")
-        with contextlib.suppress(OSError):
-            if condition():
-                return
-        time.sleep(0.2)
-    raise SystemExit(f"{what} not ready within {timeout} s")
-
-
-def _stop(process: subprocess.Popen) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT)
-    with contextlib.suppress(ProcessLookupError):  # a worker left behind
-        os.killpg(process.pid, signal.SIGKILL)
-    if process.poll() is None:
-        process.wait(timeout=STOP_TIMEOUT)
-
-
 @contextlib.contextmanager
 def nginx(replicas: list[Server], folder: Path) -> Iterator[str]:
     """``deploy/nginx.conf`` (listen and upstream lines set) in front of ``replicas``."""
@@ -271,7 +198,7 @@ def nginx(replicas: list[Server], folder: Path) -> Iterator[str]:
     command = [NGINX, "-p", f"{folder}/", "-c", "deploy/nginx.conf", "-g", directives]
     process = subprocess.Popen(command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
-        _wait(lambda: _listening(port), 30, "nginx", process)
+        wait(lambda: _listening(port), 30, "nginx", process)
         yield f"http://127.0.0.1:{port}"
     finally:
         if process.poll() is None:

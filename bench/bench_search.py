@@ -56,17 +56,13 @@ import http.client
 import json
 import os
 import re
-import signal
-import socket
 import statistics
-import subprocess
-import sys
 import tempfile
 import threading
 import time
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -89,6 +85,7 @@ from bench.search_workload import (
     Workload,
     draw_workload,
 )
+from bench.served import Server, pfocr_serve
 from indexer import pipeline
 from indexer.index.reader import GenerationReader
 from indexer.index.store import IndexStore
@@ -97,8 +94,6 @@ from server.search.service import SearchService
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULT_CACHES = ("_results", "_matches")  # the service's caches of whole answers
-START_TIMEOUT = 300  # seconds for a server to answer /healthz
-STOP_TIMEOUT = 30
 HTTP_TIMEOUT = 120
 MB = 1024 * 1024
 # What is timed for each query (milliseconds; see the module's docstring)
@@ -249,76 +244,9 @@ def index_sizes(generation: Path) -> dict[str, int]:
 # -- the HTTP server ------------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-@dataclass
-class Server:
-    process: subprocess.Popen[bytes]
-    port: int
-    log: Path
-    ready_seconds: float = 0.0
-
-    def worker(self) -> psutil.Process | None:
-        with contextlib.suppress(psutil.Error):
-            children = psutil.Process(self.process.pid).children()
-            return children[0] if children else None
-        return None
-
-
-@contextlib.contextmanager
-def pfocr_serve(index: Path, folder: Path) -> Iterator[Server]:
-    """``pfocr serve --workers 1`` over ``index`` on 127.0.0.1, answering ``/healthz``;
-    stopped by its process group on leaving."""
-    port = free_port()
-    log = folder / f"serve-{port}.log"
-    command = [
-        sys.executable, "-m", "pfocr", "serve", "--index", str(index), "--host", "127.0.0.1",
-        "--port", str(port), "--workers", "1", "--access-log", str(folder / "access.log"),
-    ]  # fmt: skip
-    started = time.perf_counter()
-    with open(log, "ab") as output:
-        process = subprocess.Popen(
-            command, cwd=ROOT, stdout=output, stderr=output, start_new_session=True
-        )
-    server = Server(process, port, log)
-    try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while not _healthy(server):
-            if process.poll() is not None:
-                raise SystemExit(f"pfocr serve exited ({process.returncode}): see {log}")
-            if time.monotonic() > deadline:
-                raise SystemExit(f"pfocr serve not ready in {START_TIMEOUT} s: see {log}")
-            time.sleep(0.05)
-        server.ready_seconds = time.perf_counter() - started
-        yield server
-    finally:
-        _stop(process)
-
-
-def _healthy(server: Server) -> bool:
-    if server.worker() is None:
-        return False
-    try:
-        url = f"http://127.0.0.1:{server.port}/healthz"
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            return reply.status == 200
-    except OSError:
-        return False
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)  # gunicorn's graceful stop
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT)
-    with contextlib.suppress(ProcessLookupError):  # a worker left behind
-        os.killpg(process.pid, signal.SIGKILL)
-    if process.poll() is None:
-        process.wait(timeout=STOP_TIMEOUT)
+def _logs(folder: Path) -> tuple[Path, Path]:
+    """Where a served index writes its output and its access log (appended run by run)."""
+    return folder / "serve.log", folder / "access.log"
 
 
 class Client:
@@ -367,9 +295,7 @@ def api_path(req: SearchRequest) -> str:
 
 def memory(server: Server) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for role, proc in (("master", psutil.Process(server.process.pid)), ("worker", server.worker())):
-        if proc is None:
-            continue
+    for role, proc in zip(("master", "worker"), server.processes(), strict=False):
         with contextlib.suppress(psutil.Error):
             info = proc.memory_full_info()
             out[role] = {
@@ -481,7 +407,7 @@ def first_after_start(
         requests = work.classes[name]
         # from the end: the run's first query paid the run's one-time loading
         req = requests[-1 - (r // len(names)) % len(requests)]
-        with pfocr_serve(index, folder) as server:
+        with pfocr_serve(index, 1, *_logs(folder)) as server:
             client = Client(server.port)
             ms, _ = client.get(api_path(req))
             client.close()
@@ -796,7 +722,7 @@ def measure(setup: Setup, args: argparse.Namespace, results: dict[str, Any]) -> 
         with contextlib.ExitStack() as stack:
             client = None
             if not args.no_http:
-                server = stack.enter_context(pfocr_serve(setup.index, folder))
+                server = stack.enter_context(pfocr_serve(setup.index, 1, *_logs(folder)))
                 print(f"pfocr serve --workers 1 ready in {server.ready_seconds:.1f} s")
                 client = Client(server.port)
             print("timing, query by query:", flush=True)
