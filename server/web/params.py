@@ -49,17 +49,8 @@ SUGGEST_PARAMS = ("q", "limit")
 ENRICH_FORMATS = ("json", "tsv", "gmt")
 GENE_LISTS = ("genes", "background")  # lists of texts, or one text of several entries
 ENRICH_OWN = ("background_size", "min_figure_genes", "correction", "page", "per_page")
-LIBRARY_PARAMS = (
-    "q",
-    *models.FILTER_NAMES,
-    "year_min",
-    "year_max",
-    "gene_match",
-    "min_genes",
-    "match",
-    "facets",
-    "facet_size",
-)
+# The library is the search's figures: every search parameter but its own order and paging.
+LIBRARY_PARAMS = tuple(name for name in SEARCH_PARAMS if name not in ("sort", "page", "per_page"))
 ENRICH_PARAMS = (*GENE_LISTS, *ENRICH_OWN, "format", *LIBRARY_PARAMS)
 
 
