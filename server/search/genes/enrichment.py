@@ -92,13 +92,6 @@ class GeneSets:
             carrying = self.post_docs[gene_mask[self.entry_gene]]
         return np.bincount(carrying, minlength=n_docs)
 
-    def present(self, figures: np.ndarray) -> np.ndarray:
-        """Which genes (a bool per ordinal) at least one of ``figures`` (a mask) holds."""
-        counts = np.bincount(
-            self.entry_gene[figures[self.post_docs]], minlength=len(self.post_ptr) - 1
-        )
-        return counts > 0
-
 
 _STATE: weakref.WeakKeyDictionary[Snapshot, _GenerationState] = weakref.WeakKeyDictionary()
 _STATE_LOCK = threading.Lock()
@@ -164,7 +157,7 @@ def library(snap: Snapshot, matched: np.ndarray, req: EnrichRequest) -> Library:
 def _library(snap: Snapshot, sets: GeneSets, matched: np.ndarray, req: EnrichRequest) -> Library:
     figures = matched & (sets.sizes >= req.min_figure_genes)
     size = int(np.count_nonzero(figures))
-    in_library = sets.present(figures)
+    in_library = snap.facets["gene"].count(figures, size) > 0  # genes of any library figure
     if req.background is not None:
         background = _listed_background(snap, req.background)
         kept = background.genes[sets.entry_gene]
