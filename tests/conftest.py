@@ -140,6 +140,16 @@ def sample_path(figid: str) -> Path:
     return SAMPLE_RECORDS / f"{figid}.md"
 
 
+def copy_sample_with_stat3(folder: Path, figures: int) -> Path:
+    """``folder`` holding the first ``figures - 1`` sample records and the STAT3 figure
+    (whose title tests change to tell generations apart)."""
+    folder.mkdir()
+    for path in sorted(SAMPLE_RECORDS.glob("*.md"))[: figures - 1]:
+        shutil.copy(path, folder)
+    shutil.copy(sample_path(STAT3_RECORD), folder)
+    return folder
+
+
 @contextlib.contextmanager
 def served_over_waitress(index_root: Path) -> Iterator[str]:
     """The base URL of the app over ``index_root``, served by waitress (as ``pfocr serve``

@@ -18,7 +18,12 @@ from indexer.index.store import GenerationGone, IndexStore, pin, unpin
 from server.search.generations import Generations
 from server.search.models import SearchRequest
 from server.search.service import SearchService
-from tests.conftest import ROOT, SAMPLE_RECORDS, STAT3_RECORD, edit_front_matter
+from tests.conftest import (
+    ROOT,
+    STAT3_RECORD,
+    copy_sample_with_stat3,
+    edit_front_matter,
+)
 
 FIGURES = 12
 READER_TIMEOUT = 60
@@ -26,12 +31,7 @@ READER_TIMEOUT = 60
 
 @pytest.fixture
 def records(tmp_path: Path) -> Path:
-    folder = tmp_path / "records"
-    folder.mkdir()
-    for path in sorted(SAMPLE_RECORDS.glob("*.md"))[: FIGURES - 1]:
-        shutil.copy(path, folder)
-    shutil.copy(SAMPLE_RECORDS / f"{STAT3_RECORD}.md", folder)
-    return folder
+    return copy_sample_with_stat3(tmp_path / "records", FIGURES)
 
 
 def build(records: Path, root: Path, title: str | None = None) -> Path:

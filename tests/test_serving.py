@@ -23,7 +23,12 @@ import pytest
 
 from indexer.index.arrays import ARRAYS_DIR
 from indexer.index.store import IndexStore
-from tests.conftest import ROOT, SAMPLE_RECORDS, STAT3_RECORD, edit_front_matter
+from tests.conftest import (
+    ROOT,
+    STAT3_RECORD,
+    copy_sample_with_stat3,
+    edit_front_matter,
+)
 from tests.servers import (
     Load,
     copy_index,
@@ -60,12 +65,7 @@ def mark(records: Path, marker: str) -> None:
 
 @pytest.fixture
 def records(tmp_path: Path) -> Path:
-    folder = tmp_path / "records"
-    folder.mkdir()
-    for path in sorted(SAMPLE_RECORDS.glob("*.md"))[: FIGURES - 1]:
-        shutil.copy(path, folder)
-    shutil.copy(SAMPLE_RECORDS / f"{STAT3_RECORD}.md", folder)
-    return folder
+    return copy_sample_with_stat3(tmp_path / "records", FIGURES)
 
 
 @pytest.fixture

@@ -28,6 +28,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from axe_playwright_python.sync_playwright import Axe
 
 from indexer import pipeline
 from tests.conftest import SAMPLE_RECORDS
@@ -157,6 +158,16 @@ def offline(context: Any) -> list[str]:
 
     context.route("**/*", route)
     return blocked
+
+
+def serious_violations(page: Any, options: dict[str, Any] | None = None) -> list[str]:
+    """axe-core's serious and critical violations on the page, one line each."""
+    results = Axe().run(page, options={"resultTypes": ["violations"], **(options or {})})
+    return [
+        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
+        for v in results.response["violations"]
+        if v["impact"] in ("serious", "critical")
+    ]
 
 
 class Watch:

@@ -9,10 +9,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from tests.conftest import STAT3_RECORD
-from tests.ui.conftest import offline
+from tests.ui.conftest import offline, serious_violations
 
 GENE_LIST = "STAT3\nJAK\nIL6\nSOCS3x\nTP53\np53\nEGFR\nMYC\nAKT1\nNOTAGENE1"
 
@@ -93,13 +92,7 @@ def test_no_serious_accessibility_violations(site_page: Any, site: str) -> None:
     page.locator("#genes").fill(GENE_LIST)
     page.get_by_role("button", name="Find figures").click()
     page.locator(".enrich-table tbody tr").first.wait_for()
-    results = Axe().run(page)
-    serious = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == []
+    assert serious_violations(page) == []
     assert not watch.problems()
 
 

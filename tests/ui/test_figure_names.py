@@ -12,23 +12,14 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from tests.conftest import STAT3_RECORD
+from tests.ui.conftest import offline, serious_violations
 
-LOCAL = "http://127.0.0.1:"
 STAT3_TITLE = "Domain structure and signaling pathway of STAT3"
 NDEX_RECORD = "PMC1052008__JCI0524178.f1"
 NDEX_URL = "https://www.ndexbio.org/viewer/networks/fa9b81a0-df34-11ea-99da-0ac135e8bacf"
 PAPER_FIGURES = ["PMC5411695__cshperspect-CIL-028175_F1", "PMC5411695__cshperspect-CIL-028175_F3"]
-
-
-def _offline(context: Any) -> None:
-    """Abort every request to another host (figure images at Europe PMC among them)."""
-    context.route(
-        "**/*",
-        lambda route: route.continue_() if route.request.url.startswith(LOCAL) else route.abort(),
-    )
 
 
 @pytest.fixture(params=[True, False], ids=["js", "no-js"])
@@ -37,7 +28,7 @@ def tab(request: pytest.FixtureRequest, browser: Any) -> Iterator[Any]:
     context = browser.new_context(
         java_script_enabled=request.param, viewport={"width": 1280, "height": 900}
     )
-    _offline(context)
+    offline(context)
     page = context.new_page()
     page.set_default_timeout(10_000)
     errors: list[str] = []
@@ -95,7 +86,7 @@ def test_the_ndex_facet_narrows_to_figures_with_a_network(tab: Any, site: str) -
 @pytest.mark.parametrize("width", [1280, 390])
 def test_screenshots_of_figure_names(browser: Any, site: str, artefacts: Path, width: int) -> None:
     context = browser.new_context(viewport={"width": width, "height": 900})
-    _offline(context)
+    offline(context)
     page = context.new_page()
     try:
         for name, path in (
@@ -123,11 +114,10 @@ def test_new_parts_have_no_serious_accessibility_violations(
     browser: Any, site: str, path: str
 ) -> None:
     context = browser.new_context(viewport={"width": 1280, "height": 900})
-    _offline(context)
+    offline(context)
     page = context.new_page()
     try:
         page.goto(site + path)
-        violations = Axe().run(page).response["violations"]
-        assert [v["id"] for v in violations if v["impact"] in ("serious", "critical")] == []
+        assert serious_violations(page) == []
     finally:
         context.close()

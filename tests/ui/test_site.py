@@ -14,11 +14,10 @@ from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from indexer import pipeline
 from tests.conftest import FIXTURES, STAT3_RECORD
-from tests.ui.conftest import LOCAL, offline
+from tests.ui.conftest import LOCAL, offline, serious_violations
 
 FIRST_LOAD_LIMIT = 100_000  # bytes of HTML, CSS and JS for the first search page
 PAYLOAD_RECORD = "PMC7513516__xss-payload"
@@ -260,13 +259,7 @@ def test_pages_have_no_serious_accessibility_violations(
 ) -> None:
     page, watch = site_page
     page.goto(site + path)
-    results = Axe().run(page)
-    serious = [
-        f"{v['id']} ({v['impact']}): {v['help']} at {[n['target'] for n in v['nodes']][:3]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
-    assert serious == []
+    assert serious_violations(page) == []
     assert not watch.problems()  # no CSP report, no script error
 
 

@@ -14,9 +14,9 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from axe_playwright_python.sync_playwright import Axe
 
 from tests.test_embed import ATTRIBUTE_PAYLOAD, SCRIPT_PAYLOAD, build_payload_index
+from tests.ui.conftest import serious_violations
 
 DEFAULT_ACCENT = "rgb(10, 88, 168)"  # --pfocr-accent's default, #0a58a8
 THEME_ACCENT = "rgb(123, 44, 191)"
@@ -69,15 +69,6 @@ def in_shadow(page: Any, selector: str, script: str) -> Any:
 
 def style_of(page: Any, selector: str, inner: str, prop: str) -> str:
     return in_shadow(page, selector, f"getComputedStyle(root.querySelector({inner!r}))[{prop!r}]")
-
-
-def serious_violations(page: Any, options: dict[str, Any] | None = None) -> list[str]:
-    results = Axe().run(page, options={"resultTypes": ["violations"], **(options or {})})
-    return [
-        f"{v['id']} ({v['impact']}): {[n['target'] for n in v['nodes']]}"
-        for v in results.response["violations"]
-        if v["impact"] in ("serious", "critical")
-    ]
 
 
 def record_csp_violations(page: Any) -> list[str]:
