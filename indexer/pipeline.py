@@ -513,9 +513,10 @@ def build(
                     vocabulary.merge(shard.vocabulary)
                 commit_segments(ix, [segment for shard in shards for segment in shard.segments])
                 report.figures_indexed = report.documents = sum(s.documents for s in shards)
-                vocabulary.save(partial / VOCABULARY_FILE)
+                spelling = vocabulary.surface()
+                write_json(partial / VOCABULARY_FILE, spelling)
                 lap("commit")
-                write_search_arrays(partial)
+                write_search_arrays(partial, lexicon, spelling)
                 lap("arrays")
                 _publish(store, partial, report, lexicon, started)
         finally:
@@ -621,14 +622,16 @@ def update(
             ix = whoosh_index.open_dir(str(partial))
             lexicon = GeneLexicon.load(current / LEXICON_FILE)
             vocabulary = Vocabulary()
-            changed = _apply_changes(ix, current, files, lexicon, vocabulary, report, progress)
+            removed = _apply_changes(ix, current, files, lexicon, vocabulary, report, progress)
             _check_strict(report, strict)
             report.documents = ix.doc_count()
-            if changed:  # else keep serving the same generation: caches stay valid
+            if removed is not None:  # else keep serving the same generation: caches stay valid
                 _check_not_empty(report, report.documents, allow_empty)
                 # Spellings already known stay; new stems get theirs.
                 known = Vocabulary.load_surface(current / VOCABULARY_FILE)
-                write_json(partial / VOCABULARY_FILE, {**vocabulary.surface(), **known})
+                spelling = {**vocabulary.surface(), **known}
+                write_json(partial / VOCABULARY_FILE, spelling)
+                write_search_arrays(partial, lexicon, spelling, current, removed)
                 _publish(store, partial, report, lexicon, started)
     return report
 
@@ -641,8 +644,9 @@ def _apply_changes(
     vocabulary: Vocabulary,
     report: Report,
     progress: bool,
-) -> bool:
-    """Apply the differences between ``files`` and the index; return whether there were any."""
+) -> list[int] | None:
+    """Apply the differences between ``files`` and the index to its segments; return the
+    documents replaced or removed, or None when nothing changed."""
     from indexer.sources import digest_units
 
     indexed = indexed_documents(ix)
@@ -660,7 +664,7 @@ def _apply_changes(
     replaced = [indexed[location] for location, _, _ in new_figures if location in indexed]
     report.figures_unchanged = len(indexed) - len(gone) - len(replaced)
     if not gone and not new_figures:
-        return False
+        return None
     for _, _, figure in new_figures:
         lexicon.learn(figure.genes)
     records = RecordCodec.load(previous)  # the records carried over were written with it
@@ -671,9 +675,8 @@ def _apply_changes(
     for stored in stored_records(ix, removed, records):
         lexicon.count(Figure.from_dict(stored), -1)
     replace_documents(ix, removed, segments)
-    write_search_arrays(Path(ix.storage.folder), previous=previous, removed=removed)
     report.figures_indexed = len(new_figures)
-    return True
+    return removed
 
 
 def _read_changed(

@@ -3,7 +3,8 @@
 The text fields are stemmed, so the index itself only knows stems. While indexing,
 every word of the stemmed text fields is counted (by the bulk writer, as it analyses the
 text: ``indexer.index.writer``); the most frequent spelling of each stem is saved beside the
-index for autocomplete and "did you mean".
+index (``vocabulary.json``), and the build derives from it the table that autocomplete and
+"did you mean" read (``indexer.index.arrays.SpellingTable``).
 """
 
 from __future__ import annotations
@@ -39,9 +40,6 @@ class Vocabulary:
             if stem not in best or rank < best[stem]:
                 best[stem] = rank
         return {stem: rank[2] for stem, rank in best.items()}
-
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(self.surface(), ensure_ascii=False), encoding="utf-8")
 
     @staticmethod
     def load_surface(path: Path) -> dict[str, str]:

@@ -20,8 +20,10 @@ import numpy as np
 import pytest
 import yaml
 
+from indexer.analysis import name_key
 from indexer.index import schema
 from indexer.index.arrays import (
+    NAME_KINDS,
     PostingsSource,
     PostingsTable,
     SegmentPostings,
@@ -29,8 +31,10 @@ from indexer.index.arrays import (
     merge_postings,
 )
 from indexer.index.reader import MISSING_YEAR, GenerationReader
-from indexer.index.store import IndexStore
+from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexStore
+from indexer.lexicon import GeneLexicon
 from indexer.record import Figure
+from indexer.vocabulary import Vocabulary
 from tests.conftest import SAMPLE_RECORDS
 
 TERM_FIELDS = (
@@ -156,6 +160,55 @@ def test_facet_values(reader: GenerationReader, whoosh: Any, facet: str) -> None
         assert tables.val_docs[start:end].tolist() == holding, value
         assert set(tables.val_ords[start:end].tolist()) == {ordinal}
         assert tables.totals[ordinal] == sum(reader.live[d] for d in holding)
+
+
+def test_spellings_are_the_vocabularys(reader: GenerationReader) -> None:
+    saved = Vocabulary.load_surface(reader.path / VOCABULARY_FILE)
+    assert len(saved) > 1_000 and len(reader.spelling) == len(saved)
+    for stem, word in saved.items():
+        assert reader.spelling.get(stem) == word, stem
+    assert reader.spelling.get("zzzz") is None and reader.spelling.get("zzzz", "z") == "z"
+
+
+def test_autocomplete_names_are_the_lexicons_the_facets_and_the_title_words(
+    reader: GenerationReader, whoosh: Any, postings_of: dict[str, PublicPostings]
+) -> None:
+    """Every name the build wrote, as the lexicon, Whoosh's facet columns and its title
+    postings give them (live figures only), in key order then kind."""
+    lexicon = GeneLexicon.load(reader.path / LEXICON_FILE)
+    expected: dict[tuple[str, str], tuple[str, int]] = {}
+    for symbol, figures in lexicon.symbol_figures.items():
+        expected[name_key(symbol), "gene"] = (symbol, figures)
+    symbols = {key for key, _ in expected}
+    for key in lexicon.alias_symbols:
+        if key not in symbols and key.strip():
+            display = lexicon.alias_display[key]
+            expected[key, "alias"] = (display, lexicon.figures_printing(display))
+    for facet in ("organism", "disease"):
+        counts: dict[str, list[str]] = {}
+        for leaf, _ in leaves(whoosh):
+            column = leaf.column_reader(schema.facet_column(facet), translate=False)
+            for d in range(leaf.doc_count_all()):
+                if leaf.is_deleted(d) or not column[d]:
+                    continue
+                for value in {
+                    v.casefold(): v for v in column[d].decode().split(schema.VALUE_SEPARATOR)
+                }.values():
+                    counts.setdefault(value.casefold(), []).append(value)
+        for spellings in counts.values():
+            expected[name_key(spellings[0]), facet] = (spellings[0], len(spellings))
+    for stem, (docs, _) in postings_of[schema.TITLE].items():
+        word = reader.spelling.get(stem, stem)
+        if docs and len(word) > 2 and not word.isdigit():
+            expected.setdefault((name_key(word), "word"), (word, len(docs)))
+    names = reader.arrays.suggest
+    rows = [names.row(i) for i in range(len(names))]
+    got = {(n.key, n.kind): (n.text, n.figures) for n in rows}
+    assert len(rows) == len(got) == len(expected) and got == expected
+    order = [(n.key.encode(), NAME_KINDS.index(n.kind)) for n in rows]
+    assert order == sorted(order)
+    stat3 = next(n for n in rows if n.key == name_key("STAT3") and n.kind == "gene")
+    assert stat3.extra == {"entrez": lexicon.entrez("STAT3")} == {"entrez": "6774"}
 
 
 @pytest.mark.parametrize("field", SCORED_FIELDS)

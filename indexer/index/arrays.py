@@ -21,6 +21,11 @@ every index shape. Layout of ``<generation>/arrays/``::
     docs/figids.*                  figids as a string table
     facets/<facet>.*               each facet as CSR tables: document -> value ordinals
                                    and value -> documents, its values as a string table
+    names/spelling.*               stem -> the word shown for it ("muscl" -> "muscle"):
+                                   sorted stems (string table, key8), their words
+    names/suggest.*                autocomplete's names sorted by folded key, then kind:
+                                   keys (string table, key8), texts, kinds (uint8, in
+                                   NAME_KINDS), figures (int64), extras (JSON objects)
 
 Document numbers are global over the generation's segments, as Whoosh's reader numbers
 them; deleted documents hold no postings, and term statistics count live documents only.
@@ -41,9 +46,9 @@ import numpy as np
 
 ARRAYS_DIR = "arrays"
 FORMAT_FILE = "format.json"
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: names/ (spellings and autocomplete)
 MISSING_YEAR = 0
-_PARTS = ("docs", "facets", "postings")  # the folders of a generation's arrays
+_PARTS = ("docs", "facets", "names", "postings")  # the folders of a generation's arrays
 _DOC_SHIFT = 32  # a position key is doc << 32 | position
 
 Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies)
@@ -104,6 +109,47 @@ def _key8s(terms: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(padded, dtype=">u8").astype(np.uint64)
 
 
+def find_sorted(strings: StringTable, keys: np.ndarray, wanted: bytes) -> int | None:
+    """The number of ``wanted`` in sorted ``strings`` (``keys`` their key8s), or None."""
+    k = key8(wanted)
+    lo = int(np.searchsorted(keys, k, "left"))
+    hi = int(np.searchsorted(keys, k, "right"))
+    while lo < hi:  # strings sharing their first 8 bytes: by the rest
+        mid = (lo + hi) // 2
+        found = strings.bytes_at(mid)
+        if found < wanted:
+            lo = mid + 1
+        elif found > wanted:
+            hi = mid
+        else:
+            return mid
+    return None
+
+
+def prefix_range(strings: StringTable, keys: np.ndarray, prefix: bytes) -> tuple[int, int]:
+    """The numbers ``lo, hi`` of the sorted ``strings`` starting with ``prefix``."""
+    head = prefix[:8]
+    low = key8(head)
+    high = low | np.uint64((1 << (8 * (8 - len(head)))) - 1) if len(head) < 8 else low
+    lo = int(np.searchsorted(keys, low, "left"))
+    hi = int(np.searchsorted(keys, high, "right"))
+    if len(prefix) <= 8:  # the first 8 bytes decide
+        return lo, hi
+    lo = _bisect(strings, lo, hi, lambda found: found < prefix)
+    return lo, _bisect(strings, lo, hi, lambda found: found[: len(prefix)] == prefix)
+
+
+def _bisect(strings: StringTable, lo: int, hi: int, before: Any) -> int:
+    """The first number in ``lo..hi`` whose string is not ``before`` (true, then false)."""
+    while lo < hi:
+        mid = (lo + hi) // 2
+        if before(strings.bytes_at(mid)):
+            lo = mid + 1
+        else:
+            hi = mid
+    return lo
+
+
 # -- postings -----------------------------------------------------------------------------
 
 
@@ -130,40 +176,12 @@ class PostingsTable:
 
     def find(self, term: str) -> int | None:
         """The number of ``term`` in the table, or None."""
-        wanted = term.encode("utf-8")
-        keys = self._keys()
-        k = key8(wanted)
-        lo = int(np.searchsorted(keys, k, "left"))
-        hi = int(np.searchsorted(keys, k, "right"))
-        terms = self.terms
-        while lo < hi:  # terms sharing their first 8 bytes: by the rest
-            mid = (lo + hi) // 2
-            found = terms.bytes_at(mid)
-            if found < wanted:
-                lo = mid + 1
-            elif found > wanted:
-                hi = mid
-            else:
-                return mid
-        return None
+        return find_sorted(self.terms, self._keys(), term.encode("utf-8"))
 
     def with_prefix(self, prefix: str, limit: int) -> list[str]:
         """Up to ``limit`` terms starting with ``prefix``, in order."""
-        wanted = prefix.encode("utf-8")
-        keys = self._keys()
-        head = wanted[:8]
-        low = key8(head)
-        high = low | np.uint64((1 << (8 * (8 - len(head)))) - 1) if len(head) < 8 else low
-        lo = int(np.searchsorted(keys, low, "left"))
-        hi = int(np.searchsorted(keys, high, "right"))
-        found: list[str] = []
-        for i in range(lo, hi):
-            term = self.terms.bytes_at(i)
-            if term.startswith(wanted):
-                found.append(term.decode("utf-8"))
-                if len(found) >= limit:
-                    break
-        return found
+        lo, hi = prefix_range(self.terms, self._keys(), prefix.encode("utf-8"))
+        return [self.terms[i] for i in range(lo, min(hi, lo + limit))]
 
     def _keys(self) -> np.ndarray:
         if self.key8 is None:
@@ -567,6 +585,118 @@ class DocumentTables:
         )
 
 
+# -- names: spellings and autocomplete ----------------------------------------------------
+
+# The kinds of autocomplete's names, stored as their number: equal counts rank in this order.
+NAME_KINDS = ("gene", "alias", "organism", "disease", "word")
+
+
+@dataclass(eq=False)
+class SpellingTable:
+    """Stem -> the word people are shown for it ("muscl" -> "muscle"), by its stem."""
+
+    stems: StringTable  # sorted
+    key8: np.ndarray
+    words: StringTable
+
+    @classmethod
+    def of(cls, surface: dict[str, str]) -> SpellingTable:
+        pairs = sorted(
+            (stem.encode("utf-8"), word.encode("utf-8")) for stem, word in surface.items()
+        )
+        stems = [stem for stem, _ in pairs]
+        return cls(StringTable.of(stems), _key8s(stems), StringTable.of([w for _, w in pairs]))
+
+    def __len__(self) -> int:
+        return len(self.stems)
+
+    def get(self, stem: str, default: str | None = None) -> str | None:
+        i = find_sorted(self.stems, self.key8, stem.encode("utf-8"))
+        return default if i is None else self.words[i]
+
+    def save(self, folder: Path, name: str) -> None:
+        self.stems.save(folder, f"{name}.stems")
+        _save(folder, f"{name}.key8", self.key8)
+        self.words.save(folder, f"{name}.words")
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> SpellingTable:
+        return cls(
+            StringTable.load(folder, f"{name}.stems"),
+            _load(folder, f"{name}.key8"),
+            StringTable.load(folder, f"{name}.words"),
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class Name:
+    """One name autocomplete offers: ``key`` is how it is looked up (folded), ``extra``
+    what its suggestion carries besides (a gene's Entrez ID, an alias's symbols)."""
+
+    key: str
+    kind: str  # one of NAME_KINDS
+    text: str
+    figures: int
+    extra: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(eq=False)
+class NameTable:
+    """Autocomplete's names, sorted by key, then kind (in the order of ``NAME_KINDS``)."""
+
+    keys: StringTable
+    key8: np.ndarray
+    texts: StringTable
+    kinds: np.ndarray  # uint8: a number in NAME_KINDS
+    figures: np.ndarray  # int64
+    extras: StringTable  # a JSON object each
+
+    NAMES = ("key8", "kinds", "figures")
+
+    @classmethod
+    def of(cls, names: Iterable[Name]) -> NameTable:
+        rows = sorted(names, key=lambda n: (n.key.encode("utf-8"), NAME_KINDS.index(n.kind)))
+        keys = [n.key.encode("utf-8") for n in rows]
+        extras = [json.dumps(n.extra, ensure_ascii=False).encode("utf-8") for n in rows]
+        return cls(
+            keys=StringTable.of(keys),
+            key8=_key8s(keys),
+            texts=StringTable.of([n.text.encode("utf-8") for n in rows]),
+            kinds=np.array([NAME_KINDS.index(n.kind) for n in rows], dtype=np.uint8),
+            figures=np.array([n.figures for n in rows], dtype=np.int64),
+            extras=StringTable.of(extras),
+        )
+
+    def __len__(self) -> int:
+        return len(self.keys)
+
+    def starting_with(self, prefix: str) -> tuple[int, int]:
+        """The rows ``lo, hi`` whose key starts with ``prefix`` (a folded key)."""
+        return prefix_range(self.keys, self.key8, prefix.encode("utf-8"))
+
+    def row(self, i: int) -> Name:
+        return Name(
+            key=self.keys[i],
+            kind=NAME_KINDS[int(self.kinds[i])],
+            text=self.texts[i],
+            figures=int(self.figures[i]),
+            extra=json.loads(self.extras.bytes_at(i)),
+        )
+
+    def save(self, folder: Path, name: str) -> None:
+        for part, table in (("keys", self.keys), ("texts", self.texts), ("extras", self.extras)):
+            table.save(folder, f"{name}.{part}")
+        for part in self.NAMES:
+            _save(folder, f"{name}.{part}", getattr(self, part))
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> NameTable:
+        tables = {
+            part: StringTable.load(folder, f"{name}.{part}") for part in ("keys", "texts", "extras")
+        }
+        return cls(**tables, **{part: _load(folder, f"{name}.{part}") for part in cls.NAMES})
+
+
 # -- a generation's arrays --------------------------------------------------------------
 
 
@@ -577,14 +707,8 @@ class GenerationArrays:
     documents: DocumentTables
     facets: dict[str, FacetTables]
     postings: dict[str, PostingsTable]
-
-    def save(self, generation: Path) -> None:
-        writer = ArraysWriter(generation, self.documents)
-        for name, facet in self.facets.items():
-            writer.add_facet(name, facet)
-        for name, table in self.postings.items():
-            writer.add_postings(name, table)
-        writer.finish()
+    spelling: SpellingTable
+    suggest: NameTable
 
     @classmethod
     def load(cls, generation: Path) -> GenerationArrays:
@@ -602,6 +726,8 @@ class GenerationArrays:
             postings={
                 name: PostingsTable.load(root / "postings", name) for name in described["postings"]
             },
+            spelling=SpellingTable.load(root / "names", "spelling"),
+            suggest=NameTable.load(root / "names", "suggest"),
         )
 
 
@@ -616,6 +742,7 @@ class ArraysWriter:
         documents.save(self.root / "docs")
         self.facets: list[str] = []
         self.postings: list[str] = []
+        self.named = False
 
     def add_facet(self, name: str, facet: FacetTables) -> None:
         facet.save(self.root / "facets", name)
@@ -625,7 +752,14 @@ class ArraysWriter:
         table.save(self.root / "postings", name)
         self.postings.append(name)
 
+    def add_names(self, spelling: SpellingTable, suggest: NameTable) -> None:
+        spelling.save(self.root / "names", "spelling")
+        suggest.save(self.root / "names", "suggest")
+        self.named = True
+
     def finish(self) -> None:
+        if not self.named:
+            raise ValueError("a generation's arrays are not complete without its names")
         files = {
             str(path.relative_to(self.root)): path.stat().st_size
             for sub in _PARTS

@@ -5,8 +5,9 @@ the build (or update) has committed its segments, :func:`write_search_arrays` re
 every search needs of each document from the generation's Whoosh columns (liveness,
 figids, years, facet values, field lengths), merges the segments' postings (and, for an
 update, the previous generation's arrays, less the documents it replaced or removed) into
-one table per field over the generation's document numbers, and saves it all. Documents
-are matched by figid, so Whoosh may number and merge segments as it likes.
+one table per field over the generation's document numbers, adds the stems' spellings and
+autocomplete's names (``indexer.index.names``), and saves it all. Documents are matched by
+figid, so Whoosh may number and merge segments as it likes.
 """
 
 from __future__ import annotations
@@ -29,38 +30,57 @@ from indexer.index.arrays import (
     DocumentTables,
     FacetTables,
     GenerationArrays,
+    NameTable,
     PostingsSource,
+    SpellingTable,
     merge_postings,
 )
+from indexer.index.names import SUGGESTED_FACETS, suggested_names
 from indexer.index.writer import SEGMENTS_DIR
+from indexer.lexicon import GeneLexicon
 
 _LENGTH_TABLE = np.array([byte_to_length(b) for b in range(256)], dtype=np.int64)
 _NO_YEAR = 65535  # what the 16-bit year column holds for a figure without one
 
 
 def write_search_arrays(
-    generation: Path, previous: Path | None = None, removed: Iterable[int] = ()
+    generation: Path,
+    lexicon: GeneLexicon,
+    spelling: dict[str, str],
+    previous: Path | None = None,
+    removed: Iterable[int] = (),
 ) -> None:
-    """Write the search arrays of the committed ``generation``; ``previous`` is the
-    generation an update started from, ``removed`` its documents the update replaced or
-    removed (their postings are not carried over)."""
+    """Write the search arrays of the committed ``generation``, whose genes ``lexicon``
+    counts and whose stems ``spelling`` spells; ``previous`` is the generation an update
+    started from, ``removed`` its documents the update replaced or removed (their
+    postings are not carried over)."""
     ix = whoosh_index.open_dir(str(generation))
+    suggested: dict[str, FacetTables] = {}
     with ix.reader() as reader:
         documents = read_documents(reader)
         live, figids = documents["live"], documents["figids"]
         tables = DocumentTables.of(live, documents["years"], figids, documents["lengths"])
         writer = ArraysWriter(generation, tables)
         for facet in schema.FACET_FIELDS:  # one at a time: their strings weigh the most
-            writer.add_facet(facet, FacetTables.of(facet_values(reader, facet), live))
+            facet_tables = FacetTables.of(facet_values(reader, facet), live)
+            writer.add_facet(facet, facet_tables)
+            if facet in SUGGESTED_FACETS:
+                suggested[facet] = facet_tables
     docnum_of = {figid: d for d, figid in enumerate(figids) if live[d]}
     pending = generation / ARRAYS_DIR / SEGMENTS_DIR
     sources = [PostingsSource.segment(folder, docnum_of) for folder in _folders(pending)]
     if previous is not None:
         sources.append(_carried_over(previous, docnum_of, set(removed)))
     sources.sort(key=_first_document)  # then each term's documents come in order
+    title_words: list[tuple[str, int]] = []
     for name in sorted({name for source in sources for name in source.tables}):
         if table := merge_postings(sources, name):
             writer.add_postings(name, table)  # and let it go before the next
+            if name == schema.TITLE:
+                title_words = list(table.frequencies())
+    spelled = SpellingTable.of(spelling)
+    names = suggested_names(lexicon, suggested, title_words, spelled)
+    writer.add_names(spelled, NameTable.of(names))
     writer.finish()
     shutil.rmtree(pending, ignore_errors=True)
 

@@ -30,9 +30,8 @@ from whoosh import index as whoosh_index
 from indexer.index import schema
 from indexer.index.arrays import MISSING_YEAR, GenerationArrays, Postings, PostingsTable
 from indexer.index.records import DICTIONARY_FILE, RecordCodec
-from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexError_, check_compatible
+from indexer.index.store import LEXICON_FILE, IndexError_, check_compatible
 from indexer.lexicon import GeneLexicon
-from indexer.vocabulary import Vocabulary
 
 __all__ = ["MISSING_YEAR", "GenerationReader", "Postings", "UnreadableGeneration"]
 
@@ -70,10 +69,9 @@ class GenerationReader:
         self.version = str(self.meta.get("generation") or generation.name)
         with reading(generation, LEXICON_FILE):
             self.lexicon = GeneLexicon.load(generation / LEXICON_FILE)
-        with reading(generation, VOCABULARY_FILE):
-            self.spelling = Vocabulary.load_surface(generation / VOCABULARY_FILE)  # stem -> word
         with reading(generation, "the search arrays"):
             self.arrays = GenerationArrays.load(generation)
+        self.spelling = self.arrays.spelling  # stem -> the word shown for it
         with reading(generation, DICTIONARY_FILE):
             self._codec = RecordCodec.load(generation)
         self._lock = threading.RLock()

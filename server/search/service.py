@@ -55,7 +55,7 @@ from server.search.models import (
 )
 from server.search.scoring import Match
 from server.search.snapshot import MISSING_YEAR, Snapshot
-from server.search.suggest import corrections, has_unknown_words, suggest_index
+from server.search.suggest import complete, corrections, has_unknown_words
 
 log = logging.getLogger(__name__)
 __all__ = ["IndexUnavailable", "SearchService"]
@@ -436,7 +436,7 @@ class SearchService:
         genes also carry ``entrez``, aliases ``symbols``. Title words are index stems."""
         prefix = models.query_text("q", prefix)
         limit = models.whole_number("limit", limit, 1, MAX_SUGGEST, DEFAULT_SUGGEST)
-        return suggest_index(self._snapshot()).complete(prefix, limit)
+        return complete(self._snapshot(), prefix, limit)
 
     def status(self) -> dict[str, Any]:
         """``{"status": "ok"|"degraded", "version", "generation" (its folder name),
@@ -736,10 +736,9 @@ def load_shared_data() -> None:
 
 
 def _warm(snap: Snapshot) -> None:
-    """What the first requests would otherwise pay for: the shared word data, the
-    autocomplete index and the stored records' reader."""
+    """What the first requests would otherwise pay for: the shared word data and the
+    stored records' reader."""
     load_shared_data()
-    suggest_index(snap)
     live = np.flatnonzero(snap.live[:1_000])
     if live.size:
         snap.records([int(live[0])])

@@ -1,11 +1,9 @@
-"""One index generation as the search service uses it: the generation's reader, its
-facet tables as :class:`server.search.facets.FacetArrays`, and the autocomplete index
-(built when the generation is prepared for serving)."""
+"""One index generation as the search service uses it: the generation's reader and its
+facet tables as :class:`server.search.facets.FacetArrays`."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 from indexer.index import schema
 from indexer.index.reader import MISSING_YEAR, GenerationReader
@@ -19,7 +17,6 @@ class Snapshot(GenerationReader):
 
     def __init__(self, generation: Path) -> None:
         super().__init__(generation)
-        self.suggest_index: Any = None  # built on first use by server.search.suggest
         with self.closed_on_error():
             documents = self.arrays.documents
             self.figid_rank = documents.figid_rank  # the last tie-breaker of every sort

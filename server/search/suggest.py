@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import bisect
-import threading
 import time
 from typing import Any
 
@@ -11,77 +9,36 @@ import numpy as np
 
 from indexer.analysis import name_key
 from indexer.index import schema
+from indexer.index.arrays import Name
 from server.search import query as q
 from server.search.genes.resolve import resolve_gene
 from server.search.snapshot import Snapshot
 from server.search.terms import analyze
 
-_BUILD_LOCK = threading.Lock()
-KINDS = ("gene", "alias", "organism", "disease", "word")
 # Did-you-mean is a hint: it looks up a few unknown words, for a bounded time, then stops.
 MAX_CORRECTED_WORDS = 4
 CORRECTION_SECONDS = 0.05  # no word is looked up after this; the one under way finishes
 
 
-class SuggestIndex:
-    """Every suggestible name, sorted by its ``name_key`` (so "NF-k", "NF-κ" and "nfk" all
-    complete "NF-κB"), with its number of figures."""
-
-    def __init__(self, snap: Snapshot) -> None:
-        entries: dict[tuple[str, str], tuple[str, int, dict[str, Any]]] = {}
-        lexicon = snap.lexicon
-        for symbol, figures in lexicon.symbol_figures.items():
-            extra = {"entrez": lexicon.entrez(symbol)}
-            entries[(name_key(symbol), "gene")] = (symbol, figures, extra)
-        symbols = {key for key, kind in entries}
-        for key, by_symbol in lexicon.alias_symbols.items():
-            if key in symbols or not key.strip():
-                continue
-            extra = {"symbols": [s for s, _ in by_symbol.most_common()]}
-            display = lexicon.alias_display[key]
-            entries[(key, "alias")] = (display, lexicon.figures_printing(display), extra)
-        for facet in ("organism", "disease"):
-            arrays = snap.facets[facet]
-            for ordinal, value in enumerate(arrays.values):
-                count = int(arrays.totals[ordinal])
-                if count:
-                    entries[(name_key(value), facet)] = (value, count, {})
-        for term, count in snap.iter_terms(schema.TITLE):
-            word = snap.spelling.get(term, term)  # show "muscle", not the stem "muscl"
-            if len(word) > 2 and not word.isdigit():
-                entries.setdefault((name_key(word), "word"), (word, count, {}))
-        ordered = sorted(entries.items())
-        self.keys = [key for (key, _), _ in ordered]
-        self.items = [
-            {"text": text, "kind": kind, "figures": count, **extra}
-            for (_, kind), (text, count, extra) in ordered
-        ]
-        self.counts = np.array([item["figures"] for item in self.items], dtype=np.int64)
-
-    def complete(self, prefix: str, limit: int) -> list[dict[str, Any]]:
-        folded = name_key(prefix)
-        if not folded:
-            return []
-        lo = bisect.bisect_left(self.keys, folded)
-        hi = bisect.bisect_left(self.keys, folded + "\U0010ffff")
-        if hi <= lo:
-            return []
-        window = self.counts[lo:hi]
-        top = np.argpartition(-window, limit - 1)[:limit] if hi - lo > limit else np.arange(hi - lo)
-        ranked = sorted(
-            top.tolist(),
-            key=lambda i: (-window[i], self.keys[lo + i], KINDS.index(self.items[lo + i]["kind"])),
-        )
-        return [dict(self.items[lo + i]) for i in ranked]
+def complete(snap: Snapshot, prefix: str, limit: int) -> list[dict[str, Any]]:
+    """The ``limit`` names of the generation's autocomplete table (written by the build)
+    whose key starts with ``prefix`` folded alike, most figures first (then by key and
+    kind, the table's order)."""
+    folded = name_key(prefix)
+    if not folded:
+        return []
+    names = snap.arrays.suggest
+    lo, hi = names.starting_with(folded)
+    if hi <= lo:
+        return []
+    window = names.figures[lo:hi]
+    top = np.argpartition(-window, limit - 1)[:limit] if hi - lo > limit else np.arange(hi - lo)
+    ranked = sorted(top.tolist(), key=lambda i: (-window[i], i))
+    return [_suggestion(names.row(lo + i)) for i in ranked]
 
 
-def suggest_index(snap: Snapshot) -> SuggestIndex:
-    """The snapshot's autocomplete index, built on first use."""
-    if snap.suggest_index is None:
-        with _BUILD_LOCK:
-            if snap.suggest_index is None:
-                snap.suggest_index = SuggestIndex(snap)
-    return snap.suggest_index
+def _suggestion(name: Name) -> dict[str, Any]:
+    return {"text": name.text, "kind": name.kind, "figures": name.figures, **name.extra}
 
 
 def corrections(

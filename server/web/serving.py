@@ -246,7 +246,7 @@ def configure_process() -> None:
 def warm_up(app: Flask) -> None:
     """Load the generation and answer a few requests inside the process (not counted
     nor logged), so that the first real request pays for nothing the tenth does not:
-    the generation's load, the autocomplete index, templates, routing."""
+    the generation's load, templates, routing."""
     service = app.extensions["pfocr"]
     try:
         service.refresh()
