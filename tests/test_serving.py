@@ -319,7 +319,7 @@ def test_metrics_and_access_log_cover_every_worker(index: Path, tmp_path: Path):
 
 
 PROCESS_SETTINGS = """
-import gc, json, sys, types
+import ctypes, gc, json, sys, types
 from server.web import create_app, serving
 root = sys.argv[1]
 if sys.argv[2] == "worker":  # what gunicorn calls in each worker after the fork
@@ -328,14 +328,30 @@ if sys.argv[2] == "worker":  # what gunicorn calls in each worker after the fork
     app.extensions["pfocr"].generations.close()
 else:
     serving.make_server(root, port=0).close()
-print(json.dumps([gc.get_threshold()[0], sys.getswitchinterval()]))
+
+# glibc's mmap threshold: left to itself, it rises to the size of a freed mapped block
+# (4 MB), and a 2 MB block then comes from the heap; fixed at 1 MB, it is mapped.
+class MallInfo(ctypes.Structure):
+    _fields_ = [(name, ctypes.c_size_t) for name in (
+        "arena ordblks smblks hblks hblkhd usmblks fsmblks uordblks fordblks keepcost".split())]
+libc = ctypes.CDLL("libc.so.6")
+libc.mallinfo2.restype = MallInfo
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+libc.free(libc.malloc(4 << 20))
+mapped = libc.mallinfo2().hblks
+block = libc.malloc(2 << 20)
+mapped = libc.mallinfo2().hblks - mapped
+libc.free(block)
+print(json.dumps([gc.get_threshold()[0], sys.getswitchinterval(), mapped]))
 """
 
 
 @pytest.mark.parametrize("process", ["worker", "waitress"])
 def test_a_serving_process_has_its_settings(index: Path, process: str):
-    """Each serving process switches threads every millisecond and runs the cycle
-    collector rarely (its default pass over every cached answer was a fifth of the CPU)."""
+    """Each serving process switches threads every millisecond, runs the cycle collector
+    rarely (its default pass over every cached answer was a fifth of the CPU) and maps
+    every block of a megabyte or more (glibc's threshold fixed: its heaps fragmented)."""
     from server.web import serving
 
     done = subprocess.run(
@@ -346,6 +362,7 @@ def test_a_serving_process_has_its_settings(index: Path, process: str):
         timeout=BUILD_TIMEOUT,
     )
     assert done.returncode == 0, done.stderr
-    threshold, switch = json.loads(done.stdout.splitlines()[-1])
+    threshold, switch, mapped = json.loads(done.stdout.splitlines()[-1])
     assert threshold == serving.GC_YOUNG_THRESHOLD
     assert switch == pytest.approx(serving.GIL_SWITCH_SECONDS)
+    assert serving.MALLOC_MMAP_THRESHOLD <= 2 << 20 and mapped == 1
