@@ -1,9 +1,12 @@
-"""``pfocr serve`` as the benchmarks run it: on 127.0.0.1 at a free port, ready once its
-workers are up and ``/healthz`` answers 200, stopped by its process group on leaving."""
+"""``pfocr serve`` as the benchmarks run it: on 127.0.0.1 at a free port, ready once every
+worker has answered ``/api/status`` with a generation it can search (a client keeps its
+connection to the worker that accepted it: starting the load while one worker still warms
+up would give the other every client), stopped by its process group on leaving."""
 
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import socket
@@ -12,7 +15,7 @@ import sys
 import time
 import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import psutil
@@ -33,7 +36,8 @@ class Server:
     process: subprocess.Popen[bytes]
     port: int
     workers: int
-    ready_seconds: float = 0.0  # from starting the command to answering /healthz
+    ready_seconds: float = 0.0  # from starting the command to every worker answering
+    answered: set[int] = field(default_factory=set)  # the workers seen answering
 
     @property
     def url(self) -> str:
@@ -76,10 +80,15 @@ def pfocr_serve(
 
 
 def _ready(server: Server) -> bool:
-    if len(server.worker_processes()) < server.workers:
+    """Whether every worker has answered; each call asks once, on a new connection."""
+    workers = {process.pid for process in server.worker_processes()}
+    if len(workers) < server.workers:
         return False
-    with urllib.request.urlopen(f"{server.url}/healthz", timeout=5) as reply:
-        return reply.status == 200
+    with urllib.request.urlopen(f"{server.url}/api/status", timeout=5) as reply:
+        status = json.load(reply)
+    if status["status"] == "ok":
+        server.answered.add(status["worker_pid"])
+    return workers <= server.answered
 
 
 def wait(
