@@ -127,7 +127,7 @@ def _parser() -> argparse.ArgumentParser:
         help="worker processes (default: one per core)",
     )
     serve.add_argument(
-        "--threads", type=_positive, default=4, help="threads per worker (default: 4)"
+        "--threads", type=_positive, default=None, help="threads per worker (default: 2)"
     )
     serve.add_argument(
         "--access-log",
@@ -341,7 +341,7 @@ def _serve(args: argparse.Namespace) -> int:
         host=args.host,
         port=args.port,
         workers=args.workers,
-        threads=args.threads,
+        threads=args.threads or ServeOptions.threads,
         access_log=args.access_log,
         max_requests=args.max_requests,
         costly_slots=args.costly_slots,

@@ -94,21 +94,11 @@ def serve_command(index: Path, *args: str) -> list[str]:
 
 
 @contextlib.contextmanager
-def pfocr_serve(
-    index: Path, *args: str, port: int = 0, workers: int = 2, threads: int = 4
-) -> Iterator[Served]:
-    """`pfocr serve` over ``index``, its workers all answering; stopped on leaving."""
+def pfocr_serve(index: Path, *args: str, port: int = 0, workers: int = 2) -> Iterator[Served]:
+    """`pfocr serve` over ``index`` (its own number of threads a worker), its workers all
+    answering; stopped on leaving."""
     command = serve_command(
-        index,
-        "--host",
-        "127.0.0.1",
-        "--port",
-        str(port),
-        "--workers",
-        str(workers),
-        "--threads",
-        str(threads),
-        *args,
+        index, "--host", "127.0.0.1", "--port", str(port), "--workers", str(workers), *args
     )
     process = subprocess.Popen(
         command,

@@ -5,11 +5,14 @@ core by default) over one listening socket. Choices, and why:
 
 - **Processes for the cores, a few threads each (``gthread``).** Whoosh and our numpy
   code hold the GIL, so only processes use several cores. Each worker also has
-  ``--threads`` (4) threads: CPU-bound requests in one worker take turns under its GIL
+  ``--threads`` (2) threads: CPU-bound requests in one worker take turns under its GIL
   (``sys.setswitchinterval`` of 1 ms, set in each worker, lets ``/healthz`` and quick
   queries in beside a slow one), but a thread sending an export or waiting on a slow
   client no longer stops the worker, and the worker's main loop keeps telling the master
-  it is alive, so a long export is not taken for a hung worker (as with ``sync``).
+  it is alive, so a long export is not taken for a hung worker (as with ``sync``). Not
+  more: requests taking turns under one GIL slow each other more than they overlap
+  (``bench_load --modes w2``, alternated: 4 threads 186-251 req/s, p99 320-460 ms; 3
+  threads 220; 2 threads 242-279, p99 260-390 ms; 1 thread 240-285).
 - **Each worker loads the generation after the fork, before its first request**
   (``post_worker_init``): its pin on the generation is its own (the master holds none),
   and the first query is as fast as the tenth. A thread per worker watches ``current``
@@ -78,7 +81,7 @@ from server.web.errors import ApiError
 
 DEFAULT_HOST = "127.0.0.1"  # local only unless asked: the API has no authentication
 DEFAULT_PORT = 5000
-DEFAULT_THREADS = 4  # per worker (see the module's docstring)
+DEFAULT_THREADS = 2  # per worker (see the module's docstring)
 # A thread waiting for the GIL gets it after this long at most (Python's default: 5 ms):
 # shorter lets /healthz and quick queries take their turns sooner beside a costly one.
 GIL_SWITCH_SECONDS = 0.001
