@@ -10,7 +10,9 @@ records, so a writer, merge or format change that loses or misplaces a posting f
 
 from __future__ import annotations
 
+import contextlib
 import gc
+import os
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -23,6 +25,8 @@ import yaml
 from indexer.analysis import name_key
 from indexer.index import schema
 from indexer.index.arrays import (
+    ARRAYS_DIR,
+    MAPPED_FROM_BYTES,
     NAME_KINDS,
     PostingsSource,
     PostingsTable,
@@ -30,6 +34,7 @@ from indexer.index.arrays import (
     StringTable,
     merge_postings,
 )
+from indexer.index.arrays import _load as load_array
 from indexer.index.reader import MISSING_YEAR, GenerationReader
 from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexStore
 from indexer.lexicon import GeneLexicon
@@ -160,6 +165,44 @@ def test_facet_values(reader: GenerationReader, whoosh: Any, facet: str) -> None
         assert tables.val_docs[start:end].tolist() == holding, value
         assert set(tables.val_ords[start:end].tolist()) == {ordinal}
         assert tables.totals[ordinal] == sum(reader.live[d] for d in holding)
+
+
+def descriptors_under(folder: Path) -> list[str]:
+    """The files under ``folder`` that this process holds open."""
+    found = []
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile (the listing's own, say)
+            target = os.readlink(f"/proc/self/fd/{fd}")
+            if target.startswith(f"{folder}/"):
+                found.append(target)
+    return found
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+def test_only_large_arrays_are_mapped_each_holding_a_file_descriptor(tmp_path: Path) -> None:
+    """A mapped file keeps a descriptor open while mapped; smaller files are read, so a
+    process holding many generations (a test's; a server's during a swap) keeps few."""
+    small = np.arange(100, dtype=np.int32)
+    large = np.arange(MAPPED_FROM_BYTES // 4, dtype=np.int32)
+    np.save(tmp_path / "small.npy", small)
+    np.save(tmp_path / "large.npy", large)
+    read, mapped = load_array(tmp_path, "small"), load_array(tmp_path, "large")
+    assert descriptors_under(tmp_path) == [str(tmp_path / "large.npy")]
+    assert read.tolist() == small.tolist() and mapped.tolist() == large.tolist()
+    assert not read.flags.writeable and not mapped.flags.writeable
+    del mapped
+    gc.collect()
+    assert descriptors_under(tmp_path) == []
+
+
+@pytest.mark.skipif(not Path("/proc/self/fd").is_dir(), reason="reads /proc/self/fd")
+def test_a_generation_holds_a_descriptor_for_its_large_arrays_only(
+    reader: GenerationReader,
+) -> None:
+    folder = reader.path / ARRAYS_DIR
+    large = sorted(str(f) for f in folder.rglob("*.npy") if f.stat().st_size >= MAPPED_FROM_BYTES)
+    held = set(descriptors_under(folder))  # the reader's own mappings
+    assert sorted(held) == large and len(large) < 10
 
 
 def test_spellings_are_the_vocabularys(reader: GenerationReader) -> None:

@@ -50,6 +50,11 @@ FORMAT_VERSION = 2  # 2: names/ (spellings and autocomplete)
 MISSING_YEAR = 0
 _PARTS = ("docs", "facets", "names", "postings")  # the folders of a generation's arrays
 _DOC_SHIFT = 32  # a position key is doc << 32 | position
+# A mapped file holds a file descriptor while it is mapped (Python's mmap keeps its own
+# copy), so smaller files are read instead: a generation of 100k figures maps 101 files,
+# not 170 (0.6 MB read), and a small one none (the tests' processes hold many generations
+# at once; waitress's select() fails past descriptor 1,023).
+MAPPED_FROM_BYTES = 64 << 10
 
 Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies)
 _EMPTY_DOCS = np.zeros(0, dtype=np.int32)
@@ -784,9 +789,15 @@ def _save(folder: Path, name: str, values: np.ndarray) -> None:
 
 
 def _load(folder: Path, name: str) -> np.ndarray:
-    """A file memory-mapped read-only, as a plain array: numpy's memmap subclass costs
-    tens of microseconds on every slice, which queries take by the hundred."""
-    mapped = np.load(folder / f"{name}.npy", mmap_mode="r", allow_pickle=False)
+    """A file as a read-only array: memory-mapped, as a plain array (numpy's memmap
+    subclass costs tens of microseconds on every slice, which queries take by the
+    hundred), or read if smaller than ``MAPPED_FROM_BYTES``."""
+    path = folder / f"{name}.npy"
+    if path.stat().st_size < MAPPED_FROM_BYTES:
+        values = np.load(path, allow_pickle=False)
+        values.flags.writeable = False
+        return values
+    mapped = np.load(path, mmap_mode="r", allow_pickle=False)
     return mapped.view(np.ndarray)  # still the mapping (its base), without the subclass
 
 
