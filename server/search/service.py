@@ -535,6 +535,7 @@ class _Run:
         self.base = base
         self.matched = matched
         self.total = int(np.count_nonzero(matched))
+        self._counted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # facet -> mask, counts
 
     @property
     def relaxed(self) -> bool:
@@ -682,7 +683,7 @@ class _Run:
                 out[name] = _year_facet(self.snap, mask, size, self.req)
                 continue
             arrays = self.snap.facets[name]
-            counts = arrays.totals if mask is self.snap.live else arrays.count(mask, matched)
+            counts = self.counts(name, mask, matched)
             top, truncated = arrays.top(counts, size)
             selected = self.selected.get(name, set())
             shown = top + sorted(selected - set(top), key=lambda o: arrays.values[o].casefold())
@@ -695,6 +696,23 @@ class _Run:
                 "truncated": truncated,
             }
         return out
+
+    def counts(
+        self, name: str, mask: np.ndarray | None = None, matched: int | None = None
+    ) -> np.ndarray:
+        """Documents of ``mask`` (the matched set by default) per value of the facet
+        ``name``, counted once per mask: a gene page reads the counts its facets made.
+        Read-only (the generation's own totals when nothing is filtered)."""
+        if mask is None:
+            mask, matched = self.matched, self.total
+        known = self._counted.get(name)
+        if known is not None and known[0] is mask:
+            return known[1]
+        arrays = self.snap.facets[name]
+        counts = arrays.totals if mask is self.snap.live else arrays.count(mask, matched)
+        counts.flags.writeable = False
+        self._counted[name] = (mask, counts)
+        return counts
 
     def did_you_mean(self, notes: list[str]) -> list[dict[str, Any]]:
         """The query with its unknown words corrected, if that finds figures; a hint, so

@@ -36,9 +36,8 @@ def gene_page(snap: Snapshot, text: str, search: Search) -> tuple[dict[str, Any]
     ordinals = [o for m in matches if (o := genes.lookup(m.symbol)) is not None]
     result, run = search(genes.mask(ordinals, snap.n_docs))
     within = run.matched
-    counts = genes.count(within)
-    for o in ordinals:
-        counts[o] = 0
+    counts = run.counts("gene").copy()
+    counts[ordinals] = 0
     top, _ = genes.top(counts, COOCCURRING)
     first = matches[0]
     result.update(
@@ -56,7 +55,7 @@ def gene_page(snap: Snapshot, text: str, search: Search) -> tuple[dict[str, Any]
             for o in [genes.lookup(m.symbol)]
         ],
         by_year=_year_counts(snap, within),
-        by_organism=_organism_counts(snap, within),
+        by_organism=_organism_counts(snap, run.counts("organism")),
         cooccurring=[{**_gene_link(snap, genes.values[o]), "figures": int(counts[o])} for o in top],
     )
     result["search_query"] = result.pop("query")
@@ -75,9 +74,8 @@ def _year_counts(snap: Snapshot, mask: np.ndarray) -> list[dict[str, int]]:
     return [{"year": int(y), "count": int(counts[y])} for y in np.flatnonzero(counts)]
 
 
-def _organism_counts(snap: Snapshot, mask: np.ndarray) -> list[dict[str, Any]]:
+def _organism_counts(snap: Snapshot, counts: np.ndarray) -> list[dict[str, Any]]:
     arrays = snap.facets["organism"]
-    counts = arrays.count(mask)
     top, _ = arrays.top(counts, len(arrays.values))
     items = []
     for o in top:
