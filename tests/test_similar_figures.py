@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 
 from server.search.models import InvalidParameter, NotFound
-from server.search.service import SearchService
+from server.search.service import SearchService, _most_similar
 from server.web import create_app
 from tests.conftest import STAT3_RECORD
 
@@ -78,3 +79,15 @@ def test_image_link_template_is_one_config_key(sample_index):
 def test_a_bad_image_template_is_refused_naming_the_config_key(sample_index, template):
     with pytest.raises(ValueError, match="PFOCR_IMAGE_URL: image URL template"):
         create_app(sample_index, test_config={"TESTING": True, "PFOCR_IMAGE_URL": template})
+
+
+@pytest.mark.parametrize("limit", [1, 3, 10, 100, 500])
+def test_the_most_similar_are_the_first_of_a_whole_sort(limit):
+    """Sorting only the candidates at or above the limit-th Jaccard picks what sorting
+    them all picks, ties (many, as Jaccard is a ratio of small counts) included."""
+    rng = np.random.default_rng(limit)
+    candidates = np.sort(rng.choice(100_000, size=400, replace=False))
+    shared = rng.integers(1, 5, size=400)
+    jaccard = shared / rng.integers(5, 9, size=400)
+    whole = np.lexsort((candidates, -shared, -jaccard))[:limit]
+    assert _most_similar(candidates, shared, jaccard, limit).tolist() == whole.tolist()

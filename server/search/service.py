@@ -302,7 +302,7 @@ class SearchService:
         # A document lists each of its genes once, so its entry count is its gene count.
         sizes = genes.doc_ptr[candidates + 1] - genes.doc_ptr[candidates]
         jaccard = shared[candidates] / (sizes + own.size - shared[candidates])
-        order = np.lexsort((candidates, -shared[candidates], -jaccard))[:limit]
+        order = _most_similar(candidates, shared[candidates], jaccard, limit)
         chosen = candidates[order]
         own_set = set(own.tolist())
         out = []
@@ -743,6 +743,19 @@ class _Run:
         notes.append("did you mean: not looked up, the server is busy; ask again later")
         self.hint_skipped = True
         return []
+
+
+def _most_similar(
+    candidates: np.ndarray, shared: np.ndarray, jaccard: np.ndarray, limit: int
+) -> np.ndarray:
+    """Where the ``limit`` most similar candidates are: highest Jaccard, then most genes
+    shared, then lowest document number. Only those at or above the ``limit``-th Jaccard
+    are sorted (a figure of common genes shares one with tens of thousands)."""
+    keep = np.arange(len(jaccard))
+    if len(jaccard) > limit:
+        kth = np.partition(jaccard, len(jaccard) - limit)[len(jaccard) - limit]
+        keep = np.flatnonzero(jaccard >= kth)
+    return keep[np.lexsort((candidates[keep], -shared[keep], -jaccard[keep]))[:limit]]
 
 
 def load_shared_data() -> None:
