@@ -1,5 +1,5 @@
 """``pfocr serve`` as the benchmarks run it: on 127.0.0.1 at a free port, ready once every
-worker has answered ``/api/status`` with a generation it can search (a client keeps its
+worker has answered ``/healthz`` with a generation it can search (a client keeps its
 connection to the worker that accepted it: starting the load while one worker still warms
 up would give the other every client), stopped by its process group on leaving."""
 
@@ -80,15 +80,22 @@ def pfocr_serve(
 
 
 def _ready(server: Server) -> bool:
-    """Whether every worker has answered; each call asks once, on a new connection."""
     workers = {process.pid for process in server.worker_processes()}
-    if len(workers) < server.workers:
+    return every_worker_answered(server.url, workers, server.workers, server.answered)
+
+
+def every_worker_answered(url: str, workers: set[int], expected: int, answered: set[int]) -> bool:
+    """Whether all ``expected`` workers are up and each of ``workers`` has answered
+    ``/healthz`` with a generation it can search. Each call asks once, on a new
+    connection, adding the worker that answers to ``answered``: one worker answering says
+    nothing of another still warming up, which accepts no connection meanwhile."""
+    if len(workers) < expected:
         return False
-    with urllib.request.urlopen(f"{server.url}/api/status", timeout=5) as reply:
+    with urllib.request.urlopen(f"{url}/healthz", timeout=5) as reply:
         status = json.load(reply)
     if status["status"] == "ok":
-        server.answered.add(status["worker_pid"])
-    return workers <= server.answered
+        answered.add(status["worker_pid"])
+    return workers <= answered
 
 
 def wait(

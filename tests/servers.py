@@ -30,11 +30,12 @@ from typing import Any
 
 import psutil
 
+from bench.served import every_worker_answered, stop
 from tests.conftest import ROOT
 
 NGINX = os.environ.get("PFOCR_NGINX", "/usr/sbin/nginx")
 NGINX_CONF = ROOT / "deploy" / "nginx.conf"
-START_TIMEOUT = 90  # seconds for a server to answer /healthz
+START_TIMEOUT = 90  # seconds for every worker of a server to answer
 STOP_TIMEOUT = 30
 REQUEST_TIMEOUT = 30
 SERVING_LINE = re.compile(r"Serving PFOCR search on (http://127\.0\.0\.1:\d+)")
@@ -71,6 +72,7 @@ class Served:
     process: subprocess.Popen[str]
     url: str
     output: list[str]
+    answered: set[int] = field(default_factory=set)  # the workers seen answering
 
     @property
     def pid(self) -> int:
@@ -116,10 +118,14 @@ def pfocr_serve(index: Path, *args: str, port: int = 0, workers: int = 2) -> Ite
     try:
         url = _wait_for_line(process, lines, output)
         served = Served(process, url, output)
-        wait_until(lambda: _workers_answer(served, workers), START_TIMEOUT, output)
+        wait_until(
+            lambda: every_worker_answered(served.url, served.workers(), workers, served.answered),
+            START_TIMEOUT,
+            output,
+        )
         yield served
     finally:
-        _stop(process)
+        stop(process)
         reader.join(timeout=STOP_TIMEOUT)
         if process.stdout:
             process.stdout.close()
@@ -142,25 +148,6 @@ def _wait_for_line(process: subprocess.Popen[str], lines: queue.Queue[str], outp
         if found := SERVING_LINE.search(line):
             return found.group(1)
     raise AssertionError(f"pfocr serve did not start in {START_TIMEOUT} s:\n{''.join(output)}")
-
-
-def _workers_answer(served: Served, workers: int) -> bool:
-    if len(served.workers()) < workers:
-        return False
-    status, _, _ = fetch(f"{served.url}/healthz")
-    return status == 200
-
-
-def _stop(process: subprocess.Popen[str]) -> None:
-    if process.poll() is None:
-        with contextlib.suppress(ProcessLookupError):
-            os.kill(process.pid, signal.SIGTERM)  # gunicorn's graceful stop
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_TIMEOUT)
-    with contextlib.suppress(ProcessLookupError):  # any worker left behind
-        os.killpg(process.pid, signal.SIGKILL)
-    if process.poll() is None:
-        process.wait(timeout=STOP_TIMEOUT)
 
 
 def wait_until(

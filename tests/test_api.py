@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import io
 import json
+import os
 import shutil
 import urllib.error
 import urllib.request
@@ -376,7 +377,12 @@ def test_healthz(client: FlaskClient):
     response = client.get("/healthz")
     assert response.status_code == 200
     version = client.get("/api/status").get_json()["version"]
-    assert response.get_json() == {"status": "ok", "index_version": version, "load_error": None}
+    assert response.get_json() == {
+        "status": "ok",
+        "index_version": version,
+        "load_error": None,
+        "worker_pid": os.getpid(),
+    }
 
 
 # -- exports -------------------------------------------------------------------------------

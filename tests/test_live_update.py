@@ -142,7 +142,12 @@ def test_broken_generation_keeps_the_old_one_served_then_recovers(
 ):
     records, root = small_index
     good = fetch(f"{served}/healthz")[1]
-    assert good == {"status": "ok", "index_version": good["index_version"], "load_error": None}
+    assert good == {
+        "status": "ok",
+        "index_version": good["index_version"],
+        "load_error": None,
+        "worker_pid": good["worker_pid"],
+    }
     ok_tag, revalidated = etag_and_revalidation(f"{served}/api/status")
     assert revalidated == 304
 

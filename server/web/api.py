@@ -182,8 +182,9 @@ def openapi() -> Response:
 @health.get("/healthz")
 def healthz() -> Response:
     # 200 while an index is served, "degraded" if it is older than ``current``; with
-    # nothing to serve the service raises and the error handler answers 503.
-    return jsonify(service().health())
+    # nothing to serve the service raises and the error handler answers 503. Which worker
+    # answered, as in /api/status: a server is ready once every one of them has.
+    return jsonify({**service().health(), "worker_pid": os.getpid()})
 
 
 @functools.cache
