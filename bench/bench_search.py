@@ -14,7 +14,8 @@ beside the index, ``<index>-peers``) and reused by later runs.
 Query classes (``bench/search_workload.py``): ``two_common``, ``two_rare``, ``gene``,
 ``word_org_years``, ``browse``, ``min_genes``; ``--distinct`` queries each (first page of
 20, default facets), no word asked twice in the process. For every query, in turn (so a
-slow spell of the shared machine hits every engine alike):
+slow spell of the shared machine hits every engine alike), each timing starting from a
+settled process (garbage collected, the C heap trimmed: :func:`settle`):
 
 - ``ours first``: ``SearchService.search`` of a query never asked before (``match=all``
   for text: every word required, as the peers are asked);
@@ -51,7 +52,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import ctypes
+import ctypes.util
 import dataclasses
+import gc
 import http.client
 import json
 import os
@@ -96,6 +100,19 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULT_CACHES = ("_results", "_matches")  # the service's caches of whole answers
 HTTP_TIMEOUT = 120
 MB = 1024 * 1024
+
+
+def _glibc() -> Any:
+    """The C library when it is glibc (it has ``malloc_trim``), else None."""
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+    except OSError:
+        return None
+    return libc if hasattr(libc, "malloc_trim") else None
+
+
+_LIBC = _glibc()
+
 # What is timed for each query (milliseconds; see the module's docstring)
 MEASURES = (
     "ours_first", "ours_warm", "ours_cached", "ours_best",
@@ -107,10 +124,22 @@ MEASURES = (
 
 
 def timed(fn: Callable[[], Any]) -> float:
-    """Milliseconds ``fn()`` takes."""
+    """Milliseconds ``fn()`` takes, from a settled process (see :func:`settle`)."""
+    settle()
     start = time.perf_counter()
     fn()
     return (time.perf_counter() - start) * 1000
+
+
+def settle() -> None:
+    """Collect the garbage and hand the C heap's free memory back, untimed, so that no
+    engine pays for what the one timed before it left: SQLite's browse frees many small
+    blocks, and the next sizeable ``malloc`` in this process, whichever engine makes it,
+    first consolidates them all (2 ms, which made our browse "first" twice its "warm").
+    As ``timeit`` turns the collector off while it times."""
+    gc.collect()
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
 
 
 def summary(times: list[float]) -> dict[str, float] | None:
