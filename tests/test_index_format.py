@@ -276,6 +276,20 @@ def test_postings_of_every_term(
 
 
 @pytest.mark.parametrize("field", TERM_FIELDS)
+def test_terms_looked_up_together_as_one_by_one(
+    reader: GenerationReader, postings_of: dict[str, PublicPostings], field: str
+) -> None:
+    present = sorted(postings_of[field])
+    # absent terms around present ones: longer (sharing the first 8 bytes), shorter,
+    # before the first and after the last
+    absent = [t + "zz" for t in present] + [t[:-1] for t in present] + ["", "\uffff"]
+    asked = present + absent
+    expected = [len(postings_of[field].get(t, ([], []))[0]) for t in asked]
+    assert reader.doc_frequencies(field, asked) == expected
+    assert reader.doc_frequencies(field, []) == []
+
+
+@pytest.mark.parametrize("field", TERM_FIELDS)
 def test_no_term_more_nor_less_than_whoosh_holds(
     reader: GenerationReader, postings_of: dict[str, PublicPostings], field: str
 ) -> None:

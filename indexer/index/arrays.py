@@ -118,6 +118,10 @@ def find_sorted(strings: StringTable, keys: np.ndarray, wanted: bytes) -> int | 
     """The number of ``wanted`` in sorted ``strings`` (``keys`` their key8s), or None."""
     k = key8(wanted)
     lo = int(np.searchsorted(keys, k, "left"))
+    if lo == len(keys) or keys[lo] != k:
+        return None
+    if strings.bytes_at(lo) == wanted:  # most terms: the first with its 8 bytes
+        return lo
     hi = int(np.searchsorted(keys, k, "right"))
     while lo < hi:  # strings sharing their first 8 bytes: by the rest
         mid = (lo + hi) // 2
@@ -129,6 +133,24 @@ def find_sorted(strings: StringTable, keys: np.ndarray, wanted: bytes) -> int | 
         else:
             return mid
     return None
+
+
+def find_many(strings: StringTable, keys: np.ndarray, wanted: list[bytes]) -> list[int | None]:
+    """:func:`find_sorted` of each of ``wanted``, in one search of ``keys``."""
+    if not wanted:
+        return []
+    keyed = _key8s(wanted)
+    starts = np.searchsorted(keys, keyed, "left")
+    heads = keys[np.minimum(starts, len(keys) - 1)] if len(keys) else keyed + np.uint64(1)
+    found: list[int | None] = []
+    for word, lo, same in zip(wanted, starts.tolist(), (heads == keyed).tolist(), strict=True):
+        if not same or lo == len(keys):
+            found.append(None)
+        elif strings.bytes_at(lo) == word:
+            found.append(lo)
+        else:  # strings sharing their first 8 bytes
+            found.append(find_sorted(strings, keys, word))
+    return found
 
 
 def prefix_range(strings: StringTable, keys: np.ndarray, prefix: bytes) -> tuple[int, int]:
@@ -205,6 +227,12 @@ class PostingsTable:
     def doc_frequency(self, term: str) -> int:
         i = self.find(term)
         return 0 if i is None else int(self.post_ptr[i + 1] - self.post_ptr[i])
+
+    def doc_frequencies(self, terms: list[str]) -> list[int]:
+        """:meth:`doc_frequency` of each of ``terms``, looked up together."""
+        found = find_many(self.terms, self._keys(), [t.encode("utf-8") for t in terms])
+        ptr = self.post_ptr
+        return [0 if i is None else int(ptr[i + 1] - ptr[i]) for i in found]
 
     def positions(self, term: str) -> np.ndarray:
         """Every occurrence of ``term`` as sorted int64 keys ``doc << 32 | position``."""

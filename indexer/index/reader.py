@@ -127,6 +127,11 @@ class GenerationReader:
         table = self._table(field)
         return 0 if table is None else table.doc_frequency(term)
 
+    def doc_frequencies(self, field: str, terms: list[str]) -> list[int]:
+        """:meth:`doc_frequency` of each of ``terms``, looked up together."""
+        table = self._table(field)
+        return [0] * len(terms) if table is None else table.doc_frequencies(terms)
+
     def expand_prefix(self, field: str, prefix: str, limit: int) -> list[str]:
         """Up to ``limit`` indexed terms of ``field`` starting with ``prefix``, in order."""
         table = self._table(field)

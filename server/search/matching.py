@@ -55,6 +55,7 @@ from server.search.scoring import (
     all_of,
     any_of,
     bm25,
+    no_documents,
     sum_scores,
 )
 from server.search.snapshot import Snapshot
@@ -379,12 +380,11 @@ class Evaluator:
         if self.is_gene_name(word):
             return match
         found = [match]
-        for cut in range(2, len(word) - 1):
-            parts = [index_term(word[:cut]), index_term(word[cut:])]
-            if "" in parts:  # a stop word
-                continue
-            figures = [self.snap.doc_frequency(schema.TEXT, part) for part in parts]
-            if 0 in figures or sum(figures) > MAX_SPLIT_FIGURES:
+        cuts = [[index_term(word[:cut]), index_term(word[cut:])] for cut in range(2, len(word) - 1)]
+        cuts = [parts for parts in cuts if "" not in parts]  # no stop word
+        figures = self.snap.doc_frequencies(schema.TEXT, [t for parts in cuts for t in parts])
+        for parts, left, right in zip(cuts, figures[::2], figures[1::2], strict=True):
+            if 0 in (left, right) or left + right > MAX_SPLIT_FIGURES:
                 continue
             both = self._all_words(parts, title=False)
             apart = self.snap.phrase_docs(schema.TEXT, parts, both.mask)
@@ -543,12 +543,13 @@ class Evaluator:
 
     def _terms(self, fields: list[tuple[str, str, float]]) -> Match:
         """Documents holding any of the (field, term, boost) triples; BM25 summed."""
+        found = [(f, boost, *self.snap.postings(f, term)) for f, term, boost in fields]
+        found = [posted for posted in found if len(posted[2])]
+        if not found:  # most of a query's lookups (gene names of a plain word...)
+            return no_documents(self.n)
         mask = np.zeros(self.n, dtype=bool)
         scores = np.zeros(self.n, dtype=np.float32)
-        for field_name, term, boost in fields:
-            ids, tf = self.snap.postings(field_name, term)
-            if not len(ids):
-                continue
+        for field_name, boost, ids, tf in found:
             mask[ids] = True
             scores[ids] += bm25(self.snap, field_name, ids, tf) * np.float32(boost)
         return Match(mask, scores)
