@@ -36,6 +36,7 @@ from indexer.index.arrays import (
 )
 from indexer.index.arrays import _load as load_array
 from indexer.index.reader import MISSING_YEAR, GenerationReader
+from indexer.index.records import DICTIONARY_BYTES, RecordCodec
 from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexStore
 from indexer.lexicon import GeneLexicon
 from indexer.record import Figure
@@ -252,6 +253,19 @@ def test_autocomplete_names_are_the_lexicons_the_facets_and_the_title_words(
     assert order == sorted(order)
     stat3 = next(n for n in rows if n.key == name_key("STAT3") and n.kind == "gene")
     assert stat3.extra == {"entrez": lexicon.entrez("STAT3")} == {"entrez": "6774"}
+
+
+def test_records_read_back_whole_and_smaller_with_the_trained_dictionary(
+    reader: GenerationReader,
+) -> None:
+    records = reader.records(np.flatnonzero(reader.live).tolist())
+    trained = RecordCodec.trained(records)
+    least, most = DICTIONARY_BYTES
+    assert trained.dictionary is not None and least <= len(trained.dictionary) <= most
+    plain = RecordCodec()
+    assert [trained.decode(trained.encode(r)) for r in records] == records
+    with_dictionary = sum(len(trained.encode(r)) for r in records)
+    assert with_dictionary < 0.8 * sum(len(plain.encode(r)) for r in records)
 
 
 @pytest.mark.parametrize("field", SCORED_FIELDS)
