@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import contextlib
 import gc
+import json
 import os
+import shutil
 import warnings
 from collections.abc import Iterator, Sequence
 from pathlib import Path
@@ -26,8 +28,10 @@ from indexer.analysis import name_key
 from indexer.index import schema
 from indexer.index.arrays import (
     ARRAYS_DIR,
+    FORMAT_FILE,
     MAPPED_FROM_BYTES,
     NAME_KINDS,
+    GenerationArrays,
     PostingsSource,
     PostingsTable,
     SegmentPostings,
@@ -204,6 +208,68 @@ def test_a_generation_holds_a_descriptor_for_its_large_arrays_only(
     large = sorted(str(f) for f in folder.rglob("*.npy") if f.stat().st_size >= MAPPED_FROM_BYTES)
     held = set(descriptors_under(folder))  # the reader's own mappings
     assert sorted(held) == large and len(large) < 10
+
+
+@pytest.mark.parametrize("field", TERM_FIELDS)
+def test_frequencies_are_written_only_where_one_is_not_1(
+    reader: GenerationReader, postings_of: dict[str, PublicPostings], field: str
+) -> None:
+    """Exact-value fields (genes, organisms...) hold each term once: all their
+    frequencies are 1, read back from no file."""
+    some_not_1 = any(w != 1 for _, weights in postings_of[field].values() for w in weights)
+    written = (reader.path / ARRAYS_DIR / "postings" / f"{field}.tf.npy").exists()
+    assert written == some_not_1, field
+    if field in (schema.TEXT, schema.TITLE):  # the sample's figures repeat words
+        assert written
+    if field in (schema.GENE, schema.ALIAS, schema.ENTREZ, schema.ORGANISM):
+        assert not written
+
+
+@pytest.mark.parametrize("facet", sorted(schema.FACET_FIELDS))
+def test_facet_ordinals_are_narrowed(reader: GenerationReader, facet: str) -> None:
+    tables = reader.arrays.facets[facet]
+    for ordinals in (tables.doc_vals, tables.val_ords):
+        assert ordinals.dtype.itemsize <= 2, facet  # the sample has under 65,536 genes
+        assert len(tables.values) <= np.iinfo(ordinals.dtype).max + 1
+
+
+def copied_arrays(reader: GenerationReader, tmp_path: Path) -> Path:
+    """A copy of the reader's generation to change (Whoosh's files are not needed)."""
+    shutil.copytree(reader.path / ARRAYS_DIR, tmp_path / ARRAYS_DIR)
+    return tmp_path
+
+
+def test_a_lost_frequencies_file_is_an_error_not_frequencies_of_1(
+    reader: GenerationReader, tmp_path: Path
+) -> None:
+    generation = copied_arrays(reader, tmp_path)
+    (generation / ARRAYS_DIR / "postings" / "text.tf.npy").unlink()
+    with pytest.raises(FileNotFoundError, match=r"text\.tf\.npy"):
+        GenerationArrays.load(generation)
+
+
+def test_arrays_of_format_2_are_read(reader: GenerationReader, tmp_path: Path) -> None:
+    """Format 2 wrote every field's frequencies and 32-bit facet ordinals."""
+    generation = copied_arrays(reader, tmp_path)
+    root = generation / ARRAYS_DIR
+    described = json.loads((root / FORMAT_FILE).read_text())
+    gene = reader.arrays.postings[schema.GENE]
+    np.save(root / "postings" / "gene.tf.npy", np.ones(len(gene.docs), dtype=np.uint8))
+    for part in ("doc_vals", "val_ords"):
+        path = root / "facets" / f"gene.{part}.npy"
+        np.save(path, np.load(path).astype(np.int32))
+    for name in ("postings/gene.tf.npy", "facets/gene.doc_vals.npy", "facets/gene.val_ords.npy"):
+        described["files"][name] = (root / name).stat().st_size
+    described["format"] = 2
+    (root / FORMAT_FILE).write_text(json.dumps(described))
+    old = GenerationArrays.load(generation)
+    assert old.postings[schema.GENE].tf.tolist() == gene.tf.tolist()
+    assert old.facets["gene"].doc_vals.dtype == np.int32
+    assert old.facets["gene"].doc_vals.tolist() == reader.arrays.facets["gene"].doc_vals.tolist()
+    described["format"] = 1
+    (root / FORMAT_FILE).write_text(json.dumps(described))
+    with pytest.raises(ValueError, match="arrays of format 1"):
+        GenerationArrays.load(generation)
 
 
 def test_spellings_are_the_vocabularys(reader: GenerationReader) -> None:

@@ -13,14 +13,16 @@ every index shape. Layout of ``<generation>/arrays/``::
                                            with ``searchsorted``, prefixes too
     postings/<field>.post_ptr.npy  int64   where each term's postings start (n + 1)
     postings/<field>.docs.npy      int32   document numbers, ascending within a term
-    postings/<field>.tf.npy        uint8   term frequencies (uint16 or 32 if any is larger)
+    postings/<field>.tf.npy        uint8   term frequencies (uint16 or 32 if any is larger);
+                                           no file where every one is 1 (exact values)
     postings/<field>.pos_ptr.npy   int64   where each term's positions start (n + 1)  } text
     postings/<field>.pos.npy       uint16  each posting's positions, ascending (uint32) }
     docs/<name>.npy                live, years, figid order and rank, the year orders of
                                    searches without text, field lengths
     docs/figids.*                  figids as a string table
     facets/<facet>.*               each facet as CSR tables: document -> value ordinals
-                                   and value -> documents, its values as a string table
+                                   and value -> documents, its values as a string table;
+                                   ordinals in the fewest of 8, 16 or 32 bits
     names/spelling.*               stem -> the word shown for it ("muscl" -> "muscle"):
                                    sorted stems (string table, key8), their words
     names/suggest.*                autocomplete's names sorted by folded key, then kind:
@@ -46,7 +48,10 @@ import numpy as np
 
 ARRAYS_DIR = "arrays"
 FORMAT_FILE = "format.json"
-FORMAT_VERSION = 2  # 2: names/ (spellings and autocomplete)
+# 2: names/ (spellings and autocomplete); 3: no frequencies where all are 1, facet
+# ordinals narrowed (23 MB less at 100k). Format 2 is read too: its files are a superset.
+FORMAT_VERSION = 3
+READABLE_FORMATS = (2, 3)
 MISSING_YEAR = 0
 _PARTS = ("docs", "facets", "names", "postings")  # the folders of a generation's arrays
 _DOC_SHIFT = 32  # a position key is doc << 32 | position
@@ -257,19 +262,25 @@ class PostingsTable:
         _save(folder, f"{name}.key8", self._keys())
         _save(folder, f"{name}.post_ptr", self.post_ptr)
         _save(folder, f"{name}.docs", self.docs)
-        _save(folder, f"{name}.tf", self.tf)
+        if not _all_ones(self.tf):
+            _save(folder, f"{name}.tf", self.tf)
         if self.pos is not None and self.pos_ptr is not None:
             _save(folder, f"{name}.pos_ptr", self.pos_ptr)
             _save(folder, f"{name}.pos", self.pos)
 
     @classmethod
-    def load(cls, folder: Path, name: str) -> PostingsTable:
+    def load(cls, folder: Path, name: str, frequencies: bool | None = None) -> PostingsTable:
+        """``frequencies``: whether the table has its own (else every one is 1); None:
+        whether their file is there."""
         positions = (folder / f"{name}.pos.npy").exists()
+        if frequencies is None:
+            frequencies = (folder / f"{name}.tf.npy").exists()
+        docs = _load(folder, f"{name}.docs")
         return cls(
             terms=StringTable.load(folder, name),
             post_ptr=_load(folder, f"{name}.post_ptr"),
-            docs=_load(folder, f"{name}.docs"),
-            tf=_load(folder, f"{name}.tf"),
+            docs=docs,
+            tf=_load(folder, f"{name}.tf") if frequencies else _ones(len(docs)),
             pos_ptr=_load(folder, f"{name}.pos_ptr") if positions else None,
             pos=_load(folder, f"{name}.pos") if positions else None,
             key8=_load(folder, f"{name}.key8") if (folder / f"{name}.key8.npy").exists() else None,
@@ -482,11 +493,11 @@ class FacetTables:
 
     values: StringTable
     doc_ptr: np.ndarray  # int64, per document
-    doc_vals: np.ndarray  # int32, value ordinals of each document's entries
+    doc_vals: np.ndarray  # value ordinals of each document's entries (``_narrow``)
     entry_doc: np.ndarray  # int32, the document of each entry
     val_ptr: np.ndarray  # int64, per value
     val_docs: np.ndarray  # int32, the documents of each value
-    val_ords: np.ndarray  # int32, the value of each entry of val_docs
+    val_ords: np.ndarray  # the value of each entry of val_docs (``_narrow``)
     totals: np.ndarray  # int64, live documents per value
 
     NAMES = ("doc_ptr", "doc_vals", "entry_doc", "val_ptr", "val_docs", "val_ords", "totals")
@@ -519,11 +530,11 @@ class FacetTables:
         return cls(
             values=StringTable.of([v.encode("utf-8") for v in values]),
             doc_ptr=_ptr(lengths),
-            doc_vals=doc_vals,
+            doc_vals=_narrow(doc_vals),
             entry_doc=entry_doc,
             val_ptr=_ptr(counts),
             val_docs=entry_doc[order],
-            val_ords=doc_vals[order],
+            val_ords=_narrow(doc_vals[order]),
             totals=live_counts.astype(np.int64),
         )
 
@@ -747,17 +758,21 @@ class GenerationArrays:
     def load(cls, generation: Path) -> GenerationArrays:
         root = generation / ARRAYS_DIR
         described = json.loads((root / FORMAT_FILE).read_text(encoding="utf-8"))
-        if described.get("format") != FORMAT_VERSION:
+        if described.get("format") not in READABLE_FORMATS:
             raise ValueError(f"arrays of format {described.get('format')}, not {FORMAT_VERSION}")
-        for name, size in described["files"].items():
+        files = described["files"]
+        for name, size in files.items():
             found = (root / name).stat().st_size
             if found != size:
                 raise ValueError(f"{ARRAYS_DIR}/{name} holds {found:,} bytes, not {size:,}")
         return cls(
             documents=DocumentTables.load(root / "docs"),
             facets={name: FacetTables.load(root / "facets", name) for name in described["facets"]},
-            postings={
-                name: PostingsTable.load(root / "postings", name) for name in described["postings"]
+            postings={  # the files written are listed: a frequencies file lost is an error
+                name: PostingsTable.load(
+                    root / "postings", name, frequencies=f"postings/{name}.tf.npy" in files
+                )
+                for name in described["postings"]
             },
             spelling=SpellingTable.load(root / "names", "spelling"),
             suggest=NameTable.load(root / "names", "suggest"),
@@ -845,6 +860,15 @@ def _ptr(counts: np.ndarray | Iterable[int]) -> np.ndarray:
 def _index_type(size: int) -> type[np.signedinteger]:
     """The smaller integer type able to number ``size`` things (halves the merge's peak)."""
     return np.int32 if size < np.iinfo(np.int32).max else np.int64
+
+
+def _all_ones(values: np.ndarray) -> bool:
+    return bool(len(values)) and bool((values == 1).all())
+
+
+def _ones(n: int) -> np.ndarray:
+    """``n`` term frequencies of 1, read-only, in no memory (one value, repeated)."""
+    return np.broadcast_to(np.ones(1, dtype=np.uint8), (n,))
 
 
 def _narrow(values: np.ndarray) -> np.ndarray:
