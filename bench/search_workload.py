@@ -262,9 +262,8 @@ def _value_counts(reader: Any, facet: str) -> Counter[str]:
     """Live figures per value of a facet (a figure counted once per value)."""
     tables = reader.arrays.facets[facet]
     values = tables.values.all()
-    entries = np.unique(
-        np.stack([tables.entry_doc.astype(np.int64), tables.doc_vals.astype(np.int64)]), axis=1
-    )
+    entry_doc = np.repeat(np.arange(len(reader.live), dtype=np.int64), tables.doc_sizes())
+    entries = np.unique(np.stack([entry_doc, tables.doc_vals.astype(np.int64)]), axis=1)
     entries = entries[:, reader.live[entries[0]]]
     counts = np.bincount(entries[1], minlength=len(values))
     return Counter({values[o]: int(c) for o, c in enumerate(counts.tolist()) if c})

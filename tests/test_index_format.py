@@ -161,6 +161,7 @@ def test_facet_values(reader: GenerationReader, whoosh: Any, facet: str) -> None
         [values[o] for o in tables.doc_vals[tables.doc_ptr[d] : tables.doc_ptr[d + 1]]]
         for d in range(reader.n_docs)
     ]
+    assert tables.doc_sizes().tolist() == [len(doc) for doc in got]
     # one ordinal for every case of a value, and a value once per document
     folded = [list(dict.fromkeys(v.casefold() for v in doc)) for doc in expected]
     assert [[v.casefold() for v in doc] for doc in got] == folded
@@ -168,7 +169,7 @@ def test_facet_values(reader: GenerationReader, whoosh: Any, facet: str) -> None
         start, end = tables.val_ptr[ordinal], tables.val_ptr[ordinal + 1]
         holding = [d for d, doc in enumerate(folded) if value.casefold() in doc]
         assert tables.val_docs[start:end].tolist() == holding, value
-        assert set(tables.val_ords[start:end].tolist()) == {ordinal}
+        assert tables.val_sizes()[ordinal] == len(holding)
         assert tables.totals[ordinal] == sum(reader.live[d] for d in holding)
 
 
@@ -228,9 +229,8 @@ def test_frequencies_are_written_only_where_one_is_not_1(
 @pytest.mark.parametrize("facet", sorted(schema.FACET_FIELDS))
 def test_facet_ordinals_are_narrowed(reader: GenerationReader, facet: str) -> None:
     tables = reader.arrays.facets[facet]
-    for ordinals in (tables.doc_vals, tables.val_ords):
-        assert ordinals.dtype.itemsize <= 2, facet  # the sample has under 65,536 genes
-        assert len(tables.values) <= np.iinfo(ordinals.dtype).max + 1
+    assert tables.doc_vals.dtype.itemsize <= 2, facet  # the sample has under 65,536 genes
+    assert len(tables.values) <= np.iinfo(tables.doc_vals.dtype).max + 1
 
 
 def copied_arrays(reader: GenerationReader, tmp_path: Path) -> Path:
@@ -249,16 +249,22 @@ def test_a_lost_frequencies_file_is_an_error_not_frequencies_of_1(
 
 
 def test_arrays_of_format_2_are_read(reader: GenerationReader, tmp_path: Path) -> None:
-    """Format 2 wrote every field's frequencies and 32-bit facet ordinals."""
+    """Format 2 wrote every field's frequencies, 32-bit facet ordinals, and each facet
+    entry's document and value (which format 3 leaves to np.repeat)."""
     generation = copied_arrays(reader, tmp_path)
     root = generation / ARRAYS_DIR
     described = json.loads((root / FORMAT_FILE).read_text())
     gene = reader.arrays.postings[schema.GENE]
     np.save(root / "postings" / "gene.tf.npy", np.ones(len(gene.docs), dtype=np.uint8))
-    for part in ("doc_vals", "val_ords"):
-        path = root / "facets" / f"gene.{part}.npy"
-        np.save(path, np.load(path).astype(np.int32))
-    for name in ("postings/gene.tf.npy", "facets/gene.doc_vals.npy", "facets/gene.val_ords.npy"):
+    path = root / "facets" / "gene.doc_vals.npy"
+    np.save(path, np.load(path).astype(np.int32))
+    facet = reader.arrays.facets["gene"]
+    np.save(
+        root / "facets" / "gene.entry_doc.npy",
+        np.repeat(np.arange(reader.n_docs), facet.doc_sizes()),
+    )
+    written = ("postings/gene.tf.npy", "facets/gene.doc_vals.npy", "facets/gene.entry_doc.npy")
+    for name in written:
         described["files"][name] = (root / name).stat().st_size
     described["format"] = 2
     (root / FORMAT_FILE).write_text(json.dumps(described))

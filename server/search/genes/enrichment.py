@@ -59,13 +59,13 @@ class GeneSets:
     facet's tables, as the build wrote them (memory-mapped, shared by the workers).
 
     ``post_docs[post_ptr[g]:post_ptr[g + 1]]`` are the figures of gene ordinal ``g``
-    (ascending); ``entry_gene`` is the gene of each entry of ``post_docs``; ``sizes`` is
+    (ascending); ``post_sizes`` is each gene's number of figures; ``sizes`` is
     each figure's number of distinct genes (a figure listing ``Akt1`` and ``AKT1`` holds
     that gene once)."""
 
     post_ptr: np.ndarray
     post_docs: np.ndarray
-    entry_gene: np.ndarray
+    post_sizes: np.ndarray
     sizes: np.ndarray
 
     @classmethod
@@ -74,9 +74,13 @@ class GeneSets:
         return cls(
             post_ptr=arrays.val_ptr,
             post_docs=arrays.val_docs,
-            entry_gene=arrays.val_ords,
+            post_sizes=arrays.val_sizes,
             sizes=np.diff(arrays.doc_ptr).astype(np.int32),
         )
+
+    def of_genes(self, gene_mask: np.ndarray) -> np.ndarray:
+        """The entries of ``post_docs`` whose gene is in ``gene_mask``."""
+        return np.repeat(gene_mask, self.post_sizes)
 
     def overlap(self, genes: np.ndarray, gene_mask: np.ndarray) -> np.ndarray:
         """For every figure, how many of ``genes`` (ordinals; ``gene_mask`` marks the
@@ -89,7 +93,7 @@ class GeneSets:
             ]
             carrying = np.concatenate(slices) if slices else self.post_docs[:0]
         else:
-            carrying = self.post_docs[gene_mask[self.entry_gene]]
+            carrying = self.post_docs[self.of_genes(gene_mask)]
         return np.bincount(carrying, minlength=n_docs)
 
 
@@ -160,7 +164,7 @@ def _library(snap: Snapshot, sets: GeneSets, matched: np.ndarray, req: EnrichReq
     in_library = snap.facets["gene"].count(figures, size) > 0  # genes of any library figure
     if req.background is not None:
         background = _listed_background(snap, req.background)
-        kept = background.genes[sets.entry_gene]
+        kept = sets.of_genes(background.genes)
         figure_genes = np.bincount(sets.post_docs[kept], minlength=snap.n_docs)
     elif req.background_size is not None:
         everything = np.ones(len(in_library), dtype=bool)
