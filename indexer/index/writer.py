@@ -12,9 +12,9 @@ then through several Python calls per posting to write it. This writer:
 - writes each term's postings whole (``_TermWriter``), and the postings of rare terms
   into the term table itself ("inlined", which Whoosh reads but never writes);
 - takes field lengths from memory instead of one column read per posting;
-- compresses postings blocks with zlib's fastest level (``BLOCK_COMPRESSION``): no
-  query reads them (queries read the search arrays), so they are kept small rather than
-  quick to read. Each block records its own compression, as Whoosh's readers expect.
+- compresses postings blocks with zlib's level 6 (``BLOCK_COMPRESSION``): no query
+  reads them (queries read the search arrays), so they are kept small rather than quick
+  to read. Each block records its own compression, as Whoosh's readers expect.
 
 With the same codec settings the index reads as the stock writer's: every file but the
 postings and term table is byte-for-byte the same, and every term's statistics and
@@ -53,7 +53,9 @@ from indexer.index.arrays import ARRAYS_DIR, SegmentPostings
 from indexer.index.records import RecordCodec
 
 NEVER_SPILL_MB = 1 << 30
-BLOCK_COMPRESSION = 1  # zlib's level for postings blocks
+# zlib's level for postings blocks: 6 makes them 9% smaller than 1 (6 MB at 100k), in
+# about the same time (blocks of 128 small numbers)
+BLOCK_COMPRESSION = 6
 _WORTH_COMPRESSING = 20  # bytes of a block's pickle below which Whoosh compresses none
 _LOOKUP_VALUES = ValueAnalyzer()  # the terms of schema.LOOKUP_FIELDS
 SEGMENTS_DIR = "segments"  # under the generation's arrays/: segments' postings, until merged
