@@ -592,3 +592,52 @@ def test_lookup_fields_hold_each_live_figures_values(reader: GenerationReader, f
     assert dict(reader.iter_terms(field)) == {t: len(docs) for t, docs in expected.items()}
     for term, docs in expected.items():
         assert reader.postings(field, term)[0].tolist() == docs, (field, term)
+
+
+def paged_terms() -> dict[str, list[tuple[int, list[int]]]]:
+    """Terms over documents of four pages of 65,536: in one page, spanning several, with
+    pages empty between, at each page's first and last document, and in the last only."""
+    rng = np.random.default_rng(7)
+    page = 1 << 16
+    docs = {
+        "all": sorted(rng.choice(4 * page, 3_000, replace=False).tolist()),
+        "edges": [0, page - 1, page, 2 * page - 1, 3 * page, 4 * page - 1],
+        "first": [1, 5, 9],
+        "gap": [3, 3 * page + 2],  # pages 1 and 2 empty
+        "last": [3 * page + 7, 4 * page - 2],
+        "one": [2 * page + 11],
+    }
+    return {t: [(d, [i % 7, 9]) for i, d in enumerate(ds)] for t, ds in docs.items()}
+
+
+def test_postings_of_several_pages_read_back_whole(tmp_path: Path) -> None:
+    terms = paged_terms()
+    PostingsTable.save(table_of(terms), tmp_path, "text")
+    assert np.load(tmp_path / "text.docs.npy").dtype == np.uint16
+    loaded = PostingsTable.load(tmp_path, "text")
+    assert loaded.pages is not None and loaded.pages.shape == (len(terms), 3)
+    for term, postings in terms.items():
+        assert loaded.postings(term)[0].tolist() == [d for d, _ in postings], term
+        assert loaded.positions(term).tolist() == [(d << 32) | p for d, ps in postings for p in ps]
+    whole = [d for term in sorted(terms) for d, _ in terms[term]]
+    assert loaded.all_docs().tolist() == whole
+    assert loaded.unpaged().pages is None and loaded.unpaged().docs.tolist() == whole
+
+
+def test_a_paged_table_carried_over_merges_as_the_table_it_was(tmp_path: Path) -> None:
+    terms = paged_terms()
+    table = table_of(terms)
+    table.save(tmp_path, "text")
+    loaded = PostingsTable.load(tmp_path, "text")
+    n_docs = 4 << 16
+    doc_map = np.arange(n_docs, dtype=np.int32)
+    doc_map[[5, 3 << 16, (4 << 16) - 1]] = -1  # replaced or removed by an update
+    merged = [
+        merge_postings([PostingsSource({schema.TEXT: t}, doc_map)], schema.TEXT)
+        for t in (table, loaded)
+    ]
+    assert merged[0] is not None and merged[1] is not None
+    for term in terms:
+        assert merged[1].postings(term)[0].tolist() == merged[0].postings(term)[0].tolist()
+        assert merged[1].positions(term).tolist() == merged[0].positions(term).tolist()
+    assert 5 not in merged[1].postings("first")[0].tolist()

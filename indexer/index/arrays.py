@@ -12,7 +12,12 @@ every index shape. Layout of ``<generation>/arrays/``::
     postings/<field>.key8.npy      uint64  each term's first 8 bytes, big-endian: found
                                            with ``searchsorted``, prefixes too
     postings/<field>.post_ptr.npy  int64   where each term's postings start (n + 1)
-    postings/<field>.docs.npy      int32   document numbers, ascending within a term
+    postings/<field>.docs.npy      uint16  document numbers, ascending within a term: their
+                                           low 16 bits (the document's place in its page
+                                           of 65,536)
+    postings/<field>.pages.npy     int64   where each term's postings of each page after
+                                           the first start (terms x pages - 1; no file for
+                                           an index of one page)
     postings/<field>.tf.npy        uint8   term frequencies (uint16 or 32 if any is larger);
                                            no file where every one is 1 (exact values)
     postings/<field>.pos_ptr.npy   int64   where each term's positions start (n + 1)  } text
@@ -36,6 +41,7 @@ them; deleted documents hold no postings, and term statistics count live documen
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 from array import array
@@ -51,20 +57,22 @@ ARRAYS_DIR = "arrays"
 FORMAT_FILE = "format.json"
 # 2: names/ (spellings and autocomplete); 3: no frequencies where all are 1, facet
 # ordinals narrowed, no per-entry document and value arrays in facets (np.repeat of each
-# row's size makes them, faster than they were read): 46 MB less at 100k. Format 2 is
-# read too: its files are a superset.
+# row's size makes them, faster than they were read), postings' document numbers in 16
+# bits by page: 90 MB less at 100k. Format 2 (int32 document numbers, every file) is read
+# too.
 FORMAT_VERSION = 3
 READABLE_FORMATS = (2, 3)
 MISSING_YEAR = 0
 _PARTS = ("docs", "facets", "names", "postings")  # the folders of a generation's arrays
 _DOC_SHIFT = 32  # a position key is doc << 32 | position
+_PAGE_BITS = 16  # postings keep the low 16 bits of a document number, by page of 65,536
 # A mapped file holds a file descriptor while it is mapped (Python's mmap keeps its own
 # copy), so smaller files are read instead: a generation of 100k figures maps 101 files,
 # not 170 (0.6 MB read), and a small one none (the tests' processes hold many generations
 # at once; waitress's select() fails past descriptor 1,023).
 MAPPED_FROM_BYTES = 64 << 10
 
-Postings = tuple[np.ndarray, np.ndarray]  # (document numbers int32, term frequencies)
+Postings = tuple[np.ndarray, np.ndarray]  # (document numbers, ascending; term frequencies)
 _EMPTY_DOCS = np.zeros(0, dtype=np.int32)
 
 
@@ -194,11 +202,12 @@ class PostingsTable:
 
     terms: StringTable
     post_ptr: np.ndarray
-    docs: np.ndarray
+    docs: np.ndarray  # int32; or, with ``pages``, their low 16 bits (uint16)
     tf: np.ndarray
     pos_ptr: np.ndarray | None = None
     pos: np.ndarray | None = None
     key8: np.ndarray | None = None  # the lookup key of each term (written with the table)
+    pages: np.ndarray | None = None  # as saved (see the module's docstring), once loaded
 
     @property
     def has_positions(self) -> bool:
@@ -230,7 +239,30 @@ class PostingsTable:
         if i is None:
             return _EMPTY_DOCS, np.zeros(0, dtype=np.float32)
         start, end = self.post_ptr[i], self.post_ptr[i + 1]
-        return self.docs[start:end], self.tf[start:end].astype(np.float32)
+        return self.term_docs(i), self.tf[start:end].astype(np.float32)
+
+    def term_docs(self, i: int) -> np.ndarray:
+        """The document numbers of term number ``i``, ascending (int32; intp once paged)."""
+        start, end = int(self.post_ptr[i]), int(self.post_ptr[i + 1])
+        if self.pages is None:
+            return self.docs[start:end]
+        docs = self.docs[start:end].astype(np.intp)  # what indexing with them takes
+        for page_start in self.pages[i].tolist():  # ascending: each adds a page to the rest
+            if page_start < end:
+                docs[page_start - start :] += 1 << _PAGE_BITS
+        return docs
+
+    def all_docs(self) -> np.ndarray:
+        """Every posting's document number (int32), term after term."""
+        if self.pages is None:
+            return self.docs
+        return _unpaged(self.docs, self.post_ptr, self.pages)
+
+    def unpaged(self) -> PostingsTable:
+        """This table with whole document numbers (what merging works on)."""
+        if self.pages is None:
+            return self
+        return dataclasses.replace(self, docs=self.all_docs(), pages=None)
 
     def doc_frequency(self, term: str) -> int:
         i = self.find(term)
@@ -248,7 +280,7 @@ class PostingsTable:
         if i is None or self.pos is None or self.pos_ptr is None:
             return np.zeros(0, dtype=np.int64)
         start, end = self.post_ptr[i], self.post_ptr[i + 1]
-        docs = self.docs[start:end].astype(np.int64)
+        docs = self.term_docs(i).astype(np.int64)
         counts = self.tf[start:end].astype(np.int64)
         where = self.pos[self.pos_ptr[i] : self.pos_ptr[i + 1]].astype(np.int64)
         return (np.repeat(docs, counts) << _DOC_SHIFT) | where
@@ -264,7 +296,10 @@ class PostingsTable:
         self.terms.save(folder, name)
         _save(folder, f"{name}.key8", self._keys())
         _save(folder, f"{name}.post_ptr", self.post_ptr)
-        _save(folder, f"{name}.docs", self.docs)
+        low, pages = (self.docs, self.pages) if self.pages is not None else _paged(self)
+        _save(folder, f"{name}.docs", low)
+        if pages.shape[1]:
+            _save(folder, f"{name}.pages", pages)
         if not _all_ones(self.tf):
             _save(folder, f"{name}.tf", self.tf)
         if self.pos is not None and self.pos_ptr is not None:
@@ -279,10 +314,16 @@ class PostingsTable:
         if frequencies is None:
             frequencies = (folder / f"{name}.tf.npy").exists()
         docs = _load(folder, f"{name}.docs")
+        post_ptr = _load(folder, f"{name}.post_ptr")
+        pages = None  # format 2: whole document numbers
+        if docs.dtype == np.uint16:
+            paged = (folder / f"{name}.pages.npy").exists()
+            pages = _load(folder, f"{name}.pages") if paged else _one_page(len(post_ptr) - 1)
         return cls(
             terms=StringTable.load(folder, name),
-            post_ptr=_load(folder, f"{name}.post_ptr"),
+            post_ptr=post_ptr,
             docs=docs,
+            pages=pages,
             tf=_load(folder, f"{name}.tf") if frequencies else _ones(len(docs)),
             pos_ptr=_load(folder, f"{name}.pos_ptr") if positions else None,
             pos=_load(folder, f"{name}.pos") if positions else None,
@@ -399,6 +440,7 @@ def merge_postings(sources: Sequence[PostingsSource], name: str) -> PostingsTabl
 
 def _kept(table: PostingsTable, doc_map: np.ndarray) -> tuple[PostingsTable, np.ndarray]:
     """``table`` less the postings of documents not kept, and each term's postings left."""
+    table = table.unpaged()
     keep = doc_map[table.docs] >= 0
     if keep.all():
         return table, np.diff(table.post_ptr)
@@ -439,6 +481,36 @@ def _sort_within_terms(table: PostingsTable) -> None:
         table.pos = table.pos[_ranges(starts[order], table.tf[order])]
     table.docs = docs[order]
     table.tf = table.tf[order]
+
+
+def _one_page(terms: int) -> np.ndarray:
+    """The page starts of ``terms`` terms in an index of one page: none."""
+    return np.zeros((terms, 0), dtype=np.int64)
+
+
+def _paged(table: PostingsTable) -> tuple[np.ndarray, np.ndarray]:
+    """``table``'s document numbers as their low 16 bits, and where each term's postings
+    of each page after the first start (its documents ascend: so do their pages)."""
+    docs, ptr = table.docs, table.post_ptr
+    pages = (int(docs.max()) >> _PAGE_BITS) + 1 if len(docs) else 1
+    starts = np.empty((len(ptr) - 1, pages - 1), dtype=np.int64)
+    for page in range(1, pages):
+        below = np.zeros(len(docs) + 1, dtype=_index_type(len(docs)))
+        np.cumsum(docs < (page << _PAGE_BITS), out=below[1:])
+        starts[:, page - 1] = ptr[:-1] + (below[ptr[1:]] - below[ptr[:-1]])
+    return (docs & 0xFFFF).astype(np.uint16), starts
+
+
+def _unpaged(low: np.ndarray, ptr: np.ndarray, pages: np.ndarray) -> np.ndarray:
+    """Whole document numbers from :func:`_paged`'s: each posting's page is the number of
+    its term's page starts at or before it."""
+    if not pages.shape[1]:
+        return low.astype(np.int32)
+    step = np.zeros(len(low) + 1, dtype=np.int32)
+    np.add.at(step, pages.ravel(), 1)
+    np.subtract.at(step, ptr[1:], pages.shape[1])  # back to page 0 where the next term starts
+    page = np.cumsum(step[:-1], dtype=np.int32)
+    return low.astype(np.int32) + (page << _PAGE_BITS)
 
 
 def _offsets(counts: np.ndarray) -> np.ndarray:
