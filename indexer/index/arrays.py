@@ -58,7 +58,7 @@ FORMAT_FILE = "format.json"
 # 2: names/ (spellings and autocomplete); 3: no frequencies where all are 1, facet
 # ordinals narrowed, no per-entry document and value arrays in facets (np.repeat of each
 # row's size makes them, faster than they were read), postings' document numbers in 16
-# bits by page: 90 MB less at 100k. Format 2 (int32 document numbers, every file) is read
+# bits by page: 80 MB less at 100k. Format 2 (int32 document numbers, every file) is read
 # too.
 FORMAT_VERSION = 3
 READABLE_FORMATS = (2, 3)
