@@ -147,14 +147,12 @@ def test_figids_and_years(reader: GenerationReader, whoosh: Any) -> None:
 
 
 @pytest.mark.parametrize("facet", sorted(schema.FACET_FIELDS))
-def test_facet_values(reader: GenerationReader, whoosh: Any, facet: str) -> None:
-    expected = []
-    for leaf, _ in leaves(whoosh):
-        column = leaf.column_reader(schema.facet_column(facet), translate=False)
-        expected.extend(
-            column[d].decode("utf-8").split(schema.VALUE_SEPARATOR) if column[d] else []
-            for d in range(leaf.doc_count_all())
-        )
+def test_facet_values(reader: GenerationReader, facet: str) -> None:
+    """Each live figure's values are its stored record's; a deleted one has none."""
+    expected = [
+        schema.facet_values(Figure.from_dict(record))[facet] if reader.live[d] else []
+        for d, record in enumerate(reader.records(range(reader.n_docs)))
+    ]
     tables = reader.arrays.facets[facet]
     values = tables.values.all()
     got = [
@@ -300,17 +298,13 @@ def test_autocomplete_names_are_the_lexicons_the_facets_and_the_title_words(
         if key not in symbols and key.strip():
             display = lexicon.alias_display[key]
             expected[key, "alias"] = (display, lexicon.figures_printing(display))
+    live = np.flatnonzero(reader.live).tolist()
+    figures = [Figure.from_dict(record) for record in reader.records(live)]
     for facet in ("organism", "disease"):
         counts: dict[str, list[str]] = {}
-        for leaf, _ in leaves(whoosh):
-            column = leaf.column_reader(schema.facet_column(facet), translate=False)
-            for d in range(leaf.doc_count_all()):
-                if leaf.is_deleted(d) or not column[d]:
-                    continue
-                for value in {
-                    v.casefold(): v for v in column[d].decode().split(schema.VALUE_SEPARATOR)
-                }.values():
-                    counts.setdefault(value.casefold(), []).append(value)
+        for figure in figures:
+            for value in {v.casefold(): v for v in schema.facet_values(figure)[facet]}.values():
+                counts.setdefault(value.casefold(), []).append(value)
         for spellings in counts.values():
             expected[name_key(spellings[0]), facet] = (spellings[0], len(spellings))
     for stem, (docs, _) in postings_of[schema.TITLE].items():

@@ -18,6 +18,7 @@ from whoosh.query import Term
 from indexer import pipeline
 from indexer.analysis import name_key
 from indexer.index import schema
+from indexer.index.reader import GenerationReader
 from indexer.index.records import RecordCodec
 from indexer.index.store import BuildInProgress, IncompatibleIndex, IndexStore
 from indexer.lexicon import GeneLexicon
@@ -130,14 +131,22 @@ def test_lexicon_maps_symbols_entrez_and_aliases(sample_index):
     assert lexicon.resolve("no-such-gene") == []
 
 
-def test_facet_columns_hold_display_values(sample_index):
-    ix = IndexStore(sample_index).open_current()
-    with ix.reader() as reader:
-        figids = reader.column_reader(schema.FIGID)
-        organisms = reader.column_reader(schema.facet_column("organism"))
-        values = {figids[d].decode(): organisms[d].decode() for d in reader.all_doc_ids()}
-    assert values[OLDER_RECORD] == "Homo sapiens"
-    assert values[NEWER_RECORD].split(schema.VALUE_SEPARATOR) == [
+def facet_values_of(root: Path, facet: str, figid: str) -> list[str]:
+    """A figure's display values of ``facet``, as the generation's search arrays hold them."""
+    reader = GenerationReader(IndexStore(root).require_current())
+    try:
+        figids = reader.figids.all()
+        docnum = next(d for d, f in enumerate(figids) if f == figid and reader.live[d])
+        tables = reader.arrays.facets[facet]
+        ordinals = tables.doc_vals[tables.doc_ptr[docnum] : tables.doc_ptr[docnum + 1]]
+        return [tables.values[o] for o in ordinals.tolist()]
+    finally:
+        reader.close()
+
+
+def test_facets_hold_display_values(sample_index):
+    assert facet_values_of(sample_index, "organism", OLDER_RECORD) == ["Homo sapiens"]
+    assert facet_values_of(sample_index, "organism", NEWER_RECORD) == [
         "Eschscholzia californica",
         "Homo sapiens",
     ]
@@ -336,11 +345,10 @@ def test_newer_records_keep_hgnc_symbols_listed_after_other_spellings(sample_ind
         with ix.searcher() as searcher:
             record = stored_record(searcher, figure.figid, IndexStore(sample_index).current())
             stored = {gene["symbol"] for gene in record["genes"]}
-            docnum = docnum_of(searcher, figure.figid)
-            facet = searcher.reader().column_reader(schema.facet_column("gene"))[docnum]
+        facet = facet_values_of(sample_index, "gene", figure.figid)
         assert {"TP53", "MTOR", "MMP2"} <= known or {"AKT1", "BRAF", "SHH", "TNF"} <= known
         assert stored == known
-        assert set(facet.decode().split(schema.VALUE_SEPARATOR)) == known
+        assert set(facet) == known
         for symbol in known:
             assert figure.figid in figids_matching(sample_index, schema.GENE, symbol.lower())
 

@@ -45,7 +45,7 @@ import dataclasses
 import json
 import os
 from array import array
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from itertools import chain, pairwise
 from pathlib import Path
@@ -333,14 +333,24 @@ class PostingsTable:
 
 # -- a segment's postings, as the bulk writer pools them ---------------------------------------
 
+_VALUE_SEPARATOR = "\t"  # between a document's values of a facet (``schema.FACET_KEYS``)
+
 
 class SegmentPostings:
     """Collects one segment's postings as the bulk writer writes them, field by field, and
-    saves them as tables (with segment-local document numbers) for the build to merge."""
+    each document's facet values, and saves them as tables (with segment-local document
+    numbers) for the build to merge."""
 
     def __init__(self) -> None:
         self.tables: dict[str, PostingsTable] = {}
         self.figids: list[str] = []  # of the segment's documents, in order
+        self.facets: dict[str, list[bytes]] = {}  # facet -> each document's values, joined
+
+    def add_document(self, figid: str, facets: dict[str, bytes]) -> None:
+        """A document's figid and its values of each facet, tab-joined (UTF-8)."""
+        for facet, joined in facets.items():
+            self.facets.setdefault(facet, [b""] * len(self.figids)).append(joined)
+        self.figids.append(figid)
 
     def add_field(
         self,
@@ -370,25 +380,68 @@ class SegmentPostings:
         folder.mkdir(parents=True, exist_ok=True)
         for name, table in self.tables.items():
             table.save(folder, name)
+        for facet, joined in self.facets.items():
+            StringTable.of(joined).save(folder, f"values.{facet}")
         (folder / "figids.txt").write_text("\n".join(self.figids), encoding="utf-8")
         _write_json(folder / "fields.json", sorted(self.tables))
+        _write_json(folder / "facets.json", sorted(self.facets))
 
 
 @dataclass(eq=False)
 class PostingsSource:
-    """Postings to merge into a generation: tables (by field) over some documents, and
-    where each of those documents is in the generation (-1: not there any more)."""
+    """Postings and facet values to merge into a generation: tables (by field) over some
+    documents, each document's values of each facet, and where each of those documents is
+    in the generation (-1: not there any more)."""
 
     tables: dict[str, PostingsTable]
     doc_map: np.ndarray
+    # facet -> each document's values (None: a source of postings alone)
+    values: Callable[[str], Iterator[list[str]]] | None = None
 
     @classmethod
     def segment(cls, folder: Path, docnum_of: dict[str, int]) -> PostingsSource:
         """A segment saved by :class:`SegmentPostings`, its documents found by figid."""
         figids = (folder / "figids.txt").read_text(encoding="utf-8").split("\n")
         names = json.loads((folder / "fields.json").read_text(encoding="utf-8"))
+        facets = set(json.loads((folder / "facets.json").read_text(encoding="utf-8")))
         doc_map = np.array([docnum_of.get(f, -1) for f in figids], dtype=np.int32)
-        return cls({n: PostingsTable.load(folder, n) for n in names}, doc_map)
+
+        def values(facet: str) -> Iterator[list[str]]:
+            if facet not in facets:
+                return iter([[]] * len(figids))
+            joined = StringTable.load(folder, f"values.{facet}").all()
+            return (v.split(_VALUE_SEPARATOR) if v else [] for v in joined)
+
+        return cls({n: PostingsTable.load(folder, n) for n in names}, doc_map, values)
+
+    @classmethod
+    def generation(cls, arrays: GenerationArrays, doc_map: np.ndarray) -> PostingsSource:
+        """A generation's postings and facet values, ``doc_map`` numbering its documents."""
+
+        def values(facet: str) -> Iterator[list[str]]:
+            tables = arrays.facets.get(facet)
+            if tables is None:
+                return iter([[]] * len(doc_map))
+            names, ordinals = tables.values.all(), tables.doc_vals.tolist()
+            bounds = tables.doc_ptr.tolist()
+            return ([names[o] for o in ordinals[a:b]] for a, b in pairwise(bounds))
+
+        return cls(arrays.postings, doc_map, values)
+
+
+def merge_facet_values(
+    sources: Sequence[PostingsSource], facet: str, n_docs: int
+) -> list[list[str]]:
+    """Each of the generation's ``n_docs`` documents' values of ``facet``, from the
+    sources that hold it (none for a document no source keeps: a deleted one)."""
+    merged: list[list[str]] = [[] for _ in range(n_docs)]
+    for source in sources:
+        if source.values is None:
+            continue
+        for docnum, values in zip(source.doc_map.tolist(), source.values(facet), strict=True):
+            if docnum >= 0:
+                merged[docnum] = values
+    return merged
 
 
 def merge_postings(sources: Sequence[PostingsSource], name: str) -> PostingsTable | None:

@@ -1,19 +1,19 @@
 """Derive a committed generation's search arrays (``indexer.index.arrays``).
 
-The bulk writer saves each segment's postings beside it as it writes the segment; once
-the build (or update) has committed its segments, :func:`write_search_arrays` reads what
-every search needs of each document from the generation's Whoosh columns (liveness,
-figids, years, facet values, field lengths), merges the segments' postings (and, for an
-update, the previous generation's arrays, less the documents it replaced or removed) into
-one table per field over the generation's document numbers, adds the stems' spellings and
-autocomplete's names (``indexer.index.names``), and saves it all. Documents are matched by
-figid, so Whoosh may number and merge segments as it likes.
+The bulk writer saves each segment's postings and facet values beside it as it writes the
+segment; once the build (or update) has committed its segments, :func:`write_search_arrays`
+reads what every search needs of each document from the generation's Whoosh columns
+(liveness, figids, years, field lengths), merges the segments' facet values and postings
+(and, for an update, the previous generation's arrays, less the documents it replaced or
+removed) into tables over the generation's document numbers, adds the stems' spellings
+and autocomplete's names (``indexer.index.names``), and saves it all. Documents are matched
+by figid, so Whoosh may number and merge segments as it likes.
 """
 
 from __future__ import annotations
 
 import shutil
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +33,7 @@ from indexer.index.arrays import (
     NameTable,
     PostingsSource,
     SpellingTable,
+    merge_facet_values,
     merge_postings,
 )
 from indexer.index.names import SUGGESTED_FACETS, suggested_names
@@ -61,17 +62,17 @@ def write_search_arrays(
         live, figids = documents["live"], documents["figids"]
         tables = DocumentTables.of(live, documents["years"], figids, documents["lengths"])
         writer = ArraysWriter(generation, tables)
-        for facet in schema.FACET_FIELDS:  # one at a time: their strings weigh the most
-            facet_tables = FacetTables.of(facet_values(reader, facet), live)
-            writer.add_facet(facet, facet_tables)
-            if facet in SUGGESTED_FACETS:
-                suggested[facet] = facet_tables
     docnum_of = {figid: d for d, figid in enumerate(figids) if live[d]}
     pending = generation / ARRAYS_DIR / SEGMENTS_DIR
     sources = [PostingsSource.segment(folder, docnum_of) for folder in _folders(pending)]
     if previous is not None:
         sources.append(_carried_over(previous, docnum_of, set(removed)))
     sources.sort(key=_first_document)  # then each term's documents come in order
+    for facet in schema.FACET_FIELDS:  # one at a time: their strings weigh the most
+        facet_tables = FacetTables.of(merge_facet_values(sources, facet, len(live)), live)
+        writer.add_facet(facet, facet_tables)
+        if facet in SUGGESTED_FACETS:
+            suggested[facet] = facet_tables
     title_words: list[tuple[str, int]] = []
     for name in sorted({name for source in sources for name in source.tables}):
         if table := merge_postings(sources, name):
@@ -95,7 +96,8 @@ def _first_document(source: PostingsSource) -> int:
 
 
 def _carried_over(previous: Path, docnum_of: dict[str, int], removed: set[int]) -> PostingsSource:
-    """The previous generation's postings, of the documents the update kept."""
+    """The previous generation's postings and facet values, of the documents the update
+    kept."""
     arrays = GenerationArrays.load(previous)
     old = arrays.documents
     figids = old.figids.all()
@@ -103,7 +105,7 @@ def _carried_over(previous: Path, docnum_of: dict[str, int], removed: set[int]) 
     for d, figid in enumerate(figids):
         if old.live[d] and d not in removed:
             doc_map[d] = docnum_of.get(figid, -1)
-    return PostingsSource(arrays.postings, doc_map)
+    return PostingsSource.generation(arrays, doc_map)
 
 
 # -- what the columns say of each document ---------------------------------------------------
@@ -131,13 +133,6 @@ def read_documents(reader: Any) -> dict[str, Any]:
             for name in schema.LENGTH_NORMALISED_FIELDS
         },
     }
-
-
-def facet_values(reader: Any, facet: str) -> Iterator[list[str]]:
-    """Each document's display values of ``facet`` (its column, tab-joined)."""
-    sep = schema.VALUE_SEPARATOR
-    for b in _column_bytes(_leaves(reader), schema.facet_column(facet)):
-        yield b.decode("utf-8").split(sep) if b else []
 
 
 def _leaves(reader: Any) -> list[tuple[Any, int]]:

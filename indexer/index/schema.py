@@ -10,8 +10,8 @@ and its NDEx network. Gene names (``gene`` and ``alias``) are indexed by their
 ``name_key``, so "NF-κB", "NF-kB" and "NFKB" are one term; ``title_key`` holds each
 title's words, folded, to find a title typed exactly.
 
-Facet values are also written to per-document columns (tab-joined, original case),
-from which the server builds its facet arrays without reading stored records.
+Each figure's facet values (tab-joined, original case) go to the search arrays alone,
+which count them (``FACET_KEYS``); the stored record holds them too.
 """
 
 from __future__ import annotations
@@ -40,8 +40,9 @@ PLAIN_RECORDS = RecordCodec()  # records compressed without a dictionary
 # names by name_key, a figure's own short gene names unstemmed, title_key; 4: Snowball's
 # English stemmer, -sis nouns as their -tic adjectives, plurals of acronyms; figid_alias
 # and ndex in the record, the lookup fields (names, pmcid, doi, ndex), the ndex facet;
-# 5: the search arrays (``indexer.index.arrays``), text positions there and not in Whoosh
-SCHEMA_VERSION = 5
+# 5: the search arrays (``indexer.index.arrays``), text positions there and not in Whoosh;
+# 6: facet values in the search arrays alone, not in Whoosh columns (23 MB at 100k)
+SCHEMA_VERSION = 6
 
 FIGID = "figid"
 TEXT = "text"
@@ -87,11 +88,12 @@ FACET_FIELDS = {
     "ndex": NDEX,
 }
 VALUE_SEPARATOR = "\t"
-
-
-def facet_column(facet: str) -> str:
-    """Name of the column that holds a facet's display values for each document."""
-    return f"facet_{facet}"
+# Facet name -> the key of a document holding the figure's display values of it, which
+# the search arrays alone keep (as ``LOOKUP_FIELDS``): Whoosh's columns of them weighed
+# 23 MB at 100k, and nothing read them but the build.
+FACET_KEYS = {facet: f"facet_{facet}" for facet in FACET_FIELDS}
+# Every key of a document that is not a Whoosh field.
+ARRAYS_ONLY = (*LOOKUP_FIELDS, *FACET_KEYS.values())
 
 
 def text_analyzer() -> analysis.Analyzer:
@@ -141,8 +143,6 @@ def build_schema() -> fields.Schema:
             RECORD: fields.COLUMN(columns.VarBytesColumn()),
         }
     )
-    for facet in FACET_FIELDS:
-        schema.add(facet_column(facet), fields.COLUMN(columns.VarBytesColumn()))
     return schema
 
 
@@ -233,5 +233,5 @@ def document(
     if figure.year is not None:
         doc[YEAR] = figure.year
     for facet, values in facet_values(figure).items():
-        doc[facet_column(facet)] = join(values).encode("utf-8")
+        doc[FACET_KEYS[facet]] = join(values).encode("utf-8")
     return doc

@@ -58,6 +58,7 @@ NEVER_SPILL_MB = 1 << 30
 BLOCK_COMPRESSION = 6
 _WORTH_COMPRESSING = 20  # bytes of a block's pickle below which Whoosh compresses none
 _LOOKUP_VALUES = ValueAnalyzer()  # the terms of schema.LOOKUP_FIELDS
+_FACET_KEYS = frozenset(schema.FACET_KEYS.values())
 SEGMENTS_DIR = "segments"  # under the generation's arrays/: segments' postings, until merged
 BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
 BYTES_PER_POSITION = 5  # a position kept for the search arrays: 4 bytes and array slack
@@ -97,11 +98,14 @@ class BulkSegmentWriter(SegmentWriter):
         self._check_state()
         perdoc = self.perdocwriter
         docnum = self.docnum
-        self.postings.figids.append(fields[schema.FIGID].decode("utf-8"))
+        self.postings.add_document(
+            fields[schema.FIGID].decode("utf-8"),
+            {facet: fields.get(key) or b"" for facet, key in schema.FACET_KEYS.items()},
+        )
         perdoc.start_doc(docnum)
         for fieldname in sorted(fields):
             value = fields[fieldname]
-            if value is None:
+            if value is None or fieldname in _FACET_KEYS:  # facets: the search arrays' alone
                 continue
             if fieldname in schema.LOOKUP_FIELDS:  # the search arrays' alone
                 self.pool.add_counts(fieldname, docnum, _LOOKUP_VALUES.term_counts(value), 1.0)
