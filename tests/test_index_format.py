@@ -635,3 +635,18 @@ def test_a_paged_table_carried_over_merges_as_the_table_it_was(tmp_path: Path) -
         assert merged[1].postings(term)[0].tolist() == merged[0].postings(term)[0].tolist()
         assert merged[1].positions(term).tolist() == merged[0].positions(term).tolist()
     assert 5 not in merged[1].postings("first")[0].tolist()
+
+
+def test_a_table_of_about_one_posting_a_term_keeps_whole_document_numbers(
+    tmp_path: Path,
+) -> None:
+    """Pages cost 8 bytes a term: where that outweighs 2 bytes saved a posting (lookup
+    tables: a name, a figure), document numbers stay whole."""
+    terms = {f"name{d:06d}": [(d, [0])] for d in range(0, 4 << 16, 997)}
+    table_of(terms).save(tmp_path, "names")
+    assert np.load(tmp_path / "names.docs.npy").dtype == np.int32
+    assert not (tmp_path / "names.pages.npy").exists()
+    loaded = PostingsTable.load(tmp_path, "names")
+    assert loaded.pages is None
+    for term, postings in terms.items():
+        assert loaded.postings(term)[0].tolist() == [postings[0][0]]

@@ -14,7 +14,8 @@ every index shape. Layout of ``<generation>/arrays/``::
     postings/<field>.post_ptr.npy  int64   where each term's postings start (n + 1)
     postings/<field>.docs.npy      uint16  document numbers, ascending within a term: their
                                            low 16 bits (the document's place in its page
-                                           of 65,536)
+                                           of 65,536); int32, whole, where the pages would
+                                           weigh more (about a posting a term: lookups)
     postings/<field>.pages.npy     int64   where each term's postings of each page after
                                            the first start (terms x pages - 1; no file for
                                            an index of one page)
@@ -297,6 +298,8 @@ class PostingsTable:
         _save(folder, f"{name}.key8", self._keys())
         _save(folder, f"{name}.post_ptr", self.post_ptr)
         low, pages = (self.docs, self.pages) if self.pages is not None else _paged(self)
+        if low.nbytes + pages.nbytes >= 4 * len(low):  # about a posting a term: int32
+            low, pages = self.all_docs().astype(np.int32), _one_page(len(self))
         _save(folder, f"{name}.docs", low)
         if pages.shape[1]:
             _save(folder, f"{name}.pages", pages)
