@@ -59,10 +59,9 @@ FORMAT_FILE = "format.json"
 # 2: names/ (spellings and autocomplete); 3: no frequencies where all are 1, facet
 # ordinals narrowed, no per-entry document and value arrays in facets (np.repeat of each
 # row's size makes them, faster than they were read), postings' document numbers in 16
-# bits by page: 80 MB less at 100k. Format 2 (int32 document numbers, every file) is read
-# too.
+# bits by page: 80 MB less at 100k. (Schema 6 came with format 3: an index of an older
+# format is rebuilt, never read.)
 FORMAT_VERSION = 3
-READABLE_FORMATS = (2, 3)
 MISSING_YEAR = 0
 _PARTS = ("docs", "facets", "names", "postings")  # the folders of a generation's arrays
 _DOC_SHIFT = 32  # a position key is doc << 32 | position
@@ -318,7 +317,7 @@ class PostingsTable:
             frequencies = (folder / f"{name}.tf.npy").exists()
         docs = _load(folder, f"{name}.docs")
         post_ptr = _load(folder, f"{name}.post_ptr")
-        pages = None  # format 2: whole document numbers
+        pages = None  # whole document numbers (a table of about a posting a term)
         if docs.dtype == np.uint16:
             paged = (folder / f"{name}.pages.npy").exists()
             pages = _load(folder, f"{name}.pages") if paged else _one_page(len(post_ptr) - 1)
@@ -894,7 +893,7 @@ class GenerationArrays:
     def load(cls, generation: Path) -> GenerationArrays:
         root = generation / ARRAYS_DIR
         described = json.loads((root / FORMAT_FILE).read_text(encoding="utf-8"))
-        if described.get("format") not in READABLE_FORMATS:
+        if described.get("format") != FORMAT_VERSION:
             raise ValueError(f"arrays of format {described.get('format')}, not {FORMAT_VERSION}")
         files = described["files"]
         for name, size in files.items():
