@@ -301,6 +301,7 @@ class Client:
         return ms, int(reply.headers["X-Total-Count"])
 
     def _timed(self, path: str) -> tuple[float, http.client.HTTPResponse, bytes]:
+        settle()  # this process reads the answer: the peers' leftovers are not the server's
         start = time.perf_counter()
         self.conn.request("GET", path)
         reply = self.conn.getresponse()
