@@ -5,11 +5,14 @@ divided by zero on a corpus without words in 5-50 figures). No peer engine is ne
 from __future__ import annotations
 
 import shutil
+import weakref
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 
+from bench import bench_search
 from bench.bench_search import class_summaries, index_part, report, summary
 from bench.search_workload import CLASSES, draw_workload
 from indexer import pipeline
@@ -99,3 +102,46 @@ def test_queries_are_distinct_deterministic_and_real(sample_index: Path) -> None
 )
 def test_index_files_are_grouped_by_what_they_hold(name: str, part: str) -> None:
     assert index_part(name) == part
+
+
+class _Cycle:
+    """Garbage that only the cycle collector frees."""
+
+    def __init__(self) -> None:
+        self.me = self
+
+
+def test_settling_collects_the_garbage_another_engine_left() -> None:
+    left = _Cycle()
+    gone = weakref.ref(left)
+    del left
+    bench_search.settle()
+    assert gone() is None
+
+
+class _Connection:
+    """An HTTP connection answering every request at once, noting each step."""
+
+    def __init__(self, events: list[str]) -> None:
+        self.events = events
+
+    def request(self, method: str, path: str) -> None:
+        self.events.append("request")
+
+    def getresponse(self) -> Any:
+        return self
+
+    def read(self) -> bytes:
+        return b"{}"
+
+
+def test_every_timing_starts_from_a_settled_process(monkeypatch: pytest.MonkeyPatch) -> None:
+    """In process and over HTTP (whose answer this process reads): what SQLite freed just
+    before cost the next allocation 2 ms, charged to whichever engine came next."""
+    events: list[str] = []
+    monkeypatch.setattr(bench_search, "settle", lambda: events.append("settle"))
+    bench_search.timed(lambda: events.append("search"))
+    client = object.__new__(bench_search.Client)
+    client.conn = _Connection(events)
+    client._timed("/api/search?q=x")
+    assert events == ["settle", "search", "settle", "request"]
