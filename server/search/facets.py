@@ -15,6 +15,7 @@ from collections.abc import Iterable
 import numpy as np
 
 from indexer.index.arrays import FacetTables
+from server.search.ranks import smallest_with_ties
 
 # What counting costs, in nanoseconds (measured at 100k figures): through the matched
 # documents' rows, per document and per entry of theirs; or scanning the whole table, per
@@ -100,8 +101,6 @@ class FacetArrays:
     def top(self, counts: np.ndarray, size: int) -> tuple[list[int], bool]:
         """The ``size`` ordinals with most documents (ties by value), and whether more exist."""
         nonzero = np.flatnonzero(counts)
-        if len(nonzero) > size:
-            kth = np.partition(counts[nonzero], len(nonzero) - size)[len(nonzero) - size]
-            nonzero = nonzero[counts[nonzero] >= kth]
-        ranked = sorted(nonzero.tolist(), key=lambda o: (-counts[o], self.values[o].casefold()))
-        return ranked[:size], len(np.flatnonzero(counts)) > size
+        first = nonzero[smallest_with_ties(-counts[nonzero], size)]
+        ranked = sorted(first.tolist(), key=lambda o: (-counts[o], self.values[o].casefold()))
+        return ranked[:size], len(nonzero) > size

@@ -53,6 +53,7 @@ from server.search.models import (
     normalize_enrichment,
     whole_number,
 )
+from server.search.ranks import smallest_with_ties
 from server.search.scoring import Match
 from server.search.snapshot import MISSING_YEAR, Snapshot
 from server.search.suggest import complete, corrections, has_unknown_words
@@ -597,10 +598,8 @@ class _Run:
             primary = -self.scores[docs]
         else:
             primary = -years  # a missing year (0) comes last
-        if limit < len(docs):  # only the first ``limit`` and their ties need sorting
-            kth = np.partition(primary, limit - 1)[limit - 1]
-            keep = np.flatnonzero(primary <= kth)
-            docs, primary, years = docs[keep], primary[keep], years[keep]
+        keep = smallest_with_ties(primary, limit)  # only those need sorting
+        docs, primary, years = docs[keep], primary[keep], years[keep]
         secondary = -years if by_relevance else -self.scores[docs]
         order = np.lexsort((self.snap.figid_rank[docs], secondary, primary))
         return docs[order][:limit]
@@ -751,10 +750,7 @@ def _most_similar(
     """Where the ``limit`` most similar candidates are: highest Jaccard, then most genes
     shared, then lowest document number. Only those at or above the ``limit``-th Jaccard
     are sorted (a figure of common genes shares one with tens of thousands)."""
-    keep = np.arange(len(jaccard))
-    if len(jaccard) > limit:
-        kth = np.partition(jaccard, len(jaccard) - limit)[len(jaccard) - limit]
-        keep = np.flatnonzero(jaccard >= kth)
+    keep = smallest_with_ties(-jaccard, limit)
     return keep[np.lexsort((candidates[keep], -shared[keep], -jaccard[keep]))[:limit]]
 
 
