@@ -40,9 +40,11 @@ def suggested_names(
         tables = facets[facet]
         for value, count in zip(tables.values.all(), tables.totals.tolist(), strict=True):
             if count:
-                names[name_key(value), facet] = Name(name_key(value), facet, value, count)
+                key = name_key(value)
+                names[key, facet] = Name(key, facet, value, count)
     for stem, count in title_words:
         word = spelling.get(stem, stem)
         if len(word) > 2 and not word.isdigit():
-            names.setdefault((name_key(word), "word"), Name(name_key(word), "word", word, count))
+            key = name_key(word)
+            names.setdefault((key, "word"), Name(key, "word", word, count))
     return list(names.values())
