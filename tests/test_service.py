@@ -630,6 +630,25 @@ def test_ties_are_broken_by_year_then_figid(service: SearchService) -> None:
         assert key == sorted(key), request
 
 
+def test_answers_are_cached_within_the_figures_they_list(sample_index: Path, monkeypatch) -> None:
+    """The answer cache is bounded by the figures its answers list, not by their number:
+    a page of 10 hits takes the room of two pages of 5; the least recent go first."""
+    from server.search import service as service_module
+
+    monkeypatch.setattr(service_module, "RESULT_CACHE_FIGURES", 3 * 6)
+    service = SearchService(sample_index)
+    words = ("kinase", "apoptosis", "insulin", "signaling")
+    for word in words:
+        assert len(search(service, word, per_page=5)["hits"]) == 5
+    cache = service._results.data
+    assert [key[2].q for key in cache] == list(words[1:])
+    assert cache.currsize == sum(1 + len(answer["hits"]) for answer in cache.values())
+    assert len(search(service, "signaling", per_page=10)["hits"]) == 10
+    assert [(key[2].q, key[2].per_page) for key in cache] == [("signaling", 5), ("signaling", 10)]
+    assert len(search(service, "pathway", per_page=20)["hits"]) == 20
+    assert len(cache) == 2  # heavier than the whole cache: not kept
+
+
 def test_matches_are_cached_within_their_bytes(sample_index: Path, monkeypatch) -> None:
     """The match cache keeps as many matches as its bytes allow (each holds arrays over
     every document), the least recently used going first; one too heavy is not kept."""

@@ -61,10 +61,15 @@ from server.search.suggest import complete, corrections, has_unknown_words
 log = logging.getLogger(__name__)
 __all__ = ["IndexUnavailable", "SearchService"]
 
-RESULT_CACHE_SIZE = 512
+# Cached answers are bounded by the figures they list (their memory is mostly hits:
+# a page of 20 is about 60 KB of Python objects): 128 pages of 20, or 25 of 100. Each
+# worker keeps its own, and long-lived answers scattered among a request's short-lived
+# objects keep the allocator's arenas from being returned: 512 answers held 49 MB.
+RESULT_CACHE_FIGURES = 128 * 21
 # Matches hold arrays over every document (0.6 MB each at 100k figures): bounded by their
-# bytes, so the cache keeps as many as fit whatever the index's size.
-MATCH_CACHE_BYTES = 32 * 2**20
+# bytes, so the cache keeps as many as fit whatever the index's size. It serves a user
+# turning pages or facets of the query just asked, a few seconds back.
+MATCH_CACHE_BYTES = 8 * 2**20
 DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
 MAX_SIMILAR = 100
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
@@ -95,7 +100,7 @@ class SearchService:
         self.image_url = check_image_url(image_url)
         self.generations = Generations(index_root, prepare=_warm)
         self.store = self.generations.store
-        self._results = LRU(RESULT_CACHE_SIZE)
+        self._results = LRU(RESULT_CACHE_FIGURES, weigh=_answer_weight)
         self._matches = LRU(MATCH_CACHE_BYTES, weigh=_match_bytes)
         self._costly = costly_gate or ThreadGate(COSTLY_AT_ONCE)
 
@@ -477,6 +482,15 @@ class SearchService:
     def load_error(self) -> dict[str, Any] | None:
         """Why the current generation is not the one served, or None when it is."""
         return self.generations.load_error()
+
+
+def _answer_weight(answer: dict[str, Any] | list[Any] | None) -> int:
+    """What a cached answer weighs: one, plus one per figure it lists (hits, enrichment
+    rows or similar figures)."""
+    if answer is None:
+        return 1
+    listed = answer if isinstance(answer, list) else answer.get("hits", answer.get("results"))
+    return 1 + len(listed or ())
 
 
 def _match_bytes(cached: tuple[Any, Match | None, Any]) -> int:
