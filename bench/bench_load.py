@@ -22,8 +22,11 @@ page of figures each, and gene-set enrichments of gene lists seeded by a figure'
 
 Printed per mode: requests per second, p50/p95/p99 (ms) and failures per endpoint and in
 total; the server's CPU (all its processes, in cores) over the run; and each worker's
-memory (USS, PSS, RSS in MB, ``psutil.memory_full_info``) at the end. Then the ratio of
-``w2`` to ``w1`` throughput. Every server listens on 127.0.0.1 and is stopped by its pid;
+memory (USS, PSS, RSS in MB, ``psutil.memory_full_info``) at the end, its USS split into
+private heap (dirty pages: what the worker truly adds) and index file pages that only it
+has read so far (clean: the OS's page cache, shared once another process reads them,
+and reclaimable). Then the ratio of ``w2`` to ``w1`` throughput, and what each worker
+beyond the first adds (USS) as a share of the first's RSS. Every server listens on 127.0.0.1 and is stopped by its pid;
 the locust process too. locust runs on the same machine and takes CPU from the server:
 its CPU is printed beside the server's, with the load average (other work on the
 machine). The machine is shared: compare modes of the same run only, and see
@@ -266,9 +269,22 @@ def memory(servers: list[Server]) -> list[dict[str, float]]:
                         "uss": info.uss / mb,
                         "pss": info.pss / mb,
                         "rss": info.rss / mb,
+                        **private_pages(proc.pid),
                     }
                 )
     return out
+
+
+def private_pages(pid: int) -> dict[str, float]:
+    """A process's private memory in MB: dirty pages (its heap) and clean ones (files it
+    alone has mapped and read), from Linux's ``/proc/PID/smaps_rollup``."""
+    rollup = Path(f"/proc/{pid}/smaps_rollup")
+    try:
+        lines = rollup.read_text().splitlines()[1:]
+    except OSError:
+        return {}
+    kib = {k: int(v.split()[0]) for k, v in (line.split(":", 1) for line in lines)}
+    return {"heap": kib["Private_Dirty"] / 1024, "file": kib["Private_Clean"] / 1024}
 
 
 def run_locust(url: str, plan_file: Path, users: int, seconds: int, out: Path) -> dict[str, Any]:
@@ -361,9 +377,16 @@ def print_mode(mode: str, result: dict[str, Any]) -> None:
             f"{row['p95']:6.0f} {row['p99']:6.0f} {row['failures']:5d}"
         )
     for m in result["memory"]:
+        private = f" (heap {m['heap']:.0f}, index pages {m['file']:.0f})" if "heap" in m else ""
         print(
-            f"  worker {m['pid']}: USS {m['uss']:.0f} MB, PSS {m['pss']:.0f} MB, RSS {m['rss']:.0f} MB"
+            f"  worker {m['pid']}: USS {m['uss']:.0f} MB{private}, PSS {m['pss']:.0f} MB, "
+            f"RSS {m['rss']:.0f} MB"
         )
+    workers = result["memory"]
+    if len(workers) > 1:
+        first, others = workers[0], workers[1:]
+        adds = statistics.median(m["uss"] / first["rss"] for m in others)
+        print(f"  a worker beyond the first adds USS {100 * adds:.0f}% of the first's RSS")
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -4,13 +4,22 @@ API as the benchmark sends it (a request the server refuses would only measure e
 from __future__ import annotations
 
 import json
+import os
 import random
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pytest
 
-from bench.bench_load import ENRICH_MIN_FIGURE_GENES, MIX, enrichment_requests, plan
+from bench.bench_load import (
+    ENRICH_MIN_FIGURE_GENES,
+    MIX,
+    enrichment_requests,
+    plan,
+    print_mode,
+    private_pages,
+)
 from indexer.index.store import IndexStore
 from server.search.snapshot import Snapshot
 from server.web import create_app
@@ -66,3 +75,20 @@ def test_an_enrichment_list_finds_the_figure_it_was_drawn_from(index: Path) -> N
             assert found & set(seeds), (seeds, sorted(found)[:10])
     finally:
         snap.close()
+
+
+def test_a_workers_private_memory_is_its_heap_and_the_pages_it_alone_read(capsys) -> None:
+    """The split of USS that the benchmark prints adds up to psutil's USS, and the share
+    a worker beyond the first adds is its USS over the first's RSS."""
+    private = private_pages(os.getpid())
+    uss = psutil.Process().memory_full_info().uss / 2**20
+    assert private["heap"] > 0
+    assert private["heap"] + private["file"] == pytest.approx(uss, rel=0.05)
+    row = {"requests": 1, "rps": 1.0, "p50": 1, "p95": 1, "p99": 1, "failures": 0}
+    first = {"pid": 1, "uss": 200.0, "pss": 250.0, "rss": 300.0, "heap": 190.0, "file": 10.0}
+    second = {**first, "pid": 2, "uss": 90.0, "heap": 80.0}
+    result = {"cpu_cores": 1.0, "client_cpu_cores": 0.1, "load_average": 1.0}
+    print_mode("w2", {**result, "endpoints": {"all": row}, "memory": [first, second]})
+    out = capsys.readouterr().out
+    assert "USS 90 MB (heap 80, index pages 10)" in out
+    assert "adds USS 30% of the first's RSS" in out
