@@ -376,21 +376,37 @@ class Evaluator:
         words = [t.text for t in TEXT_ANALYZER(text, no_morph=True)]
         if len(words) != 1 or not words[0].isalpha() or len(words[0]) < MIN_COMPOUND:
             return match
-        word = words[0]
-        if self.is_gene_name(word):
+        cuts = self._possible_cuts(words[0])
+        if not cuts or self.is_gene_name(words[0]):
             return match
         found = [match]
-        cuts = [[index_term(word[:cut]), index_term(word[cut:])] for cut in range(2, len(word) - 1)]
-        cuts = [parts for parts in cuts if "" not in parts]  # no stop word
-        figures = self.snap.doc_frequencies(schema.TEXT, [t for parts in cuts for t in parts])
-        for parts, left, right in zip(cuts, figures[::2], figures[1::2], strict=True):
-            if 0 in (left, right) or left + right > MAX_SPLIT_FIGURES:
-                continue
+        for parts in cuts:
             both = self._all_words(parts, title=False)
             apart = self.snap.phrase_docs(schema.TEXT, parts, both.mask)
             if apart.any():
                 found.append(Match(apart, both.scores * apart))
         return any_of(found)  # type: ignore[return-value]  # never empty
+
+    def _possible_cuts(self, word: str) -> list[list[str]]:
+        """The (left, right) terms of each cut of ``word`` into two that figures hold,
+        both, in at most MAX_SPLIT_FIGURES together. Left parts are looked up first: most
+        words' beginnings are no word ("les", "lesa"...), and their ends need no stemming."""
+        lefts = {cut: index_term(word[:cut]) for cut in range(2, len(word) - 1)}
+        lefts = {cut: term for cut, term in lefts.items() if term}  # no stop word
+        left_figures = self.snap.doc_frequencies(schema.TEXT, list(lefts.values()))
+        lefts = {
+            cut: (term, figures)
+            for (cut, term), figures in zip(lefts.items(), left_figures, strict=True)
+            if 0 < figures < MAX_SPLIT_FIGURES
+        }
+        rights = {cut: index_term(word[cut:]) for cut in lefts}
+        rights = {cut: term for cut, term in rights.items() if term}
+        right_figures = self.snap.doc_frequencies(schema.TEXT, list(rights.values()))
+        return [
+            [lefts[cut][0], right]
+            for (cut, right), figures in zip(rights.items(), right_figures, strict=True)
+            if figures and lefts[cut][1] + figures <= MAX_SPLIT_FIGURES
+        ]
 
     def _or_printed_in_parts(self, text: str, match: Match) -> Match:
         """``match`` or, for a gene name typed as one word that the lexicon knows printed
