@@ -231,9 +231,11 @@ def hit(
     return result
 
 
-@lru_cache(maxsize=65536)
+@lru_cache(maxsize=8192)
 def _gene_cached(symbol: str, entrez: str | None, aliases: tuple[str, ...]) -> dict[str, Any]:
-    """Shared gene dicts: figures repeat the same genes (hits must not be mutated)."""
+    """Shared gene dicts: figures repeat the same genes (hits must not be mutated). Each
+    entry holds about 700 bytes in every worker: 8,192 of them, 6 MB (a gene printed
+    under other names is an entry per spelling: real figures have many)."""
     return gene_dict(symbol, entrez, list(aliases))
 
 
