@@ -54,6 +54,8 @@ from typing import Any
 
 import numpy as np
 
+from indexer.index.schema import VALUE_SEPARATOR
+
 ARRAYS_DIR = "arrays"
 FORMAT_FILE = "format.json"
 # 2: names/ (spellings and autocomplete); 3: no frequencies where all are 1, facet
@@ -335,8 +337,6 @@ class PostingsTable:
 
 # -- a segment's postings, as the bulk writer pools them ---------------------------------------
 
-_VALUE_SEPARATOR = "\t"  # between a document's values of a facet (``schema.FACET_KEYS``)
-
 
 class SegmentPostings:
     """Collects one segment's postings as the bulk writer writes them, field by field, and
@@ -412,7 +412,7 @@ class PostingsSource:
             if facet not in facets:
                 return iter([[]] * len(figids))
             joined = StringTable.load(folder, f"values.{facet}").all()
-            return (v.split(_VALUE_SEPARATOR) if v else [] for v in joined)
+            return (v.split(VALUE_SEPARATOR) if v else [] for v in joined)
 
         return cls({n: PostingsTable.load(folder, n) for n in names}, doc_map, values)
 

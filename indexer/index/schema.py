@@ -87,7 +87,7 @@ FACET_FIELDS = {
     "annotation": ANNOTATION,
     "ndex": NDEX,
 }
-VALUE_SEPARATOR = "\t"
+VALUE_SEPARATOR = "\t"  # between a document's values of a facet, in its ``FACET_KEYS`` key
 # Facet name -> the key of a document holding the figure's display values of it, which
 # the search arrays alone keep (as ``LOOKUP_FIELDS``): Whoosh's columns of them weighed
 # 23 MB at 100k, and nothing read them but the build.
