@@ -351,7 +351,10 @@ class SegmentPostings:
     def add_document(self, figid: str, facets: dict[str, bytes]) -> None:
         """A document's figid and its values of each facet, tab-joined (UTF-8)."""
         for facet, joined in facets.items():
-            self.facets.setdefault(facet, [b""] * len(self.figids)).append(joined)
+            values = self.facets.get(facet)
+            if values is None:  # a facet first met now: none for the documents before
+                values = self.facets[facet] = [b""] * len(self.figids)
+            values.append(joined)
         self.figids.append(figid)
 
     def add_field(
