@@ -26,11 +26,11 @@ memory (USS, PSS, RSS in MB, ``psutil.memory_full_info``) at the end, its USS sp
 private heap (dirty pages: what the worker truly adds) and index file pages that only it
 has read so far (clean: the OS's page cache, shared once another process reads them,
 and reclaimable). Then the ratio of ``w2`` to ``w1`` throughput, and what each worker
-beyond the first adds (USS) as a share of the first's RSS. Every server listens on 127.0.0.1 and is stopped by its pid;
-the locust process too. locust runs on the same machine and takes CPU from the server:
-its CPU is printed beside the server's, with the load average (other work on the
-machine). The machine is shared: compare modes of the same run only, and see
-``--rounds``.
+beyond the first adds (USS) as a share of the first's RSS. Every server listens on
+127.0.0.1 and is stopped by its pid; the locust process too. locust runs on the same
+machine and takes CPU from the server: its CPU is printed beside the server's, with the
+load average (other work on the machine). The machine is shared: compare modes of the
+same run only, and see ``--rounds``.
 """
 
 from __future__ import annotations
