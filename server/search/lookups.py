@@ -18,7 +18,7 @@ number is also an Entrez ID, a figid may be printed in a caption).
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -26,9 +26,9 @@ import numpy as np
 from indexer.index import schema
 from indexer.record import FIGID_PATTERN
 from server.search import query as q
+from server.search.scoring import Match
 
 if TYPE_CHECKING:
-    from server.search.matching import Match
     from server.search.snapshot import Snapshot
 
 # Query fields that are lookups (the parser's ``figid:``, ``pmcid:``, ``doi:``).
@@ -122,7 +122,7 @@ def rank_first(tree: q.Node | None, match: Match | None, found: list[Lookup]) ->
         named[lookup.docs] = True
     scores = match.scores if match.scores is not None else np.zeros(len(named), np.float32)
     top = float(scores[match.mask].max()) if match.mask.any() else 0.0
-    return replace(match, mask=match.mask | named, scores=scores + named * np.float32(top + 1))
+    return Match(match.mask | named, scores + named * np.float32(top + 1), match.loose)
 
 
 def _only_identifiers(tree: q.Node | None, found: list[Lookup]) -> bool:

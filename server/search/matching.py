@@ -57,6 +57,7 @@ from server.search.scoring import (
     bm25,
     no_documents,
     sum_scores,
+    union_of,
 )
 from server.search.snapshot import Snapshot
 from server.search.terms import EXACT_STRIP, TEXT_ANALYZER, analyze, prefix_parts, terms
@@ -65,6 +66,8 @@ MAX_ORGANISM_WORDS = 4
 MIN_COMPOUND = 6  # letters of a word worth looking for as two words ("upregulation")
 # Figures holding the two parts of a word written apart, at most: their positions are read.
 MAX_SPLIT_FIGURES = 20_000
+# A term's match is sparse when its postings are at most this share of the documents.
+SPARSE_BELOW = 32
 
 
 def is_filler(node: q.Node) -> bool:
@@ -185,7 +188,7 @@ class Evaluator:
         titled = None
         if all(isinstance(c, q.Word) for c in node.children):  # a title typed whole
             titled = self._exact_title(" ".join(c.text for c in node.children))
-            titled = titled if titled.mask.any() else None
+            titled = titled if titled.any() else None
         free = [u for u in units if u.free and u.match is not None] if loose else []
         asked = any(not u.free and not u.only_narrows for u in units)  # required: +word...
         if len(free) < (1 if asked else 2):  # nothing to leave out
@@ -250,7 +253,7 @@ class Evaluator:
             if joined is None:
                 continue
             found = self._terms([(schema.TEXT, joined, 1.0), (schema.TITLE, joined, TITLE_BOOST)])
-            if found.mask.any():
+            if found.any():
                 self.explained.stems.add(joined)
                 left.match = any_of([left.match, found])
                 right.match = any_of([right.match, Match(found.mask)])
@@ -328,7 +331,7 @@ class Evaluator:
             parts.append(self._text_words(node.text, pieces))
         if exact:
             genes = self._gene_names_match(exact)
-            if genes.mask.any():
+            if genes.any():
                 parts.append(genes)
         found = lookups.find(self.snap, node.text)
         if found is not None:  # a figure's name, a paper's PMCID or DOI: those figures
@@ -365,7 +368,7 @@ class Evaluator:
         words = [t.text for t in TEXT_ANALYZER(text, no_morph=True, removestops=False)]
         joined = stem_word("".join(words))
         whole = self._terms([(schema.TEXT, joined, 1.0), (schema.TITLE, joined, TITLE_BOOST)])
-        if not whole.mask.any():
+        if not whole.any():
             return match
         self.explained.stems.add(joined)
         return any_of([match, whole])
@@ -436,7 +439,7 @@ class Evaluator:
             gene_key = name_key(symbol)  # listed by symbol, or as a gene keyword
             fields += [(schema.GENE, gene_key, GENE_BOOST), (schema.ALIAS, gene_key, GENE_BOOST)]
         match = self._terms(fields)
-        if symbols and match.mask.any():  # say which genes it was read as
+        if symbols and match.any():  # say which genes it was read as
             self.explained.genes.append({"value": name, "symbols": symbols})
         return match
 
@@ -558,11 +561,20 @@ class Evaluator:
     # -- scoring --------------------------------------------------------------------------
 
     def _terms(self, fields: list[tuple[str, str, float]]) -> Match:
-        """Documents holding any of the (field, term, boost) triples; BM25 summed."""
+        """Documents holding any of the (field, term, boost) triples; BM25 summed. A match
+        of few documents is sparse (see :class:`Match`)."""
         found = [(f, boost, *self.snap.postings(f, term)) for f, term, boost in fields]
         found = [posted for posted in found if len(posted[2])]
         if not found:  # most of a query's lookups (gene names of a plain word...)
             return no_documents(self.n)
+        if sum(len(posted[2]) for posted in found) * SPARSE_BELOW <= self.n:
+            docs = union_of([ids for _, _, ids, _ in found])
+            values = np.zeros(len(docs), dtype=np.float32)
+            for field_name, boost, ids, tf in found:  # as the dense sums below, in order
+                values[np.searchsorted(docs, ids)] += bm25(
+                    self.snap, field_name, ids, tf
+                ) * np.float32(boost)
+            return Match.of_docs(self.n, docs, docs, values)
         mask = np.zeros(self.n, dtype=bool)
         scores = np.zeros(self.n, dtype=np.float32)
         for field_name, boost, ids, tf in found:
