@@ -45,8 +45,11 @@ class FacetArrays:
     def __len__(self) -> int:
         return len(self.values)
 
-    def count(self, mask: np.ndarray, matched: int | None = None) -> np.ndarray:
-        """Number of documents in ``mask`` (bool array over all documents) per value."""
+    def count(
+        self, mask: np.ndarray, matched: int | None = None, docs: np.ndarray | None = None
+    ) -> np.ndarray:
+        """Number of documents in ``mask`` (bool array over all documents) per value;
+        ``docs``, if known, are the documents of ``mask``."""
         if matched is None:
             matched = int(np.count_nonzero(mask))
         if matched == 0 or len(self.doc_vals) == 0:
@@ -54,12 +57,12 @@ class FacetArrays:
         entries = len(self.doc_vals)
         through_rows = matched * (_ROW_NS + _ROW_ENTRY_NS * entries / len(mask))
         if through_rows < _SCAN_DOC_NS * len(mask) + _SCAN_ENTRY_NS * entries:
-            return self.count_by_rows(mask)
+            return self.count_by_rows(mask, docs)
         return self.count_by_scan(mask)
 
-    def count_by_rows(self, mask: np.ndarray) -> np.ndarray:
+    def count_by_rows(self, mask: np.ndarray, docs: np.ndarray | None = None) -> np.ndarray:
         """:meth:`count` through the rows of the matched documents."""
-        docs = np.flatnonzero(mask)
+        docs = np.flatnonzero(mask) if docs is None else docs
         starts = self.doc_ptr[docs]
         sizes = self.doc_ptr[docs + 1] - starts
         total = int(sizes.sum())

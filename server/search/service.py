@@ -550,7 +550,15 @@ class _Run:
         self.base = base
         self.matched = matched
         self.total = int(np.count_nonzero(matched))
+        self._matched_docs: np.ndarray | None = None
         self._counted: dict[str, tuple[np.ndarray, np.ndarray]] = {}  # facet -> mask, counts
+
+    @property
+    def matched_docs(self) -> np.ndarray:
+        """The matched documents' numbers, found once: ordering and each facet read them."""
+        if self._matched_docs is None:
+            self._matched_docs = np.flatnonzero(self.matched)
+        return self._matched_docs
 
     @property
     def relaxed(self) -> bool:
@@ -601,7 +609,7 @@ class _Run:
 
     def _ordered(self, matched: np.ndarray, limit: int) -> np.ndarray:
         """The first ``limit`` of the scored documents ``matched``, in sort order."""
-        docs = np.flatnonzero(matched)
+        docs = self.matched_docs if matched is self.matched else np.flatnonzero(matched)
         if limit <= 0 or not len(docs):
             return docs[:0]
         years = self.snap.years[docs]
@@ -722,7 +730,8 @@ class _Run:
         if known is not None and known[0] is mask:
             return known[1]
         arrays = self.snap.facets[name]
-        counts = arrays.totals if mask is self.snap.live else arrays.count(mask, matched)
+        docs = self.matched_docs if mask is self.matched else None
+        counts = arrays.totals if mask is self.snap.live else arrays.count(mask, matched, docs)
         counts.flags.writeable = False
         self._counted[name] = (mask, counts)
         return counts
