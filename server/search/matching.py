@@ -66,7 +66,7 @@ MAX_ORGANISM_WORDS = 4
 MIN_COMPOUND = 6  # letters of a word worth looking for as two words ("upregulation")
 # Figures holding the two parts of a word written apart, at most: their positions are read.
 MAX_SPLIT_FIGURES = 20_000
-# A term's match is sparse when its postings are at most this share of the documents.
+# A term's match is sparse when its postings number at most 1/SPARSE_BELOW of the documents.
 SPARSE_BELOW = 32
 
 
