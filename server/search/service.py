@@ -555,7 +555,8 @@ class _Run:
 
     @property
     def matched_docs(self) -> np.ndarray:
-        """The matched documents' numbers, found once: ordering and each facet read them."""
+        """The matched documents' numbers, found once: ordering reads them, and each
+        facet counted after it."""
         if self._matched_docs is None:
             self._matched_docs = np.flatnonzero(self.matched)
         return self._matched_docs
@@ -730,8 +731,11 @@ class _Run:
         if known is not None and known[0] is mask:
             return known[1]
         arrays = self.snap.facets[name]
-        docs = self.matched_docs if mask is self.matched else None
-        counts = arrays.totals if mask is self.snap.live else arrays.count(mask, matched, docs)
+        if mask is self.snap.live:
+            counts = arrays.totals
+        else:  # the matched documents, if ordering found them already
+            docs = self._matched_docs if mask is self.matched else None
+            counts = arrays.count(mask, matched, docs)
         counts.flags.writeable = False
         self._counted[name] = (mask, counts)
         return counts
