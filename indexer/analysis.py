@@ -81,8 +81,10 @@ def _greek_table() -> dict[int, str]:
 _GREEK_TABLE = _greek_table()
 
 
-def greek_spellings(letters: Iterable[str]) -> tuple[str, tuple[str, ...]]:
-    """The Greek characters and the letter names that fold to any of ``letters``."""
+@lru_cache(maxsize=256)
+def greek_spellings(letters: str) -> tuple[str, tuple[str, ...]]:
+    """The Greek characters and the letter names that fold to any of ``letters`` (cached:
+    a snippet's finder asks letter by letter, 10 us each)."""
     wanted = set(letters)
     chars = "".join(chr(code) for code, latin in _GREEK_TABLE.items() if latin in wanted)
     return chars, tuple(name for name, latin in GREEK_NAMES.items() if latin in wanted)

@@ -50,14 +50,16 @@ def _matched_spans(
     # Lower-casing rarely changes a text's length ("İ"); where it does, offsets would
     # shift, so that text is searched as it is, ignoring case (1.5x slower).
     same_length = len(lowered) == len(text)
-    finder = _finder(
-        frozenset(stems), frozenset(prefixes), _greek_printed(lowered), not same_length
-    )
-    if finder is None:
-        return []
+    printed = _greek_printed(lowered)
+    if same_length and not printed:
+        candidates = _words_starting(lowered, _starts(stems, prefixes))
+    else:
+        finder = _finder(frozenset(stems), frozenset(prefixes), printed, not same_length)
+        if finder is None:
+            return []
+        candidates = (match.span() for match in finder.finditer(lowered if same_length else text))
     spans = []
-    for match in finder.finditer(lowered if same_length else text):
-        start, end = match.span()
+    for start, end in candidates:
         if start and _continues_word(text[start - 1]):
             continue  # not the start of a word (a look-behind in the regex costs 3x)
         if _is_match(text[start:end], stems, prefixes) and (
@@ -65,6 +67,35 @@ def _matched_spans(
         ):
             spans.append((start, end))
     return spans
+
+
+def _starts(stems: Collection[str], prefixes: Collection[str]) -> set[str]:
+    """What the words of ``stems`` and ``prefixes`` begin with: stemming only rewrites
+    endings ("happy" -> "happi"), so a word with stem S starts with S minus its last
+    letter."""
+    starts = _stem_starts(stems) | {p.lower() for p in prefixes}
+    starts.discard("")
+    return starts
+
+
+def _stem_starts(stems: Collection[str]) -> set[str]:
+    return {s[:-1] if len(s) > 3 else s for s in stems}
+
+
+def _words_starting(lowered: str, starts: Collection[str]) -> list[tuple[int, int]]:
+    """(start, end) of every run of word characters in ``lowered`` that begins with one of
+    ``starts``, in order, as :func:`_finder`'s regex finds them in a text without Greek:
+    found by substring search, as compiling a regex for a query's new words costs 0.1 ms."""
+    found = set()
+    for start in starts:
+        at = lowered.find(start)
+        while at >= 0:
+            found.add((at, _WORD_END.match(lowered, at + len(start)).end()))
+            at = lowered.find(start, at + 1)
+    return sorted(found)
+
+
+_WORD_END = re.compile(r"\w*(?:\.\w+)*")
 
 
 def _continues_word(char: str) -> bool:
@@ -98,11 +129,9 @@ def _finder(
     """A regex finding the words that may have one of ``stems`` or ``prefixes`` in a
     lower-cased text (any text with ``ignore_case``) that prints the Greek letters and
     letter names ``printed``; a match may start inside a word (see ``_matched_spans``).
-
-    Stemming only rewrites endings ("happy" -> "happi"), so a word with stem S starts with
-    S minus its last letter, each letter perhaps printed as a Greek letter or its name.
-    """
-    starts = {s[:-1] if len(s) > 3 else s for s in stems}
+    Each letter of a word's start (see :func:`_starts`) may be printed as a Greek letter
+    or its name."""
+    starts = _stem_starts(stems)
     ordered = sorted({s for s in starts | set(prefixes) if s}, key=len, reverse=True)
     if not ordered:
         return None
@@ -115,6 +144,8 @@ def _finder(
 def _spelled(start: str, printed: frozenset[str]) -> str:
     """A regex of ``start`` with each letter also as those of the ``printed`` Greek
     letters and letter names that fold to it: "kb" also matches "κb" and "kappab"."""
+    if not printed:  # most texts print no Greek
+        return re.escape(start)
     parts = []
     for letter in start:
         chars, names = greek_spellings(letter)
