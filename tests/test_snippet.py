@@ -122,3 +122,11 @@ def test_marks_greek_spellings_case_and_word_starts_as_one_plain_regex(text: str
     for query in ((GREEK_STEMS, set()), (set(), {"nf", "tgf", "i"}), (GREEK_STEMS, {"ik"})):
         assert hits._matched_spans(text, *query) == reference_spans(text, *query)
     assert hits._matched_spans(text, GREEK_STEMS, set())  # the texts do mark something
+
+
+def test_a_start_with_too_many_greek_spellings_to_search_is_found_by_the_regex():
+    text = "Alphaalphaalphaalphaalpha, ααααα and aaaaα-beta, not baaaaa or alphabet"
+    stems = {"aaaaa", "aaaaab"}
+    assert hits._named_spellings("aaaaa", ["alpha", "beta"]) is None  # 32 spellings
+    assert hits._matched_spans(text, stems, set()) == reference_spans(text, stems, set())
+    assert len(hits._matched_spans(text, stems, set())) == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import itertools
+import math
 import re
 from collections.abc import Collection
 from functools import lru_cache
@@ -13,6 +15,7 @@ from indexer.analysis import (
     GREEK_NAMES,
     fold_accents,
     fold_greek,
+    fold_greek_letters,
     greek_spellings,
     symbol_term,
     written_term,
@@ -46,20 +49,8 @@ def _matched_spans(
     """(start, end) of the words of ``text`` that the query matched, in order."""
     if not stems and not prefixes:
         return []
-    lowered = text.lower()
-    # Lower-casing rarely changes a text's length ("İ"); where it does, offsets would
-    # shift, so that text is searched as it is, ignoring case (1.5x slower).
-    same_length = len(lowered) == len(text)
-    printed = _greek_printed(lowered)
-    if same_length and not printed:
-        candidates = _words_starting(lowered, _starts(stems, prefixes))
-    else:
-        finder = _finder(frozenset(stems), frozenset(prefixes), printed, not same_length)
-        if finder is None:
-            return []
-        candidates = (match.span() for match in finder.finditer(lowered if same_length else text))
     spans = []
-    for start, end in candidates:
+    for start, end in _candidates(text, stems, prefixes):
         if start and _continues_word(text[start - 1]):
             continue  # not the start of a word (a look-behind in the regex costs 3x)
         if _is_match(text[start:end], stems, prefixes) and (
@@ -69,30 +60,76 @@ def _matched_spans(
     return spans
 
 
-def _starts(stems: Collection[str], prefixes: Collection[str]) -> set[str]:
-    """What the words of ``stems`` and ``prefixes`` begin with: stemming only rewrites
-    endings ("happy" -> "happi"), so a word with stem S starts with S minus its last
-    letter."""
-    starts = _stem_starts(stems) | {p.lower() for p in prefixes}
-    starts.discard("")
-    return starts
+def _candidates(
+    text: str, stems: Collection[str], prefixes: Collection[str]
+) -> list[tuple[int, int]]:
+    """(start, end) of the runs of word characters in ``text`` that begin with the start
+    of one of ``stems`` or ``prefixes`` (perhaps inside a word), in order. Found by
+    substring search: compiling a regex for a query's new words costs 0.1 ms a query; the
+    regex (:func:`_finder`) serves texts whose lower case changes their length ("İ", whose
+    offsets would shift: searched as they are, ignoring case) and rare Greek spellings."""
+    lowered = text.lower()
+    same_length = len(lowered) == len(text)
+    if same_length:
+        found = _searched(lowered, stems, prefixes)
+        if found is not None:
+            return found
+    finder = _finder(
+        frozenset(stems), frozenset(prefixes), _greek_printed(lowered), not same_length
+    )
+    if finder is None:
+        return []
+    return [match.span() for match in finder.finditer(lowered if same_length else text)]
+
+
+def _searched(
+    lowered: str, stems: Collection[str], prefixes: Collection[str]
+) -> list[tuple[int, int]] | None:
+    """:func:`_candidates` in a lower-cased text; None where a start has too many
+    spellings to search one by one."""
+    folded = fold_greek_letters(lowered)
+    found: set[tuple[int, int]] = set()
+    for start in _stem_starts(stems):
+        names = [
+            name for name, letter in GREEK_NAMES.items() if letter in start and name in lowered
+        ]
+        spellings = _named_spellings(start, names) if names else [start]
+        if spellings is None:
+            return None
+        for spelling in spellings:
+            _add_words(folded, spelling, found)
+    for prefix in prefixes:  # as written: a prefix is not spelled in Greek
+        _add_words(lowered, prefix.lower(), found)
+    return sorted(found)
 
 
 def _stem_starts(stems: Collection[str]) -> set[str]:
+    """What the words of ``stems`` begin with: stemming only rewrites endings ("happy" ->
+    "happi"), so a word with stem S starts with S minus its last letter."""
     return {s[:-1] if len(s) > 3 else s for s in stems}
 
 
-def _words_starting(lowered: str, starts: Collection[str]) -> list[tuple[int, int]]:
-    """(start, end) of every run of word characters in ``lowered`` that begins with one of
-    ``starts``, in order, as :func:`_finder`'s regex finds them in a text without Greek:
-    found by substring search, as compiling a regex for a query's new words costs 0.1 ms."""
-    found = set()
-    for start in starts:
-        at = lowered.find(start)
-        while at >= 0:
-            found.add((at, _WORD_END.match(lowered, at + len(start)).end()))
-            at = lowered.find(start, at + 1)
-    return sorted(found)
+def _named_spellings(start: str, names: Collection[str]) -> list[str] | None:
+    """``start`` with each letter also as the letter names ``names`` that fold to it
+    ("ikb", {"kappa"}: "ikb", "ikappab"); None for more than :data:`_MAX_SPELLINGS`."""
+    options = [(letter, *(n for n in names if GREEK_NAMES[n] == letter)) for letter in start]
+    if math.prod(len(o) for o in options) > _MAX_SPELLINGS:
+        return None
+    return ["".join(letters) for letters in itertools.product(*options)]
+
+
+_MAX_SPELLINGS = 16
+
+
+def _add_words(text: str, start: str, found: set[tuple[int, int]]) -> None:
+    """Add (start, end) of each run of word characters in ``text`` from an occurrence of
+    ``start`` to the run's end, as :func:`_finder`'s regex extends a match."""
+    if not start:
+        return
+    at = text.find(start)
+    while at >= 0:
+        found.add((at, _WORD_END.match(text, at + len(start)).end()))
+        at = text.find(start, at + 1)
 
 
 _WORD_END = re.compile(r"\w*(?:\.\w+)*")
