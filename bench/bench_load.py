@@ -22,11 +22,13 @@ page of figures each, and gene-set enrichments of gene lists seeded by a figure'
 
 Printed per mode: requests per second, p50/p95/p99 (ms) and failures per endpoint and in
 total; the server's CPU (all its processes, in cores) over the run; and each worker's
-memory (USS, PSS, RSS in MB, ``psutil.memory_full_info``) at the end, its USS split into
-private heap (dirty pages: what the worker truly adds) and index file pages that only it
-has read so far (clean: the OS's page cache, shared once another process reads them,
-and reclaimable). Then the ratio of ``w2`` to ``w1`` throughput, and what each worker
-beyond the first adds (USS) as a share of the first's RSS. Every server listens on
+memory (USS, PSS, RSS in MB, ``psutil.memory_full_info``) at the end of the load, its USS
+split into private heap (dirty pages: what the worker truly adds) and index file pages
+that only it has read so far (clean: the OS's page cache, shared once another process
+reads them, and reclaimable), and again after a quiet spell (``server.web.heap``: an
+idle worker gives its heap's free pages back). Then the ratio of ``w2`` to ``w1``
+throughput, and what each worker beyond the first adds (USS) as a share of the first's
+RSS, at the end of the load and once quiet. Every server listens on
 127.0.0.1 and is stopped by its pid; the locust process too. locust runs on the same
 machine and takes CPU from the server: its CPU is printed beside the server's, with the
 load average (other work on the machine). The machine is shared: compare modes of the
@@ -67,6 +69,7 @@ from bench.served import STOP_TIMEOUT, Server, free_port, pfocr_serve, wait
 from indexer.index.store import IndexStore
 from server.search.models import SearchRequest
 from server.search.snapshot import Snapshot
+from server.web.heap import IDLE_TRIM_SECONDS
 
 ROOT = Path(__file__).resolve().parent.parent
 NGINX = os.environ.get("PFOCR_NGINX", "/usr/sbin/nginx")
@@ -84,6 +87,7 @@ ENRICH_LIST_SIZES = (20, 50, 100, 300)
 ENRICH_MIN_FIGURE_GENES = 10  # the figures whose genes seed a list
 PAGES = 3  # each distinct search is also asked for pages 2..PAGES
 MAX_REQUESTS_PER_USER = 20_000
+QUIET_SECONDS = 2 * IDLE_TRIM_SECONDS + 1  # after the load: long enough for a worker to trim
 
 
 # -- the requests ----------------------------------------------------------------------------
@@ -355,12 +359,15 @@ def measure(mode: str, args: argparse.Namespace, plan_file: Path, work: Path) ->
         with CpuMeter(servers) as cpu:
             result = run_locust(url, plan_file, args.users, args.seconds, out)
         used = memory(servers)
+        time.sleep(QUIET_SECONDS)
+        quiet = memory(servers)
     return {
         "endpoints": summarise(result["rows"], args.seconds),
         "cpu_cores": cpu.cores,
         "client_cpu_cores": result["client_cpu"] / result["elapsed"],
         "load_average": os.getloadavg()[0],
         "memory": used,
+        "memory_quiet": quiet,
     }
 
 
@@ -376,17 +383,22 @@ def print_mode(mode: str, result: dict[str, Any]) -> None:
             f"  {name:12} {row['requests']:8d} {row['rps']:7.1f} {row['p50']:6.0f} "
             f"{row['p95']:6.0f} {row['p99']:6.0f} {row['failures']:5d}"
         )
-    for m in result["memory"]:
+    for when, key in (("at the end", "memory"), ("once quiet", "memory_quiet")):
+        print_memory(when, result[key])
+
+
+def print_memory(when: str, workers: list[dict[str, float]]) -> None:
+    print(f"  memory {when}:")
+    for m in workers:
         private = f" (heap {m['heap']:.0f}, index pages {m['file']:.0f})" if "heap" in m else ""
         print(
-            f"  worker {m['pid']}: USS {m['uss']:.0f} MB{private}, PSS {m['pss']:.0f} MB, "
+            f"    worker {m['pid']}: USS {m['uss']:.0f} MB{private}, PSS {m['pss']:.0f} MB, "
             f"RSS {m['rss']:.0f} MB"
         )
-    workers = result["memory"]
     if len(workers) > 1:
         first, others = workers[0], workers[1:]
         adds = statistics.median(m["uss"] / first["rss"] for m in others)
-        print(f"  a worker beyond the first adds USS {100 * adds:.0f}% of the first's RSS")
+        print(f"    a worker beyond the first adds USS {100 * adds:.0f}% of the first's RSS")
 
 
 def main(argv: list[str] | None = None) -> None:

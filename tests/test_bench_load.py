@@ -88,7 +88,12 @@ def test_a_workers_private_memory_is_its_heap_and_the_pages_it_alone_read(capsys
     first = {"pid": 1, "uss": 200.0, "pss": 250.0, "rss": 300.0, "heap": 190.0, "file": 10.0}
     second = {**first, "pid": 2, "uss": 90.0, "heap": 80.0}
     result = {"cpu_cores": 1.0, "client_cpu_cores": 0.1, "load_average": 1.0}
-    print_mode("w2", {**result, "endpoints": {"all": row}, "memory": [first, second]})
+    quiet = [first, {**second, "uss": 60.0, "heap": 50.0}]
+    memory = {"memory": [first, second], "memory_quiet": quiet}
+    print_mode("w2", {**result, "endpoints": {"all": row}, **memory})
     out = capsys.readouterr().out
-    assert "USS 90 MB (heap 80, index pages 10)" in out
-    assert "adds USS 30% of the first's RSS" in out
+    end, once_quiet = out.split("memory at the end:")[1].split("memory once quiet:")
+    assert "USS 90 MB (heap 80, index pages 10)" in end
+    assert "adds USS 30% of the first's RSS" in end
+    assert "USS 60 MB (heap 50, index pages 10)" in once_quiet
+    assert "adds USS 20% of the first's RSS" in once_quiet

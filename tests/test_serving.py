@@ -23,6 +23,7 @@ import pytest
 
 from indexer.index.arrays import ARRAYS_DIR
 from indexer.index.store import IndexStore
+from server.web import heap
 from tests.conftest import (
     ROOT,
     STAT3_RECORD,
@@ -318,6 +319,24 @@ def test_metrics_and_access_log_cover_every_worker(index: Path, tmp_path: Path):
     assert 'pfocr_http_request_duration_seconds_bucket{le="0.1",route="/api/search"}' in metrics
 
 
+def test_an_idle_worker_gives_its_heap_back(index: Path):
+    """Once no request has run for a while, a worker hands its heap's free pages back to
+    the system, and counts them (the first quiet spell frees what start-up used)."""
+    with pfocr_serve(index, workers=1) as served:
+        assert fetch(f"{served.url}/api/search?q=signaling")[0] == 200
+        for _ in range(6):  # each look at /metrics is a request: the spell starts again
+            time.sleep(heap.IDLE_TRIM_SECONDS + 0.5)
+            metrics = fetch(f"{served.url}/metrics")[2].decode()
+            (returned,) = [
+                float(line.split()[1])
+                for line in metrics.splitlines()
+                if line.startswith("pfocr_heap_returned_bytes_total ")
+            ]
+            if returned:
+                break
+    assert returned > 0
+
+
 PROCESS_SETTINGS = """
 import ctypes, gc, json, sys, types
 from server.web import create_app, serving
@@ -352,7 +371,7 @@ def test_a_serving_process_has_its_settings(index: Path, process: str):
     """Each serving process switches threads every millisecond, runs the cycle collector
     rarely (its default pass over every cached answer was a fifth of the CPU) and maps
     every block of a megabyte or more (glibc's threshold fixed: its heaps fragmented)."""
-    from server.web import serving
+    from server.web import heap, serving
 
     done = subprocess.run(
         [sys.executable, "-c", PROCESS_SETTINGS, str(index), process],
@@ -365,4 +384,4 @@ def test_a_serving_process_has_its_settings(index: Path, process: str):
     threshold, switch, mapped = json.loads(done.stdout.splitlines()[-1])
     assert threshold == serving.GC_YOUNG_THRESHOLD
     assert switch == pytest.approx(serving.GIL_SWITCH_SECONDS)
-    assert serving.MALLOC_MMAP_THRESHOLD <= 2 << 20 and mapped == 1
+    assert heap.MALLOC_MMAP_THRESHOLD <= 2 << 20 and mapped == 1

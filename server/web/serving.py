@@ -17,6 +17,8 @@ core by default) over one listening socket. Choices, and why:
   (``post_worker_init``): its pin on the generation is its own (the master holds none),
   and the first query is as fast as the tenth. A thread per worker watches ``current``
   and loads a new generation in the background.
+- **Memory given back between bursts** (:mod:`server.web.heap`): each worker maps its
+  large blocks on their own and, once idle for 2 s, hands its heap's free pages back.
 - **Costly queries take turns across workers**: a :class:`server.search.gate.ProcessGate`
   of ``--costly-slots`` turns (default: workers - 1, at least 1) in the run folder, so at
   least one worker is always free for cheap requests; a worker killed mid-query gives its
@@ -47,8 +49,6 @@ for tests and benchmarks that need the server in their own process, where gunico
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import errno
 import gc
 import json
@@ -76,7 +76,7 @@ from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 from indexer.index.store import IndexError_
 from server.search.gate import ProcessGate
 from server.search.service import load_shared_data
-from server.web import create_app, telemetry
+from server.web import create_app, heap, telemetry
 from server.web.errors import ApiError
 
 DEFAULT_HOST = "127.0.0.1"  # local only unless asked: the API has no authentication
@@ -91,12 +91,6 @@ GIL_SWITCH_SECONDS = 0.001
 # the mix's CPU time (bench_load's requests in one process, gc.callbacks timed). Garbage
 # without cycles is freed at once by reference counting either way.
 GC_YOUNG_THRESHOLD = 20_000
-# glibc allocates a block this large or larger with its own mmap, given back when freed.
-# Fixing the threshold also stops glibc raising it after each large free (up to 32 MB),
-# which kept a query's megabyte arrays in the heaps of the worker's threads, fragmenting
-# them: under load a worker held USS ~300 MB, ~200 MB with this (bench_load, alternated).
-MALLOC_MMAP_THRESHOLD = 1 << 20
-_M_MMAP_THRESHOLD = -3  # mallopt's parameter number (malloc.h)
 REQUEST_READ_SECONDS = 10.0  # a request's head and body, from when a thread takes it
 SEND_STALL_SECONDS = 30.0  # one write of an answer (a chunk of an export, say)
 SEND_BUFFER_BYTES = 1 << 20  # asked of the kernel per connection (Linux caps it at wmem_max)
@@ -245,6 +239,8 @@ def _post_worker_init(worker: Any) -> None:
     configure_process()
     warm_up(worker.wsgi)
     worker.wsgi.extensions["pfocr"].generations.watch()
+    returned = worker.wsgi.extensions["pfocr_telemetry"].heap_returned
+    worker.trimmer = heap.IdleTrimmer(on_trim=returned.inc).start()
 
 
 def configure_process() -> None:
@@ -252,18 +248,7 @@ def configure_process() -> None:
     sys.setswitchinterval(GIL_SWITCH_SECONDS)
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
-    fix_malloc_mmap_threshold()
-
-
-def fix_malloc_mmap_threshold() -> bool:
-    """Set glibc's mmap threshold to :data:`MALLOC_MMAP_THRESHOLD`; False where the C
-    library is not glibc (musl, macOS: they have no ``mallopt``)."""
-    try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-    except OSError:
-        return False
-    mallopt = getattr(libc, "mallopt", None)
-    return bool(mallopt and mallopt(_M_MMAP_THRESHOLD, MALLOC_MMAP_THRESHOLD) == 1)
+    heap.fix_mmap_threshold()
 
 
 def warm_up(app: Flask) -> None:
@@ -294,6 +279,8 @@ class SearchWorker(ThreadWorker):
     each write, answers written whole (:class:`_WholeAnswer`), and the API's error shape
     for requests gunicorn refuses itself."""
 
+    trimmer: heap.IdleTrimmer | None = None  # from post_worker_init on
+
     def init_process(self) -> None:
         gunicorn_wsgi.Response = _WholeAnswer  # what gunicorn's ``wsgi.create`` makes
         super().init_process()
@@ -302,7 +289,10 @@ class SearchWorker(ThreadWorker):
         if not isinstance(conn.sock, _ClientSocket):
             conn.sock = _ClientSocket.adopt(conn.sock)
         conn.sock.read_deadline = time.monotonic() + REQUEST_READ_SECONDS
-        return super().handle(conn)
+        if self.trimmer is None:
+            return super().handle(conn)
+        with self.trimmer.serving():
+            return super().handle(conn)
 
     def handle_error(self, req: Any, client: Any, addr: Any, exc: BaseException) -> None:
         refused = _refusal(exc)

@@ -14,7 +14,9 @@ serve`` makes and removes; without it, one process's own metrics):
   workers');
 - ``pfocr_index_generation_info{generation,version}``: 1 for each generation a live worker
   serves, 0 for those no longer served;
-- ``pfocr_costly_rejected_total``: costly queries turned away (503 ``busy``).
+- ``pfocr_costly_rejected_total``: costly queries turned away (503 ``busy``);
+- ``pfocr_heap_returned_bytes_total``: heap memory workers gave back to the system after
+  a quiet spell (``server.web.heap``).
 
 The access log: logger ``pfocr.access``, one JSON object per line with ``time``,
 ``method``, ``path``, ``query``, ``route``, ``status``, ``duration_ms``, ``bytes``,
@@ -90,6 +92,11 @@ class Telemetry:
         self.rejected = Counter(
             "pfocr_costly_rejected",
             "Costly queries turned away because none of the costly turns came free in time.",
+            registry=registry,
+        )
+        self.heap_returned = Counter(
+            "pfocr_heap_returned_bytes",
+            "Heap memory workers gave back to the system after a quiet spell, in bytes.",
             registry=registry,
         )
         self._served: tuple[str, str] | None = None  # (generation, version) last reported

@@ -1,0 +1,79 @@
+"""The serving process's heap: given back to the system once idle, never under load."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from server.web.heap import IdleTrimmer
+from tests.conftest import ROOT
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 100.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def trimmer(clock: Clock, freed: list[int]) -> IdleTrimmer:
+    return IdleTrimmer(2.0, on_trim=freed.append, trim=lambda: 4096, clock=clock)
+
+
+def test_the_heap_is_trimmed_once_per_quiet_spell_after_requests():
+    clock, freed = Clock(), []
+    idle = trimmer(clock, freed)
+    clock.now += 2.0
+    assert idle.trim_if_idle() == 4096  # what start-up used
+    with idle.serving():
+        clock.now += 0.5
+    clock.now += 1.9
+    assert idle.trim_if_idle() is None  # quiet for 1.9 s only
+    clock.now += 0.1
+    assert idle.trim_if_idle() == 4096
+    clock.now += 60
+    assert idle.trim_if_idle() is None  # nothing served since
+    assert freed == [4096, 4096]
+
+
+def test_the_heap_is_never_trimmed_while_a_request_runs():
+    clock, freed = Clock(), []
+    idle = trimmer(clock, freed)
+    with idle.serving():
+        clock.now += 600  # a long export
+        assert idle.trim_if_idle() is None
+        with idle.serving():  # and another beside it, ending first
+            clock.now += 5
+        clock.now += 5
+        assert idle.trim_if_idle() is None
+    assert idle.trim_if_idle() is None  # just ended
+    clock.now += 2
+    assert idle.trim_if_idle() == 4096 and freed == [4096]
+
+
+TRIM_FREES = """
+import ctypes, json
+from server.web import heap
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype = ctypes.c_void_p
+libc.free.argtypes = [ctypes.c_void_p]
+blocks = [libc.malloc(64 << 10) for _ in range(1024)]  # 64 MB below the mmap threshold
+for block in blocks:
+    ctypes.memset(block, 1, 64 << 10)  # resident
+for block in blocks[:-1]:
+    libc.free(block)  # free, but below the last block: glibc keeps it
+print(json.dumps(heap.trim()))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's malloc_trim")
+def test_trimming_gives_the_heaps_free_pages_back():
+    done = subprocess.run(
+        [sys.executable, "-c", TRIM_FREES], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) > 48 << 20  # of the 64 MB freed
