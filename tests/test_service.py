@@ -15,6 +15,7 @@ import pytest
 from indexer import pipeline
 from indexer.index import schema
 from indexer.index.store import IndexStore
+from server.search import facets
 from server.search.hits import snippet
 from server.search.models import (
     MAX_FACET_SIZE,
@@ -208,10 +209,16 @@ def test_facet_counts_match_the_hits(service: SearchService) -> None:
     assert set(result["facets"]) == {"gene", "disease", "chemical", "annotation"}
 
 
+@pytest.mark.parametrize("chunk_entries", [None, 1, 50])
 @pytest.mark.parametrize("share", [0.0, 0.01, 0.1, 0.5, 1.0])
-def test_facet_counts_agree_by_rows_and_by_scan(sample_index: Path, share: float) -> None:
+def test_facet_counts_agree_by_rows_and_by_scan(
+    sample_index: Path, share: float, chunk_entries: int | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Counting takes whichever way is cheaper for the mask: both give each value's
-    number of matched documents, deleted documents included only if in the mask."""
+    number of matched documents, deleted documents included only if in the mask, whether
+    the entries are counted at once (the sample's size) or in chunks of a few documents."""
+    if chunk_entries is not None:
+        monkeypatch.setattr(facets, "_CHUNK_ENTRIES", chunk_entries)
     snap = Snapshot(IndexStore(sample_index).require_current())
     try:
         mask = np.random.default_rng(7).random(len(snap.live)) < share
