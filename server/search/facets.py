@@ -9,6 +9,7 @@ entries of the matched documents.
 
 from __future__ import annotations
 
+import itertools
 import re
 from collections.abc import Iterable
 
@@ -68,30 +69,26 @@ class FacetArrays:
     def count_by_rows(self, mask: np.ndarray, docs: np.ndarray | None = None) -> np.ndarray:
         """:meth:`count` through the rows of the matched documents."""
         docs = np.flatnonzero(mask) if docs is None else docs
+        starts = self.doc_ptr[docs]
+        sizes = self.doc_ptr[docs + 1] - starts
         counts = np.zeros(len(self.values), dtype=np.int64)
-        for at in range(0, len(docs), step := self._docs_per_chunk()):
-            part = docs[at : at + step]
-            starts = self.doc_ptr[part]
-            sizes = self.doc_ptr[part + 1] - starts
-            total = int(sizes.sum())
+        for first, last in _chunks(np.cumsum(sizes)):
+            chunk_starts, chunk_sizes = starts[first:last], sizes[first:last]
+            total = int(chunk_sizes.sum())
             if total:  # positions of every entry of these rows, without a Python loop
-                entries = np.repeat(starts - np.cumsum(sizes) + sizes, sizes) + np.arange(total)
+                offsets = chunk_starts - np.cumsum(chunk_sizes) + chunk_sizes
+                entries = np.repeat(offsets, chunk_sizes) + np.arange(total)
                 counts += np.bincount(self.doc_vals[entries], minlength=len(self.values))
         return counts
 
     def count_by_scan(self, mask: np.ndarray) -> np.ndarray:
         """:meth:`count` by testing every entry's document against the mask."""
         counts = np.zeros(len(self.values), dtype=np.int64)
-        for first in range(0, len(mask), step := self._docs_per_chunk()):
-            last = min(len(mask), first + step)
+        for first, last in _chunks(self.doc_ptr[1:]):
             held = np.repeat(mask[first:last], self.doc_sizes[first:last])
             row_vals = self.doc_vals[self.doc_ptr[first] : self.doc_ptr[last]]
             counts += np.bincount(row_vals[held], minlength=len(self.values))
         return counts
-
-    def _docs_per_chunk(self) -> int:
-        """Documents holding about :data:`_CHUNK_ENTRIES` entries, on average."""
-        return max(1, _CHUNK_ENTRIES * len(self.doc_sizes) // max(1, len(self.doc_vals)))
 
     def docs(self, ordinal: int) -> np.ndarray:
         """Document numbers carrying value ``ordinal``."""
@@ -122,3 +119,13 @@ class FacetArrays:
         first = nonzero[smallest_with_ties(-counts[nonzero], size)]
         ranked = sorted(first.tolist(), key=lambda o: (-counts[o], self.values[o].casefold()))
         return ranked[:size], len(nonzero) > size
+
+
+def _chunks(ends: np.ndarray) -> list[tuple[int, int]]:
+    """(first, last) rows of consecutive chunks of about :data:`_CHUNK_ENTRIES` entries
+    (at least one row each), ``ends`` being where each row's entries end."""
+    if not len(ends):
+        return []
+    cuts = np.searchsorted(ends, np.arange(_CHUNK_ENTRIES, int(ends[-1]), _CHUNK_ENTRIES))
+    bounds = [0, *np.unique(cuts + 1).tolist(), len(ends)]
+    return [(a, b) for a, b in itertools.pairwise(bounds) if a < b]
