@@ -166,7 +166,7 @@ def _finder(
     """A regex finding the words that may have one of ``stems`` or ``prefixes`` in a
     lower-cased text (any text with ``ignore_case``) that prints the Greek letters and
     letter names ``printed``; a match may start inside a word (see ``_matched_spans``).
-    Each letter of a word's start (see :func:`_starts`) may be printed as a Greek letter
+    Each letter of a word's start (see :func:`_stem_starts`) may be printed as a Greek letter
     or its name."""
     starts = _stem_starts(stems)
     ordered = sorted({s for s in starts | set(prefixes) if s}, key=len, reverse=True)
