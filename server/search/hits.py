@@ -159,7 +159,9 @@ def _joined(text: str, start: int, end: int) -> bool:
 _JOINERS = "-/\u2010\u2011\u2013"
 
 
-@lru_cache(maxsize=4096)
+# Only texts that substring search cannot serve reach the regex (see _candidates): few
+# patterns (about 2 KB each compiled): a few hundred are plenty.
+@lru_cache(maxsize=256)
 def _finder(
     stems: frozenset[str], prefixes: frozenset[str], printed: frozenset[str], ignore_case: bool
 ) -> re.Pattern[str] | None:
