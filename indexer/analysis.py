@@ -105,8 +105,7 @@ def fold_greek_text(text: str) -> str:
     """``text`` (lower-cased) with Greek letters and their names as Latin letters. Words
     apart fold as each alone would: what follows a name within its word decides, and a
     space there is as a word's end."""
-    if GREEK_CHAR.search(text):
-        text = text.translate(_GREEK_TABLE)
+    text = fold_greek_letters(text)
     if _ANY_GREEK_NAME.search(text):  # 4x faster than testing each name with "in"
         text = _GREEK_NAME.sub(lambda m: GREEK_NAMES[m.group(1)], text)
     return text
