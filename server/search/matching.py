@@ -57,7 +57,6 @@ from server.search.scoring import (
     bm25,
     no_documents,
     sum_scores,
-    union_of,
 )
 from server.search.snapshot import Snapshot
 from server.search.terms import EXACT_STRIP, TEXT_ANALYZER, analyze, prefix_parts, terms
@@ -568,13 +567,14 @@ class Evaluator:
         if not found:  # most of a query's lookups (gene names of a plain word...)
             return no_documents(self.n)
         if sum(len(posted[2]) for posted in found) * SPARSE_BELOW <= self.n:
-            docs = union_of([ids for _, _, ids, _ in found])
-            values = np.zeros(len(docs), dtype=np.float32)
-            for field_name, boost, ids, tf in found:  # as the dense sums below, in order
-                values[np.searchsorted(docs, ids)] += bm25(
-                    self.snap, field_name, ids, tf
-                ) * np.float32(boost)
-            return Match.of_docs(self.n, docs, docs, values)
+            return any_of(  # type: ignore[return-value]  # never empty
+                [
+                    Match.of_docs(
+                        self.n, ids, ids, bm25(self.snap, field_name, ids, tf) * np.float32(boost)
+                    )
+                    for field_name, boost, ids, tf in found
+                ]
+            )
         mask = np.zeros(self.n, dtype=bool)
         scores = np.zeros(self.n, dtype=np.float32)
         for field_name, boost, ids, tf in found:
