@@ -363,6 +363,21 @@ def test_results_are_cached(service: SearchService) -> None:
     assert first["hits"] is second["hits"]
 
 
+def test_hits_share_their_organisms_and_genes(service: SearchService) -> None:
+    """Cached answers hold one dict per organism and per gene, not one per hit that
+    lists it (they are most of a cached hit's memory); each says what its own would."""
+    from indexer.organisms import describe
+
+    hits = search(service, "signaling", per_page=50, filters={"organism": ["Homo sapiens"]})["hits"]
+    human = [o for h in hits for o in h["organisms"] if o["name"] == "Homo sapiens"]
+    assert len(human) == len(hits) > 1
+    assert all(o is human[0] for o in human)
+    assert human[0] == describe("Homo sapiens").as_dict()
+    genes = [g for h in hits for g in h["genes"]]
+    distinct = {(g["symbol"], tuple(g["aliases"])) for g in genes}
+    assert len({id(g) for g in genes}) == len(distinct) < len(genes)
+
+
 # -- figures, genes, suggestions, status ------------------------------------------------------
 
 

@@ -310,12 +310,10 @@ def _gene_cached(symbol: str, entrez: str | None, aliases: tuple[str, ...]) -> d
 
 
 @lru_cache(maxsize=4096)
-def _organism_cached(name: str) -> tuple[tuple[str, Any], ...]:
-    return tuple(describe(name).as_dict().items())
-
-
 def _organism(name: str) -> dict[str, Any]:
-    return dict(_organism_cached(name))
+    """Shared organism dicts, as genes' (a figure's own copy was a sixth of a cached
+    hit's memory: most figures name the same few organisms)."""
+    return describe(name).as_dict()
 
 
 def _term(term: dict[str, Any]) -> dict[str, Any]:
