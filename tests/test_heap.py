@@ -77,3 +77,37 @@ def test_trimming_gives_the_heaps_free_pages_back():
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout) > 48 << 20  # of the 64 MB freed
+
+
+THREADS_ALLOCATE = """
+import ctypes, sys, threading
+from server.web import heap
+if sys.argv[1] == "limited":
+    assert heap.limit_arenas()
+def allocate():
+    kept = [bytearray(100_000) for _ in range(50)]  # malloc'd in this thread's arena
+    barrier.wait()  # all at once, so that none can take over another's arena
+barrier = threading.Barrier(4)
+threads = [threading.Thread(target=allocate) for _ in range(4)]
+for thread in threads:
+    thread.start()
+for thread in threads:
+    thread.join()
+ctypes.CDLL("libc.so.6").malloc_stats()  # one "Arena N:" paragraph per arena, on stderr
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's arenas")
+@pytest.mark.parametrize(("mode", "arenas"), [("limited", 1), ("default", 2)])
+def test_a_serving_process_keeps_its_threads_to_one_arena(mode: str, arenas: int):
+    """(and without the limit, threads allocating together get arenas of their own)"""
+    done = subprocess.run(
+        [sys.executable, "-c", THREADS_ALLOCATE, mode],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    found = done.stderr.count("Arena ")
+    assert found == arenas if mode == "limited" else found >= arenas, done.stderr

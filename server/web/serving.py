@@ -249,6 +249,7 @@ def configure_process() -> None:
     _, middle, oldest = gc.get_threshold()
     gc.set_threshold(GC_YOUNG_THRESHOLD, middle, oldest)
     heap.fix_mmap_threshold()
+    heap.limit_arenas()  # before the worker starts its threads
 
 
 def warm_up(app: Flask) -> None:
