@@ -214,7 +214,7 @@ def test_facet_counts_match_the_hits(service: SearchService) -> None:
 def test_facet_counts_agree_by_rows_and_by_scan(
     sample_index: Path, share: float, chunk_entries: int | None, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Counting takes whichever way is cheaper for the mask: both give each value's
+    """Counting takes whichever way is cheaper for the mask: all give each value's
     number of matched documents, deleted documents included only if in the mask, whether
     the entries are counted at once (the sample's size) or in chunks of a few documents."""
     if chunk_entries is not None:
@@ -229,9 +229,27 @@ def test_facet_counts_agree_by_rows_and_by_scan(
             for counted in (
                 facet.count_by_rows(mask),
                 facet.count_by_scan(mask),
+                facet.count_few(np.flatnonzero(mask)),
                 facet.count(mask),
             ):
                 assert counted.tolist() == expected.tolist(), name
+    finally:
+        snap.close()
+
+
+@pytest.mark.parametrize("share", [0.002, 0.05, 1.0])
+def test_facet_tops_rank_by_count_then_case_folded_value(sample_index: Path, share: float) -> None:
+    """The first values of a facet: most documents first, ties in case-folded order of
+    the values (as a Python sort of them all), and whether more values were counted."""
+    snap = Snapshot(IndexStore(sample_index).require_current())
+    try:
+        mask = np.random.default_rng(3).random(len(snap.live)) < share
+        for name, facet in snap.facets.items():
+            counts = facet.count(mask)
+            listed = [o for o in range(len(facet)) if counts[o]]
+            expected = sorted(listed, key=lambda o: (-counts[o], facet.values[o].casefold()))
+            for size in (1, 3, 10, len(facet) + 1):
+                assert facet.top(counts, size) == (expected[:size], len(listed) > size), name
     finally:
         snap.close()
 
