@@ -13,6 +13,12 @@ core by default) over one listening socket. Choices, and why:
   more: requests taking turns under one GIL slow each other more than they overlap
   (``bench_load --modes w2``, alternated: 4 threads 186-251 req/s, p99 320-460 ms; 3
   threads 220; 2 threads 242-279, p99 260-390 ms; 1 thread 240-285).
+- **New connections go to a worker with a free thread.** Workers share one listening
+  socket and a kept-alive connection stays with the worker that took it; a worker busy
+  on every thread takes a new connection only after ``ACCEPT_WAIT_SECONDS`` (20 ms),
+  leaving it to one that can answer now. 32 clients connecting at once were split 27 to
+  5 (or 22 to 10), the larger share waiting on one core while the other was idle at
+  times; now 16 to 16, p99 292 ms against 415-618 (in one run each, 20 s of searches).
 - **Each worker loads the generation after the fork, before its first request**
   (``post_worker_init``): its pin on the generation is its own (the master holds none),
   and the first query is as fast as the tenth. A thread per worker watches ``current``
@@ -94,6 +100,7 @@ GC_YOUNG_THRESHOLD = 20_000
 REQUEST_READ_SECONDS = 10.0  # a request's head and body, from when a thread takes it
 SEND_STALL_SECONDS = 30.0  # one write of an answer (a chunk of an export, say)
 SEND_BUFFER_BYTES = 1 << 20  # asked of the kernel per connection (Linux caps it at wmem_max)
+ACCEPT_WAIT_SECONDS = 0.02  # a worker with no free thread waits this long to take a connection
 KEEPALIVE_SECONDS = 5  # an idle kept-alive connection (nginx keeps its own for less)
 GRACEFUL_SECONDS = 20  # requests in flight at shutdown get this long to finish
 WORKER_TIMEOUT_SECONDS = 30  # a worker whose main loop is silent this long is replaced
@@ -281,10 +288,35 @@ class SearchWorker(ThreadWorker):
     for requests gunicorn refuses itself."""
 
     trimmer: heap.IdleTrimmer | None = None  # from post_worker_init on
+    in_flight = 0  # requests handed to the threads and not finished (main thread only)
+    busy_since = 0.0  # when the last request took the last free thread
 
     def init_process(self) -> None:
         gunicorn_wsgi.Response = _WholeAnswer  # what gunicorn's ``wsgi.create`` makes
         super().init_process()
+
+    # A worker busy on every thread leaves new connections to the others for a moment.
+    # Workers all watch one listening socket and a kept-alive connection stays with the
+    # worker that took it: 32 clients connecting at once were split 27 to 5, and the 27
+    # waited for their one core while the other served its 5 quickly. A busy worker
+    # takes a new connection only after ACCEPT_WAIT_SECONDS (never never: its kept-alive
+    # clients would keep it busy for good), so connections go where a thread is free.
+
+    def set_accept_enabled(self, enabled: bool) -> None:
+        if enabled and self.in_flight >= self.cfg.threads:
+            enabled = time.monotonic() - self.busy_since >= ACCEPT_WAIT_SECONDS
+        super().set_accept_enabled(enabled)
+
+    def enqueue_req(self, conn: Any) -> None:
+        self.in_flight += 1
+        super().enqueue_req(conn)
+        if self.in_flight >= self.cfg.threads and self._accepting:
+            self.busy_since = time.monotonic()
+            super().set_accept_enabled(False)  # the run loop looks again after each event
+
+    def finish_request(self, conn: Any, fs: Any) -> None:
+        self.in_flight -= 1
+        super().finish_request(conn, fs)
 
     def handle(self, conn: Any) -> Any:
         if not isinstance(conn.sock, _ClientSocket):
