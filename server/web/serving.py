@@ -299,8 +299,8 @@ class SearchWorker(ThreadWorker):
     # Workers all watch one listening socket and a kept-alive connection stays with the
     # worker that took it: 32 clients connecting at once were split 27 to 5, and the 27
     # waited for their one core while the other served its 5 quickly. A busy worker
-    # takes a new connection only after ACCEPT_WAIT_SECONDS (never never: its kept-alive
-    # clients would keep it busy for good), so connections go where a thread is free.
+    # still takes one after ACCEPT_WAIT_SECONDS: its kept-alive clients may keep it busy
+    # for good, and new clients must not wait on that.
 
     def set_accept_enabled(self, enabled: bool) -> None:
         if enabled and self.in_flight >= self.cfg.threads:
