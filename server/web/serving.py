@@ -295,12 +295,9 @@ class SearchWorker(ThreadWorker):
         gunicorn_wsgi.Response = _WholeAnswer  # what gunicorn's ``wsgi.create`` makes
         super().init_process()
 
-    # A worker busy on every thread leaves new connections to the others for a moment.
-    # Workers all watch one listening socket and a kept-alive connection stays with the
-    # worker that took it: 32 clients connecting at once were split 27 to 5, and the 27
-    # waited for their one core while the other served its 5 quickly. A busy worker
-    # still takes one after ACCEPT_WAIT_SECONDS: its kept-alive clients may keep it busy
-    # for good, and new clients must not wait on that.
+    # New connections to a worker with a free thread (see the module's docstring). A busy
+    # worker still takes one after ACCEPT_WAIT_SECONDS: its kept-alive clients may keep
+    # it busy for good, and new clients must not wait on that.
 
     def set_accept_enabled(self, enabled: bool) -> None:
         if enabled and self.in_flight >= self.cfg.threads:
