@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import shutil
 import weakref
+from collections import Counter
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -145,3 +147,33 @@ def test_every_timing_starts_from_a_settled_process(monkeypatch: pytest.MonkeyPa
     client.conn = _Connection(events)
     client._timed("/api/search?q=x")
     assert events == ["settle", "search", "settle", "request"]
+
+
+def test_each_engine_follows_every_other_as_often(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Query after query the engines' order changes so that each goes first, and each
+    follows each other, as often (SQLite's long scans, always right before our HTTP
+    request, charged it for the caches they emptied)."""
+    for n in range(1, 8):
+        orders = bench_search.balanced_orders(n)
+        assert all(sorted(order) == list(range(n)) for order in orders)
+        firsts = Counter(order[0] for order in orders)
+        pairs = Counter(p for order in orders for p in pairwise(order))
+        assert set(firsts) == set(range(n)) and len(set(firsts.values())) == 1
+        assert len(pairs) == n * (n - 1) and len(set(pairs.values())) <= 1, (n, pairs)
+
+    steps = ["_ours", "_tantivy", "_sqlite", "_over_http", "_ours_best"]
+    run: list[str] = []
+    monkeypatch.setattr(bench_search, "describe", lambda req: {})
+    for name in steps:
+        monkeypatch.setattr(
+            bench_search, name, lambda engines, req, out, name=name: run.append(name)
+        )
+    engines = bench_search.Engines(object(), object(), object(), object(), object())  # type: ignore[arg-type]
+    for turn in range(10):
+        bench_search.measure_query(engines, object(), True, turn)  # type: ignore[arg-type]
+    runs = [run[i : i + 5] for i in range(0, 50, 5)]
+    assert [[steps.index(s) for s in r] for r in runs] == bench_search.balanced_orders(5)
+    run.clear()  # no HTTP client, one word: three engines
+    no_http = bench_search.Engines(object(), object(), object(), object(), None)  # type: ignore[arg-type]
+    bench_search.measure_query(no_http, object(), False, 0)  # type: ignore[arg-type]
+    assert sorted(run) == ["_ours", "_sqlite", "_tantivy"]
