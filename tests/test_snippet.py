@@ -110,6 +110,23 @@ def test_marks_the_words_one_plain_regex_marks_over_every_sample_text():
     assert marked > 3_000, marked
 
 
+def test_the_memo_of_caption_words_keeps_the_recent_ones_within_its_bound(monkeypatch):
+    """Pages of hits bring words without end: the memo of their indexed forms forgets
+    them all once full (it used to stop learning, keeping the first words for good), and
+    marks what it marked with room for every word."""
+    texts = [text for text in sample_texts() if text][:60]
+    stems, prefixes = {"signal", "kinas", "insulin"}, set("abcdefghijklmnopqrstuvwxyz")
+    hits._FORMS.clear()
+    roomy = [hits._matched_spans(text, stems, prefixes) for text in texts]
+    assert len(hits._FORMS) > 500
+    monkeypatch.setattr(hits, "_MAX_FORMS", 50)
+    hits._FORMS.clear()
+    assert [hits._matched_spans(text, stems, prefixes) for text in texts] == roomy
+    assert 0 < len(hits._FORMS) <= 50
+    assert hits._FORMS.keys() <= set(re.findall(r"\w+", " ".join(texts[-3:])))
+    hits._FORMS.clear()
+
+
 @pytest.mark.parametrize(
     "text",
     [

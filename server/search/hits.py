@@ -35,8 +35,9 @@ FIGURE_PAGE = "/figures/{}"
 SNIPPET_WIDTH = 240
 # The tokenizer, stemmer and accent folding of ``indexer.index.schema.text_analyzer``, applied word
 # by word with a memo: the analyzer itself costs ~2 ms per caption, a snippet must not.
+# Forgotten whole once full: pages of hits bring new words without end.
 _FORMS: dict[str, tuple[str, ...]] = {}
-_MAX_FORMS = 200_000
+_MAX_FORMS = 50_000
 
 
 # Words written with Greek letters or names ("κB", "IkappaB") index as Latin letters, so
@@ -207,8 +208,9 @@ def _indexed_forms(word: str) -> tuple[str, ...]:
         term = written_term(folded)
         symbol = symbol_term(folded.lower()) if term else None
         forms = tuple(f for f in (term, symbol) if f)
-        if len(_FORMS) < _MAX_FORMS:
-            _FORMS[word] = forms
+        if len(_FORMS) >= _MAX_FORMS:
+            _FORMS.clear()
+        _FORMS[word] = forms
     return forms
 
 
