@@ -111,7 +111,13 @@ def fold_greek_text(text: str) -> str:
     return text
 
 
-fold_greek = lru_cache(maxsize=200_000)(fold_greek_text)  # one word (cached: words repeat)
+# Each word function below keeps up to this many words: a build meets every word of its
+# figures (hundreds of thousands at 100k) and looks each up again and again. A server meets
+# words without end (each page of hits brings its captions'): it bounds them all together
+# (:func:`word_memo_entries`, :func:`clear_word_memos`).
+WORD_MEMO_SIZE = 200_000
+
+fold_greek = lru_cache(maxsize=WORD_MEMO_SIZE)(fold_greek_text)  # one word (words repeat)
 
 
 # Snowball's English stemmer (Porter2), from the Snowball project's own C library: it
@@ -147,7 +153,7 @@ def _greek_suffix(stem: str) -> str:
 _ACRONYM_PLURAL = re.compile(r"[^aeiouy]+[^aeiouys]s")
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=WORD_MEMO_SIZE)
 def stem_word(word: str) -> str:
     """The indexed term of a lower-cased, accent-folded word that is not a stop word:
     Greek folded, spelt as Americans do, irregular and acronym plurals made singular,
@@ -164,7 +170,7 @@ def index_term(word: str) -> str:
     return "" if word in STOP_WORDS else stem_word(word)
 
 
-@lru_cache(maxsize=100_000)
+@lru_cache(maxsize=WORD_MEMO_SIZE // 2)
 def symbol_term(word: str) -> str | None:
     """The term of a lower-cased word written as a symbol (in capitals, or a gene name of
     its figure: :class:`SymbolText`), or None where stemming leaves it alone anyway. Only
@@ -195,7 +201,7 @@ def symbol_terms(names: Iterable[str]) -> dict[str, str]:
     return dict(symbol for _, symbol in map(name_terms, names) if symbol)
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=WORD_MEMO_SIZE)
 def name_terms(name: str) -> tuple[str, tuple[str, str] | None]:
     """What indexing needs of a gene name, in one cached lookup (names repeat across
     figures): its :func:`name_key`, and its :func:`_name_symbol_term`."""
@@ -376,7 +382,7 @@ _TERM_OF_WORD: dict[str, bytes] = {}
 _TERM_CACHE_SIZE = 500_000
 
 
-@lru_cache(maxsize=200_000)
+@lru_cache(maxsize=WORD_MEMO_SIZE)
 def name_key(name: str) -> str:
     """How a gene name or alias is matched exactly: case, accents and Greek spellings
     folded, dashes, spaces and underscores dropped, so "NF-κB", "NF-kB", "NF-kappaB" and
@@ -491,3 +497,21 @@ class NameAnalyzer(ValueAnalyzer):
             if key:
                 found[key] = found.get(key, 0) + 1
         return {key.encode("utf-8"): count for key, count in found.items()}
+
+
+# -- the word memos, bounded together by a server
+
+_WORD_MEMOS = (fold_greek, stem_word, symbol_term, name_terms, name_key)
+
+
+def word_memo_entries() -> int:
+    """The words the word functions' memos hold, all together."""
+    return sum(memo.cache_info().currsize for memo in _WORD_MEMOS) + len(_TERM_OF_WORD)
+
+
+def clear_word_memos() -> None:
+    """Forget every memoised word: a server's way to bound them (filled to their build
+    sizes, three of them held 115 MB: 500,000 words at about 230 bytes each)."""
+    for memo in _WORD_MEMOS:
+        memo.cache_clear()
+    _TERM_OF_WORD.clear()

@@ -16,6 +16,7 @@ from hypothesis import strategies as st
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.support.charset import accent_map
 
+from indexer import analysis
 from indexer.analysis import (
     GREEK_NAMES,
     WORD_PATTERN,
@@ -295,3 +296,18 @@ def test_a_title_key_folds_as_its_words_over_generated_titles(pieces):
     title = "".join(pieces)
     words = re.findall(WORD_PATTERN, fold_accents(title).lower())
     assert title_key(title) == " ".join(fold_greek(word) for word in words)
+
+
+def test_word_memos_are_counted_and_forgotten_together() -> None:
+    """What a server bounds: every word memo of the analysis, counted as one."""
+    analysis.clear_word_memos()
+    assert analysis.word_memo_entries() == 0
+    for word in ("kinases", "nf-kappab", "ras", "apoptosis"):
+        analysis.written_term(word)
+        analysis.name_key(word)
+        analysis.name_terms(word.upper())
+    memos = analysis._WORD_MEMOS
+    assert all(memo.cache_info().currsize for memo in memos), [m.cache_info() for m in memos]
+    assert analysis.word_memo_entries() == sum(m.cache_info().currsize for m in memos)
+    analysis.clear_word_memos()
+    assert analysis.word_memo_entries() == 0

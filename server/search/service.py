@@ -26,6 +26,7 @@ from typing import Any
 
 import numpy as np
 
+from indexer import analysis
 from indexer.language import american_spelling
 from indexer.nomenclature import GeneNomenclature
 from indexer.organisms import describe
@@ -70,6 +71,11 @@ RESULT_CACHE_FIGURES = 128 * 21
 # bytes, so the cache keeps as many as fit whatever the index's size. It serves a user
 # turning pages or facets of the query just asked, a few seconds back.
 MATCH_CACHE_BYTES = 8 * 2**20
+# The analysis memos (stems, Greek folding, gene name keys) are sized for a build: a
+# service forgets them once they hold this many words (about 12 MB). Each never-seen query
+# word adds a few dozen (its stems, and its prefixes' for the cuts of a word written
+# apart): filled to their build sizes, three of them held 115 MB.
+WORD_MEMO_ENTRIES = 50_000
 DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
 MAX_SIMILAR = 100
 PRIVATE_META = frozenset({"sources"})  # paths on the server: not for /api/status
@@ -84,6 +90,12 @@ BUSY_RETRY_SECONDS = 2  # what a turned-away client is told to wait
 HINT_WAIT_SECONDS = 0.2  # did-you-mean waits less: it is only a hint
 # Fewer figures than a page holding every word of a query: show those holding the most.
 RELAXED_BELOW = models.DEFAULT_PER_PAGE
+
+
+def bound_word_memos() -> None:
+    """Forget the analysis memos' words once they hold :data:`WORD_MEMO_ENTRIES`."""
+    if analysis.word_memo_entries() > WORD_MEMO_ENTRIES:
+        analysis.clear_word_memos()
 
 
 class SearchService:
@@ -162,6 +174,7 @@ class SearchService:
         result, run = self._search(snap, req)
         if not run.hint_skipped:  # a later asking gets the hint
             self._results.put(key, result)
+        bound_word_memos()
         return dict(result)
 
     def _search(
