@@ -4,12 +4,14 @@ divided by zero on a corpus without words in 5-50 figures). No peer engine is ne
 
 from __future__ import annotations
 
+import http.server
 import shutil
+import threading
 import weakref
 from collections import Counter
 from itertools import pairwise
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pytest
@@ -121,32 +123,64 @@ def test_settling_collects_the_garbage_another_engine_left() -> None:
     assert gone() is None
 
 
-class _Connection:
-    """An HTTP connection answering every request at once, noting each step."""
+class _Answers(http.server.BaseHTTPRequestHandler):
+    """200 with ``X-Total-Count: 7`` on a kept-alive connection; ``/close`` closes it
+    after answering, ``/missing`` is a 404. Notes each connection and request."""
 
-    def __init__(self, events: list[str]) -> None:
-        self.events = events
+    protocol_version = "HTTP/1.1"
+    events: ClassVar[list[str]] = []
 
-    def request(self, method: str, path: str) -> None:
-        self.events.append("request")
+    def setup(self) -> None:
+        super().setup()
+        self.events.append("connect")
 
-    def getresponse(self) -> Any:
-        return self
+    def do_GET(self) -> None:
+        self.events.append(f"GET {self.path}")
+        status = 404 if self.path == "/missing" else 200
+        body = b'{"total": 7}'
+        self.send_response(status)
+        self.send_header("Content-Length", str(len(body)))
+        self.send_header("X-Total-Count", "7")
+        if self.path == "/close":
+            self.send_header("Connection", "close")
+            self.close_connection = True
+        self.end_headers()
+        self.wfile.write(body)
 
-    def read(self) -> bytes:
-        return b"{}"
+    def log_message(self, *args: Any) -> None:
+        pass
 
 
-def test_every_timing_starts_from_a_settled_process(monkeypatch: pytest.MonkeyPatch) -> None:
-    """In process and over HTTP (whose answer this process reads): what SQLite freed just
-    before cost the next allocation 2 ms, charged to whichever engine came next."""
-    events: list[str] = []
+def test_the_http_client_keeps_one_connection_and_times_from_a_settled_process(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Every timing starts from a settled process, in process and over HTTP (whose answer
+    this process reads): what SQLite freed just before cost the next allocation 2 ms,
+    charged to whichever engine came next. The client reuses its connection, connects
+    again (untimed) when the server closed it, and stops on an answer other than 200."""
+    events = _Answers.events = []
     monkeypatch.setattr(bench_search, "settle", lambda: events.append("settle"))
     bench_search.timed(lambda: events.append("search"))
-    client = object.__new__(bench_search.Client)
-    client.conn = _Connection(events)
-    client._timed("/api/search?q=x")
-    assert events == ["settle", "search", "settle", "request"]
+    assert events == ["settle", "search"]
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Answers)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05})
+    thread.start()
+    try:
+        client = bench_search.Client(server.server_address[1])
+        for path in ("/a", "/b", "/close", "/c"):
+            ms, total = client.get(path)
+            assert total == 7 and 0 < ms < 5_000
+        with pytest.raises(SystemExit, match="/missing: 404"):
+            client.get("/missing")
+        client.close()
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+    assert events[2:] == [
+        *("settle", "connect", "GET /a", "settle", "GET /b", "settle", "GET /close"),
+        *("settle", "connect", "GET /c", "settle", "GET /missing"),
+    ]
 
 
 def test_each_engine_follows_every_other_as_often(monkeypatch: pytest.MonkeyPatch) -> None:
