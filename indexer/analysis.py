@@ -113,7 +113,7 @@ def fold_greek_text(text: str) -> str:
 
 # Each word function below keeps up to this many words: a build meets every word of its
 # figures (hundreds of thousands at 100k) and looks each up again and again. A server meets
-# words without end (each page of hits brings its captions'): it bounds them all together
+# words without end (every never-seen query brings its own): it bounds them all together
 # (:func:`word_memo_entries`, :func:`clear_word_memos`).
 WORD_MEMO_SIZE = 200_000
 

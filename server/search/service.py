@@ -72,9 +72,9 @@ RESULT_CACHE_FIGURES = 128 * 21
 # turning pages or facets of the query just asked, a few seconds back.
 MATCH_CACHE_BYTES = 8 * 2**20
 # The analysis memos (stems, Greek folding, gene name keys) are sized for a build: a
-# service forgets them once they hold this many words (about 12 MB). Each never-seen query
-# word adds a few dozen (its stems, and its prefixes' for the cuts of a word written
-# apart): filled to their build sizes, three of them held 115 MB.
+# service forgets them once they hold this many words (about 12 MB). A never-seen query
+# adds about a dozen (its words' stems, and their prefixes' for the cuts of a word
+# written apart): filled to their build sizes, three of them held 115 MB.
 WORD_MEMO_ENTRIES = 50_000
 DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
 MAX_SIMILAR = 100
