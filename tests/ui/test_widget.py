@@ -282,6 +282,10 @@ def test_iframe_form_works_with_javascript_off(
     frame.locator("input[name=q]").fill("signaling")
     frame.locator("input[name=q]").press("Enter")
     expected = api_search(site, q="signaling", gene="STAT3", per_page="3")
+    # the new page's first hit, not its total: the sample has 6 figures either way, and
+    # waiting on "of 6 figures" read the old page's links while the frame navigated
+    first = expected["hits"][0]["links"]["page"]
+    frame.locator(f'a.title[href$="{first}"]').wait_for()
     frame.locator(".status").filter(has_text=f"of {expected['total']} figures").wait_for()
     hrefs = frame.locator("a.title").evaluate_all("links => links.map(a => a.href)")
     assert hrefs == [site + h["links"]["page"] for h in expected["hits"]]
