@@ -60,6 +60,19 @@ def wait_for_hits(page: Any, selector: str, count: int) -> None:
     assert page.locator(f"{selector} a.title").count() == count
 
 
+def wait_for_answer(
+    locate: Callable[[str], Any], expected: dict[str, Any], within: str = ""
+) -> None:
+    """Wait until the page or frame (``locate``: its ``locator``), inside ``within``, shows
+    ``expected``'s hits: its first hit, then its total. Not the total alone: searching
+    within a filter often finds as many figures as before (STAT3, with "signaling" or
+    without: 6), and that wait passed on the old hits while the new ones were coming."""
+    first = expected["hits"][0]["links"]["page"]
+    locate(f'{within} a.title[href$="{first}"]'.strip()).first.wait_for()
+    status = locate(f"{within} .status".strip())
+    status.filter(has_text=f"of {expected['total']} figures").wait_for()
+
+
 def in_shadow(page: Any, selector: str, script: str) -> Any:
     """Evaluate ``script`` (an expression over ``root``) in the widget's shadow root."""
     return page.evaluate(
@@ -164,7 +177,7 @@ def test_a_visitor_searches_from_the_keyboard(
     page.keyboard.press("Enter")
     expected = api_search(site, q="signaling", gene="STAT3", per_page="5")
     assert expected["total"] > 0
-    page.locator("#w .status").filter(has_text=f"of {expected['total']} figures").wait_for()
+    wait_for_answer(page.locator, expected, within="#w")
     assert widget_hrefs(page, "#w") == [site + h["links"]["page"] for h in expected["hits"]]
 
 
@@ -282,11 +295,7 @@ def test_iframe_form_works_with_javascript_off(
     frame.locator("input[name=q]").fill("signaling")
     frame.locator("input[name=q]").press("Enter")
     expected = api_search(site, q="signaling", gene="STAT3", per_page="3")
-    # the new page's first hit, not its total: the sample has 6 figures either way, and
-    # waiting on "of 6 figures" read the old page's links while the frame navigated
-    first = expected["hits"][0]["links"]["page"]
-    frame.locator(f'a.title[href$="{first}"]').wait_for()
-    frame.locator(".status").filter(has_text=f"of {expected['total']} figures").wait_for()
+    wait_for_answer(frame.locator, expected)
     hrefs = frame.locator("a.title").evaluate_all("links => links.map(a => a.href)")
     assert hrefs == [site + h["links"]["page"] for h in expected["hits"]]
 
