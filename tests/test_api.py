@@ -11,7 +11,8 @@ import os
 import shutil
 import urllib.error
 import urllib.request
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -254,6 +255,49 @@ def app(sample_index: Path) -> Flask:
 @pytest.fixture
 def client(app: Flask) -> FlaskClient:
     return app.test_client()
+
+
+def test_every_request_leaves_the_word_memos_within_their_bound(
+    app: Flask, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The analysis memos (stems, Greek folding, name keys) are sized for a build; the
+    app forgets them after any request that took them past its bound (a search's words,
+    a gene list's names, a gene page's alias), and answers as before. Unbounded, never-seen
+    words filled them for good: a client sending gene lists alone never searched."""
+    from indexer import analysis
+    from server.search import service as service_module
+
+    words = ["kinase", "apoptosis", "insulin", "signaling", "receptor", "glucose", "hypoxia"]
+    names = "\n".join(f"NOTAGENE{i}" for i in range(150))
+    requests = [
+        *(("GET", f"/api/search?q={a}+{b}", None) for a, b in pairwise(words)),
+        ("POST", "/api/genes", {"genes": names}),
+        ("GET", "/api/genes/STAT3?per_page=3", None),
+        ("POST", "/api/genes", {"genes": names.replace("NOTAGENE", "NOGENE")}),
+    ]
+
+    def answers(client: FlaskClient, check: Callable[[], None]) -> list[Any]:
+        out = []
+        for method, path, body in requests:
+            out.append(client.open(path, method=method, json=body).get_json())
+            check()
+        return out
+
+    analysis.clear_word_memos()
+    unbounded = create_app(app.config["PFOCR_INDEX"], {"TESTING": True})
+    grown: list[int] = []
+    expected = answers(unbounded.test_client(), lambda: grown.append(analysis.word_memo_entries()))
+    assert grown[-1] > 300 and grown[-1] - grown[-2] > 100  # a gene list alone adds plenty
+
+    bound = 100
+    monkeypatch.setattr(service_module, "WORD_MEMO_ENTRIES", bound)
+    analysis.clear_word_memos()
+    bounded = answers(app.test_client(), lambda: _at_most(analysis.word_memo_entries(), bound))
+    assert bounded == expected
+
+
+def _at_most(value: int, bound: int) -> None:
+    assert value <= bound
 
 
 def figids(hits: list[dict[str, Any]]) -> list[str]:

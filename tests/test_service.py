@@ -7,7 +7,6 @@ import shutil
 import threading
 from collections.abc import Iterator
 from dataclasses import replace
-from itertools import pairwise
 from pathlib import Path
 
 import numpy as np
@@ -688,33 +687,6 @@ def test_answers_are_cached_within_the_figures_they_list(sample_index: Path, mon
     assert [(key[2].q, key[2].per_page) for key in cache] == [("signaling", 5), ("signaling", 10)]
     assert len(search(service, "pathway", per_page=20)["hits"]) == 20
     assert len(cache) == 2  # heavier than the whole cache: not kept
-
-
-def test_word_memos_are_bounded_while_serving(sample_index: Path, monkeypatch) -> None:
-    """The analysis memos (stems, Greek folding, name keys) are sized for a build; a
-    service forgets them once they hold its bound, and answers as before. Unbounded,
-    never-seen words filled them for good (each adds its stems and its prefixes')."""
-    from indexer import analysis
-    from server.search import service as service_module
-
-    words = [
-        *("kinase", "apoptosis", "insulin", "signaling", "receptor", "pathway", "glucose"),
-        *("transcription", "metabolism", "inflammation", "autophagy", "mitochondria"),
-    ]
-    requests = [SearchRequest(q=f"{a} {b}") for a, b in pairwise(words)]
-    unbounded = SearchService(sample_index)
-    analysis.clear_word_memos()
-    expected = [unbounded.search(r) for r in requests]
-    grown = analysis.word_memo_entries()
-
-    bound = 100
-    assert grown > 3 * bound
-    monkeypatch.setattr(service_module, "WORD_MEMO_ENTRIES", bound)
-    service = SearchService(sample_index)
-    analysis.clear_word_memos()
-    for r, answer in zip(requests, expected, strict=True):
-        assert service.search(r) == answer
-        assert analysis.word_memo_entries() <= bound
 
 
 def test_matches_are_cached_within_their_bytes(sample_index: Path, monkeypatch) -> None:

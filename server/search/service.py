@@ -72,7 +72,8 @@ RESULT_CACHE_FIGURES = 128 * 21
 # turning pages or facets of the query just asked, a few seconds back.
 MATCH_CACHE_BYTES = 8 * 2**20
 # The analysis memos (stems, Greek folding, gene name keys) are sized for a build: a
-# service forgets them once they hold this many words (about 12 MB). A never-seen query
+# server forgets them, after a request, once they hold this many words (about 12 MB; the
+# web app's teardown calls bound_word_memos, so gene lists count too). A never-seen query
 # adds about a dozen (its words' stems, and their prefixes' for the cuts of a word
 # written apart): filled to their build sizes, three of them held 115 MB.
 WORD_MEMO_ENTRIES = 50_000
@@ -93,7 +94,8 @@ RELAXED_BELOW = models.DEFAULT_PER_PAGE
 
 
 def bound_word_memos() -> None:
-    """Forget the analysis memos' words once they hold :data:`WORD_MEMO_ENTRIES`."""
+    """Forget the analysis memos' words once they hold :data:`WORD_MEMO_ENTRIES`: for a
+    process serving requests, after each (a search's words, a gene list's names)."""
     if analysis.word_memo_entries() > WORD_MEMO_ENTRIES:
         analysis.clear_word_memos()
 
@@ -174,7 +176,6 @@ class SearchService:
         result, run = self._search(snap, req)
         if not run.hint_skipped:  # a later asking gets the hint
             self._results.put(key, result)
-        bound_word_memos()
         return dict(result)
 
     def _search(

@@ -32,7 +32,7 @@ from flask_cors import CORS
 
 from indexer.record import PMC_IMAGE_URL
 from server.search.gate import CostlyGate
-from server.search.service import SearchService
+from server.search.service import SearchService, bound_word_memos
 from server.web import embed, errors, export, telemetry
 from server.web.api import api, health
 from server.web.json import FastJSONProvider
@@ -89,6 +89,7 @@ def create_app(
         raise ValueError(f"PFOCR_IMAGE_URL: {exc}") from None
     app.extensions["pfocr"] = service
     _read_one_generation_per_request(app, service)
+    app.teardown_request(_bound_word_memos)
     _init_cors(app)
     errors.init_app(app)
     telemetry.init_app(app, service)
@@ -113,6 +114,12 @@ def _read_one_generation_per_request(app: Flask, service: SearchService) -> None
         token = g.pop("pfocr_generation", None)
         if token is not None:
             service.generations.end(token)
+
+
+def _bound_word_memos(_: BaseException | None) -> None:
+    """After every request, whatever it analysed (the words of a search, the names of a
+    gene list, an alias), the analysis memos within their bound."""
+    bound_word_memos()
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
