@@ -30,7 +30,7 @@ import unicodedata
 from collections import Counter
 from collections.abc import Iterable, Iterator
 from functools import lru_cache
-from typing import Any
+from typing import Any, TypeVar
 
 import Stemmer
 from whoosh.analysis import Composable, Token
@@ -116,8 +116,18 @@ def fold_greek_text(text: str) -> str:
 # words without end (every never-seen query brings its own): it bounds them all together
 # (:func:`word_memo_entries`, :func:`clear_word_memos`).
 WORD_MEMO_SIZE = 200_000
+_WORD_MEMOS: list[Any] = []
+Memo = TypeVar("Memo")
 
-fold_greek = lru_cache(maxsize=WORD_MEMO_SIZE)(fold_greek_text)  # one word (words repeat)
+
+def word_memo(memo: Memo) -> Memo:
+    """Count ``memo`` (an ``lru_cache`` of a function of one word or name) among the memos
+    a server bounds together."""
+    _WORD_MEMOS.append(memo)
+    return memo
+
+
+fold_greek = word_memo(lru_cache(maxsize=WORD_MEMO_SIZE)(fold_greek_text))  # words repeat
 
 
 # Snowball's English stemmer (Porter2), from the Snowball project's own C library: it
@@ -153,6 +163,7 @@ def _greek_suffix(stem: str) -> str:
 _ACRONYM_PLURAL = re.compile(r"[^aeiouy]+[^aeiouys]s")
 
 
+@word_memo
 @lru_cache(maxsize=WORD_MEMO_SIZE)
 def stem_word(word: str) -> str:
     """The indexed term of a lower-cased, accent-folded word that is not a stop word:
@@ -170,6 +181,7 @@ def index_term(word: str) -> str:
     return "" if word in STOP_WORDS else stem_word(word)
 
 
+@word_memo
 @lru_cache(maxsize=WORD_MEMO_SIZE // 2)
 def symbol_term(word: str) -> str | None:
     """The term of a lower-cased word written as a symbol (in capitals, or a gene name of
@@ -201,6 +213,7 @@ def symbol_terms(names: Iterable[str]) -> dict[str, str]:
     return dict(symbol for _, symbol in map(name_terms, names) if symbol)
 
 
+@word_memo
 @lru_cache(maxsize=WORD_MEMO_SIZE)
 def name_terms(name: str) -> tuple[str, tuple[str, str] | None]:
     """What indexing needs of a gene name, in one cached lookup (names repeat across
@@ -382,6 +395,7 @@ _TERM_OF_WORD: dict[str, bytes] = {}
 _TERM_CACHE_SIZE = 500_000
 
 
+@word_memo
 @lru_cache(maxsize=WORD_MEMO_SIZE)
 def name_key(name: str) -> str:
     """How a gene name or alias is matched exactly: case, accents and Greek spellings
@@ -499,9 +513,7 @@ class NameAnalyzer(ValueAnalyzer):
         return {key.encode("utf-8"): count for key, count in found.items()}
 
 
-# -- the word memos, bounded together by a server
-
-_WORD_MEMOS = (fold_greek, stem_word, symbol_term, name_terms, name_key)
+# -- the word memos (:func:`word_memo`), bounded together by a server
 
 
 def word_memo_entries() -> int:

@@ -22,7 +22,7 @@ from dataclasses import dataclass, replace
 from functools import lru_cache
 from pathlib import Path
 
-from indexer.analysis import name_key
+from indexer.analysis import name_key, word_memo
 from indexer.nomenclature import ENTREZ, SYMBOL, GeneNomenclature
 from indexer.record import ALIAS_STRIP, Figure, Gene, printed_pieces
 
@@ -32,6 +32,7 @@ _NUMBERED = re.compile(r"(.*\D)\d+")
 _TYPED_STRIP = ALIAS_STRIP + ",;"
 
 
+@word_memo  # a typed word's names too: a server meets them without end
 @lru_cache(maxsize=100_000)
 def printed_names(word: str) -> tuple[str, ...]:
     """The gene names in a printed word, shorthand expanded: "ERK1/2" -> ("ERK1", "ERK2"),

@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 from whoosh.analysis import CharsetFilter, StemmingAnalyzer
 from whoosh.support.charset import accent_map
 
-from indexer import analysis
+from indexer import analysis, lexicon
 from indexer.analysis import (
     GREEK_NAMES,
     WORD_PATTERN,
@@ -299,13 +299,16 @@ def test_a_title_key_folds_as_its_words_over_generated_titles(pieces):
 
 
 def test_word_memos_are_counted_and_forgotten_together() -> None:
-    """What a server bounds: every word memo of the analysis, counted as one."""
+    """What a server bounds: every word memo (of the analysis, and the names printed in a
+    typed word), counted as one."""
+    assert lexicon.printed_names in analysis._WORD_MEMOS
     analysis.clear_word_memos()
     assert analysis.word_memo_entries() == 0
-    for word in ("kinases", "nf-kappab", "ras", "apoptosis"):
+    for word in ("kinases", "nf-kappab", "ras", "apoptosis", "ERK1/2"):
         analysis.written_term(word)
         analysis.name_key(word)
         analysis.name_terms(word.upper())
+        lexicon.printed_names(word)
     memos = analysis._WORD_MEMOS
     assert all(memo.cache_info().currsize for memo in memos), [m.cache_info() for m in memos]
     assert analysis.word_memo_entries() == sum(m.cache_info().currsize for m in memos)

@@ -273,6 +273,7 @@ def test_every_request_leaves_the_word_memos_within_their_bound(
         *(("GET", f"/api/search?q={a}+{b}", None) for a, b in pairwise(words)),
         ("POST", "/api/genes", {"genes": names}),
         ("GET", "/api/genes/STAT3?per_page=3", None),
+        ("GET", "/api/search?q=ERK1/2+QZX7/9+STAT3/5", None),  # names printed in shorthand
         ("POST", "/api/genes", {"genes": names.replace("NOTAGENE", "NOGENE")}),
     ]
 

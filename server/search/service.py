@@ -71,11 +71,12 @@ RESULT_CACHE_FIGURES = 128 * 21
 # bytes, so the cache keeps as many as fit whatever the index's size. It serves a user
 # turning pages or facets of the query just asked, a few seconds back.
 MATCH_CACHE_BYTES = 8 * 2**20
-# The analysis memos (stems, Greek folding, gene name keys) are sized for a build: a
-# server forgets them, after a request, once they hold this many words (about 12 MB; the
-# web app's teardown calls bound_word_memos, so gene lists count too). A never-seen query
-# adds about a dozen (its words' stems, and their prefixes' for the cuts of a word
-# written apart): filled to their build sizes, three of them held 115 MB.
+# The word memos (stems, Greek folding, gene name keys, a typed word's gene names:
+# ``indexer.analysis.word_memo``) are sized for a build: a server forgets them, after a
+# request, once they hold this many words (about 12 MB; the web app's teardown calls
+# bound_word_memos, so gene lists count too). A never-seen query adds about a dozen (its
+# words' stems, and their prefixes' for the cuts of a word written apart): filled to
+# their build sizes, three of them held 115 MB.
 WORD_MEMO_ENTRIES = 50_000
 DEFAULT_SUGGEST, MAX_SUGGEST = 10, 50
 MAX_SIMILAR = 100
