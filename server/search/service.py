@@ -95,7 +95,7 @@ RELAXED_BELOW = models.DEFAULT_PER_PAGE
 
 
 def bound_word_memos() -> None:
-    """Forget the analysis memos' words once they hold :data:`WORD_MEMO_ENTRIES`: for a
+    """Forget the word memos' words once they hold :data:`WORD_MEMO_ENTRIES`: for a
     process serving requests, after each (a search's words, a gene list's names)."""
     if analysis.word_memo_entries() > WORD_MEMO_ENTRIES:
         analysis.clear_word_memos()

@@ -118,7 +118,7 @@ def _read_one_generation_per_request(app: Flask, service: SearchService) -> None
 
 def _bound_word_memos(_: BaseException | None) -> None:
     """After every request, whatever it analysed (the words of a search, the names of a
-    gene list, an alias), the analysis memos within their bound."""
+    gene list, an alias), the word memos within their bound."""
     bound_word_memos()
 
 
