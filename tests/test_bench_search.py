@@ -170,6 +170,7 @@ def test_the_http_client_keeps_one_connection_and_times_from_a_settled_process(
         for path in ("/a", "/b", "/close", "/c"):
             ms, total = client.get(path)
             assert total == 7 and 0 < ms < 5_000
+        assert 0 < client.time("/healthz") < 5_000  # a request that is not a search
         with pytest.raises(SystemExit, match="/missing: 404"):
             client.get("/missing")
         client.close()
@@ -179,7 +180,7 @@ def test_the_http_client_keeps_one_connection_and_times_from_a_settled_process(
         thread.join(timeout=10)
     assert events[2:] == [
         *("settle", "connect", "GET /a", "settle", "GET /b", "settle", "GET /close"),
-        *("settle", "connect", "GET /c", "settle", "GET /missing"),
+        *("settle", "connect", "GET /c", "settle", "GET /healthz", "settle", "GET /missing"),
     ]
 
 
@@ -195,7 +196,7 @@ def test_each_engine_follows_every_other_as_often(monkeypatch: pytest.MonkeyPatc
         assert set(firsts) == set(range(n)) and len(set(firsts.values())) == 1
         assert len(pairs) == n * (n - 1) and len(set(pairs.values())) <= 1, (n, pairs)
 
-    steps = ["_ours", "_tantivy", "_sqlite", "_over_http", "_ours_best"]
+    steps = ["_ours", "_tantivy", "_sqlite", "_over_http", "_http_floor", "_ours_best"]
     run: list[str] = []
     monkeypatch.setattr(bench_search, "describe", lambda req: {})
     for name in steps:
@@ -205,8 +206,9 @@ def test_each_engine_follows_every_other_as_often(monkeypatch: pytest.MonkeyPatc
     engines = bench_search.Engines(object(), object(), object(), object(), object())  # type: ignore[arg-type]
     for turn in range(10):
         bench_search.measure_query(engines, object(), True, turn)  # type: ignore[arg-type]
-    runs = [run[i : i + 5] for i in range(0, 50, 5)]
-    assert [[steps.index(s) for s in r] for r in runs] == bench_search.balanced_orders(5)
+    runs = [run[i : i + 6] for i in range(0, 60, 6)]
+    orders = bench_search.balanced_orders(6)
+    assert [[steps.index(s) for s in r] for r in runs] == [orders[t % 6] for t in range(10)]
     run.clear()  # no HTTP client, one word: three engines
     no_http = bench_search.Engines(object(), object(), object(), object(), None)  # type: ignore[arg-type]
     bench_search.measure_query(no_http, object(), False, 0)  # type: ignore[arg-type]
