@@ -33,7 +33,8 @@ each timing starting from a settled process (garbage collected, the C heap trimm
   facet;
 - ``HTTP``: the same request to ``pfocr serve --workers 1`` (gunicorn, on 127.0.0.1, over
   the same index) on one kept-alive connection, until its whole body is read, by libcurl
-  (:class:`Client`);
+  (:class:`Client`); and ``GET /healthz`` from it, timed alike in a turn of its own: what
+  any request costs on this machine, the engine aside (``http_floor``);
 - ``ours best`` (two-word classes): the same words with the service's default
   ``match=best``, asked of a second service whose caches are as cold as the first's.
 
