@@ -111,3 +111,46 @@ def test_a_serving_process_keeps_its_threads_to_one_arena(mode: str, arenas: int
     assert done.returncode == 0, done.stderr
     found = done.stderr.count("Arena ")
     assert found == arenas if mode == "limited" else found >= arenas, done.stderr
+
+
+MMAP_THRESHOLD = """
+import ctypes, json, sys
+from server.web import heap
+libc = ctypes.CDLL("libc.so.6")
+libc.malloc.restype, libc.malloc.argtypes = ctypes.c_void_p, [ctypes.c_size_t]
+libc.free.argtypes = [ctypes.c_void_p]
+# A hole in the heap, as a worker's start-up leaves: 6 MB of small blocks freed below one
+# still in use (glibc keeps them, coalesced, for later requests of any size that fits).
+blocks = [libc.malloc(64 << 10) for _ in range(96)]
+kept = libc.malloc(64 << 10)
+for block in blocks:
+    libc.free(block)
+if sys.argv[1] == "fixed":
+    assert heap.fix_mmap_threshold()
+# Left to itself, glibc raises its threshold to the size of a freed mapped block, and a
+# smaller block then comes from the heap, growing it; fixed, the block is mapped. Read from
+# the block's own header: glibc's IS_MMAPPED bit (0x2) in the size word before it.
+freed, asked = (int(n) << 20 for n in sys.argv[2:4])
+libc.free(libc.malloc(freed))
+block = libc.malloc(asked)
+print(json.dumps(ctypes.c_size_t.from_address(block - ctypes.sizeof(ctypes.c_size_t)).value & 2))
+"""
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="glibc's mmap threshold")
+@pytest.mark.parametrize(("mode", "mapped"), [("fixed", 2), ("default", 0)])
+def test_blocks_over_the_fixed_threshold_are_mapped_whatever_the_heap_holds(mode, mapped):
+    """A block the heap cannot hold (larger than any hole in it) is mapped once the
+    threshold is fixed, and comes from the heap without the fix (glibc raised its
+    threshold when a larger mapped block was freed)."""
+    done = subprocess.run(
+        # 20 MB: more than any hole a start-up leaves; 30 MB: under the 32 MB up to which
+        # glibc raises its threshold (a block of 2 MB after 4 came from such a hole)
+        [sys.executable, "-c", MMAP_THRESHOLD, mode, "30", "20"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout) == mapped
