@@ -34,7 +34,10 @@ each timing starting from a settled process (garbage collected, the C heap trimm
 - ``HTTP``: the same request to ``pfocr serve --workers 1`` (gunicorn, on 127.0.0.1, over
   the same index) on one kept-alive connection, until its whole body is read, by libcurl
   (:class:`Client`); and ``GET /healthz`` from it, timed alike in a turn of its own: what
-  any request costs on this machine, the engine aside (``http_floor``);
+  any request costs on this machine, the engine aside (``http_floor``); and after all
+  classes, every query again to a new server, one right after the other (``http_busy``:
+  the server never idle, as the in-process engines are not; in the turns it idles while
+  the peers run, and on this machine a request after an idle spell is slower);
 - ``ours best`` (two-word classes): the same words with the service's default
   ``match=best``, asked of a second service whose caches are as cold as the first's.
 
@@ -120,7 +123,7 @@ _LIBC = _glibc()
 # What is timed for each query (milliseconds; see the module's docstring)
 MEASURES = (
     "ours_first", "ours_warm", "ours_cached", "ours_best",
-    "tantivy_search", "tantivy_facets", "tantivy", "sqlite", "http", "http_floor",
+    "tantivy_search", "tantivy_facets", "tantivy", "sqlite", "http", "http_floor", "http_busy",
 )  # fmt: skip
 FLOOR_PATH = "/healthz"  # the request that measures the HTTP floor (see _http_floor)
 
@@ -300,24 +303,26 @@ class Client:
         curl.setopt(pycurl.HEADERFUNCTION, self._header)
         self.total: int | None = None
 
-    def get(self, path: str) -> tuple[float, int]:
+    def get(self, path: str, settle_first: bool = True) -> tuple[float, int]:
         """Milliseconds to the whole answer of a search, and its ``X-Total-Count``."""
-        ms = self.time(path)
+        ms = self.time(path, settle_first)
         if self.total is None:
             raise SystemExit(f"GET {path}: no X-Total-Count")
         return ms, self.total
 
-    def time(self, path: str) -> float:
-        """Milliseconds to the whole answer (200, else the run stops). Connecting again
-        (the server closed the connection while it was idle longer than its keep-alive,
-        the peers' slow queries in between) is not counted."""
+    def time(self, path: str, settle_first: bool = True) -> float:
+        """Milliseconds to the whole answer (200, else the run stops), from a settled
+        process unless ``settle_first`` is false. Connecting again (the server closed the
+        connection while it was idle longer than its keep-alive, the peers' slow queries
+        in between) is not counted."""
         import pycurl
 
         curl, body = self.curl, io.BytesIO()
         curl.setopt(pycurl.URL, self.base + path)
         curl.setopt(pycurl.WRITEDATA, body)
         self.total = None
-        settle()  # this process reads the answer: the peers' leftovers are not the server's
+        if settle_first:  # this process reads the answer: the peers' leftovers are not the server's
+            settle()
         start = time.perf_counter()
         curl.perform()
         ms = (time.perf_counter() - start) * 1000
@@ -496,6 +501,24 @@ def run_classes(engines: Engines, work: Workload) -> dict[str, ClassResult]:
     return results
 
 
+def back_to_back(
+    index: Path, folder: Path, work: Workload, results: dict[str, ClassResult]
+) -> None:
+    """Every class's queries again, to a new server (which has seen none of them), over
+    HTTP one right after the other: the server kept busy, as the in-process engines are
+    between their turns, where in the turns it idles while the peers run."""
+    with pfocr_serve(index, 1, *_logs(folder)) as server:
+        client = Client(server.port)
+        for name, requests in work.classes.items():
+            for query, req in zip(results[name].queries, requests, strict=True):
+                query["http_busy"], total = client.get(api_path(req), settle_first=False)
+                if total != query["http_total"]:
+                    raise SystemExit(
+                        f"{name}: {describe(req)} found {total}, before {query['http_total']}"
+                    )
+        client.close()
+
+
 def first_after_start(
     index: Path, folder: Path, work: Workload, results: dict[str, ClassResult], restarts: int
 ) -> list[dict[str, Any]]:
@@ -573,6 +596,7 @@ def class_summaries(results: dict[str, ClassResult]) -> dict[str, dict[str, Any]
             "ours_over_tantivy": ratio(stats["ours_first"], stats["tantivy"]),
             "ours_over_tantivy_search": ratio(stats["ours_first"], stats["tantivy_search"]),
             "http_over_tantivy": ratio(stats["http"], stats["tantivy"]),
+            "busy_over_tantivy": ratio(stats["http_busy"], stats["tantivy"]),
             "ours_over_sqlite": ratio(stats["ours_first"], stats["sqlite"]),
             "best_over_all": ratio(stats["ours_best"], stats["ours_first"]),
             "web_layer": web,
@@ -613,7 +637,8 @@ def report(work: Workload, summaries: dict[str, dict[str, Any]], versions: dict[
     if any(summaries[n]["stats"]["http"] for n in summaries):
         lines.append("\nOver HTTP (pfocr serve --workers 1, one kept-alive connection), ms")
         header = ["class", "ours over HTTP", "ours in process", "web layer", "web share",
-                  f"of it, GET {FLOOR_PATH}", "HTTP/tantivy +facets"]  # fmt: skip
+                  f"of it, GET {FLOOR_PATH}", "HTTP/tantivy +facets", "back to back",
+                  "back to back/tantivy"]  # fmt: skip
         rows = []
         for name in order:
             if name in work.empty:
@@ -627,12 +652,15 @@ def report(work: Workload, summaries: dict[str, dict[str, Any]], versions: dict[
                     f"{web['share']:.0%}" if web and web["share"] is not None else "-",
                     fmt_ms(s["stats"]["http_floor"]),
                     fmt_ratio(s["http_over_tantivy"]),
+                    fmt_ms(s["stats"]["http_busy"]),
+                    fmt_ratio(s["busy_over_tantivy"]),
                 ]
             )  # fmt: skip
         lines.append(table(header, rows))
         lines.append(
             f"(GET {FLOOR_PATH}: the server's cheapest answer, timed as each search is and "
-            "in the same turns: what any request costs here, the engine aside)"
+            "in the same turns: what any request costs here, the engine aside. Back to back: "
+            "the same queries to a new server, one right after the other, never idle)"
         )
 
     best = [n for n in order if n in summaries and summaries[n]["stats"]["ours_best"]]
@@ -838,6 +866,9 @@ def measure(setup: Setup, args: argparse.Namespace, results: dict[str, Any]) -> 
         for service in (ours, best):
             if service is not None:
                 service.close()
+        if not args.no_http and work.classes:
+            print("every query again, back to back, to a new server", flush=True)
+            back_to_back(setup.index, folder, work, measured)
         results["restarts"] = []
         if not args.no_http and args.restarts > 0 and work.classes:
             print(f"restarting the server {args.restarts} times:", flush=True)

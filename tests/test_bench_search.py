@@ -171,6 +171,7 @@ def test_the_http_client_keeps_one_connection_and_times_from_a_settled_process(
             ms, total = client.get(path)
             assert total == 7 and 0 < ms < 5_000
         assert 0 < client.time("/healthz") < 5_000  # a request that is not a search
+        assert client.get("/d", settle_first=False)[1] == 7  # back to back: no settling
         with pytest.raises(SystemExit, match="/missing: 404"):
             client.get("/missing")
         client.close()
@@ -180,7 +181,8 @@ def test_the_http_client_keeps_one_connection_and_times_from_a_settled_process(
         thread.join(timeout=10)
     assert events[2:] == [
         *("settle", "connect", "GET /a", "settle", "GET /b", "settle", "GET /close"),
-        *("settle", "connect", "GET /c", "settle", "GET /healthz", "settle", "GET /missing"),
+        *("settle", "connect", "GET /c", "settle", "GET /healthz", "GET /d"),
+        *("settle", "GET /missing"),
     ]
 
 
