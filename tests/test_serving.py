@@ -309,7 +309,8 @@ def test_metrics_and_access_log_cover_every_worker(index: Path, tmp_path: Path):
             with ThreadPoolExecutor(8) as pool:
                 answered |= set(pool.map(status, range(8)))
             asked += 8
-        assert fetch(f"{served.url}/api/search?q=signaling")[0] == 200
+        status, _, searched = fetch(f"{served.url}/api/search?q=signaling")
+        assert status == 200
         assert fetch(f"{served.url}/api/genes/NO_SUCH_GENE")[0] == 404
         status_counted = (
             f'pfocr_http_requests_total{{method="GET",route="/api/status",status="200"}} '
@@ -323,6 +324,7 @@ def test_metrics_and_access_log_cover_every_worker(index: Path, tmp_path: Path):
     assert {line["worker_pid"] for line in status_lines} == answered  # one file, both workers
     (search,) = [line for line in lines if line["path"] == "/api/search"]
     assert search["status"] == 200 and search["results"] > 0 and search["duration_ms"] > 0
+    assert search["bytes"] == len(searched)  # read once the answer is sent
     assert search["generation"] == version_now(index) and search["query"] == "q=signaling"
     (missing,) = [line for line in lines if line["path"] == "/api/genes/NO_SUCH_GENE"]
     assert (missing["status"], missing["route"]) == (404, "/api/genes/<path:text>")

@@ -27,7 +27,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, g
+from flask import Flask, g, request
 from flask_cors import CORS
 
 from indexer.record import PMC_IMAGE_URL
@@ -90,6 +90,7 @@ def create_app(
     app.extensions["pfocr"] = service
     _read_one_generation_per_request(app, service)
     app.teardown_request(_bound_word_memos)
+    app.teardown_request(_forget_routing_exception)
     _init_cors(app)
     errors.init_app(app)
     telemetry.init_app(app, service)
@@ -120,6 +121,13 @@ def _bound_word_memos(_: BaseException | None) -> None:
     """After every request, whatever it analysed (the words of a search, the names of a
     gene list, an alias), the word memos within their bound."""
     bound_word_memos()
+
+
+def _forget_routing_exception(_: BaseException | None) -> None:
+    """Flask keeps a URL's 404 on the request, and its traceback keeps the frames that
+    hold the request and the answer: a reference cycle, so each such answer waited for
+    the cycle collector (which a worker runs seldom). Dropped once the answer is made."""
+    request.routing_exception = None
 
 
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:

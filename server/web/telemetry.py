@@ -31,6 +31,7 @@ import json
 import logging
 import os
 import time
+import weakref
 from typing import TYPE_CHECKING, Any
 
 from flask import Blueprint, Flask, Response, current_app, g, request
@@ -172,6 +173,8 @@ def _finish(response: Response) -> Response:
         "results": _whole(response.headers.get("X-Total-Count")),
     }
 
+    answer = weakref.ref(response)  # not the response itself: it holds ``done``
+
     def done() -> None:
         seconds = time.perf_counter() - started
         telemetry.requests.labels(route, method, str(status)).inc()
@@ -179,7 +182,8 @@ def _finish(response: Response) -> Response:
         if access_log.isEnabledFor(logging.INFO):
             line["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             line["duration_ms"] = round(seconds * 1000, 2)
-            line["bytes"] = response.content_length
+            sent = answer()
+            line["bytes"] = None if sent is None else sent.content_length
             access_log.info(json.dumps(line, ensure_ascii=False))
 
     response.call_on_close(done)
