@@ -16,12 +16,12 @@ import re
 import sys
 from array import array
 from bisect import bisect_left
-from collections import defaultdict
+from collections.abc import Sequence
 from functools import cache
-from itertools import chain, compress, repeat
-from operator import add, lt, ne
+from itertools import accumulate, chain, compress, repeat
+from operator import add, itemgetter, lt, ne
 from pathlib import Path
-from typing import NamedTuple
+from typing import NamedTuple, overload
 
 from indexer.analysis import _NAME_GAPS, fold_accents, fold_greek_text, name_key
 
@@ -50,17 +50,21 @@ class GeneNomenclature:
     """Lookups over the NCBI Gene table. Load it with :meth:`load` (cached)."""
 
     def __init__(self, columns: list[tuple[str, ...]], header: dict[str, str]) -> None:
-        """``columns``: the table's columns (:data:`COLUMNS`), rows sorted by Entrez ID."""
+        """``columns``: the table's columns (:data:`COLUMNS`), rows sorted by Entrez ID.
+
+        Kept in a few large blocks, not an object per name (:class:`Strings`): a server
+        loads the table before forking its workers, and a worker allocating beside such
+        objects, or counting references to them, copies their memory pages."""
         self.header = header  # "source", "version", "licence"... from the file's comments
         entrez, symbols, types, names, aliases, shorthand = columns
         self._entrez = array("q", map(int, entrez))  # ascending (bisected)
-        self._symbols = symbols
+        self._symbols = Strings(symbols)
         self._types = tuple(map(sys.intern, types))  # a dozen distinct values
-        self._names = names
-        self._aliases = aliases
-        # name key -> a gene's row * 2 + (0 for its symbol, 1 for another name), or a
-        # tuple of them for a key that several names share (ranked when asked for)
-        self._by_key: dict[str, int | tuple[int, ...]] = self._index_names(aliases, shorthand)
+        self._names = Strings(names)
+        self._aliases = Strings(aliases)
+        # the name keys, sorted; the codes of key i are _codes[_code_ends[i-1]:_code_ends[i]]:
+        # a gene's row * 2 + (0 for its symbol, 1 for another name), ranked when asked for
+        self._keys, self._codes, self._code_ends = self._index_names(symbols, aliases, shorthand)
 
     # -- loading ----------------------------------------------------------------------
 
@@ -106,34 +110,34 @@ class GeneNomenclature:
         return nomenclature
 
     def _index_names(
-        self, aliases: tuple[str, ...], shorthand: tuple[str, ...]
-    ) -> dict[str, int | tuple[int, ...]]:
-        """Name key -> codes (see __init__), built with map, chain and compress, which
-        run in C: a Python loop over 150,000 names would be most of the load."""
-        symbols = self._symbols
+        self, symbols: tuple[str, ...], aliases: tuple[str, ...], shorthand: tuple[str, ...]
+    ) -> tuple[Strings, array[int], array[int]]:
+        """Sorted name keys and their codes (see __init__), built with map, chain, compress
+        and sort, which run in C: a Python loop over 150,000 names would be most of the
+        load."""
         # A symbol "LOC<its Entrez ID>" (a third of the genes) is found by that ID instead
-        # (_codes_of): a fifth of the names, kept out of the dict.
+        # (_codes_of): a fifth of the names, kept out of the index.
         named = list(map(ne, symbols, map("LOC{}".format, self._entrez)))
         names = list(compress(symbols, named))
         codes = list(compress(range(0, 2 * len(symbols), 2), named))
         for column in (aliases, shorthand):
             filled = list(map(bool, column))  # most genes have no other name
             cells = list(compress(column, filled))
-            names += "|".join(cells).split("|")
+            names += "|".join(cells).split("|") if cells else []  # not [""]
             counts = map(add, map(str.count, cells, repeat("|")), repeat(1))  # n - 1 "|"
             rows = compress(range(1, 2 * len(symbols), 2), filled)
             codes += chain.from_iterable(map(repeat, rows, counts))
-        keys = name_keys(names)
-        by_key: dict[str, int | tuple[int, ...]] = {}
-        # setdefault keeps each key's first code and hands it back: where it differs from
-        # the name's own code, the key is shared (by genes, or by a gene's symbol and
-        # alias); lookup() ranks a shared key's codes when it is asked for
-        first = list(map(by_key.setdefault, keys, codes))
-        shared: defaultdict[str, set[int]] = defaultdict(set)
-        for index in compress(range(len(keys)), map(ne, first, codes)):
-            shared[keys[index]].update((first[index], codes[index]))
-        by_key.update((key, tuple(group)) for key, group in shared.items())
-        return by_key
+        pairs = sorted(set(zip(name_keys(names), codes, strict=True)))  # each (key, code) once
+        del names, codes
+        keys = list(map(itemgetter(0), pairs))
+        # where each key's run of pairs ends: the first of each run is a new key
+        firsts = list(compress(range(len(keys)), map(ne, keys, [None, *keys])))
+        ends = array("q", [*firsts[1:], len(keys)])
+        return (
+            Strings(list(map(keys.__getitem__, firsts))),
+            array("q", map(itemgetter(1), pairs)),
+            ends,
+        )
 
     def _ranked(self, codes: tuple[int, ...]) -> list[int]:
         """A shared key's codes, one per gene (its symbol's before an alias's), symbols
@@ -202,8 +206,12 @@ class GeneNomenclature:
 
     def _codes_of(self, key: str) -> list[int]:
         """The codes of the names whose key is ``key``, best first."""
-        codes = self._by_key.get(key, ())
-        ranked = [codes] if isinstance(codes, int) else self._ranked(codes)
+        index = bisect_left(self._keys, key)
+        ranked: list[int] = []
+        if index < len(self._keys) and self._keys[index] == key:
+            start = self._code_ends[index - 1] if index else 0
+            codes = self._codes[start : self._code_ends[index]]
+            ranked = [codes[0]] if len(codes) == 1 else self._ranked(tuple(codes))
         number = _LOC_SYMBOL.fullmatch(key)
         row = self._row_of_entrez(number[1]) if number else None
         if row is not None and self._symbols[row] == f"LOC{number[1]}":
@@ -257,6 +265,29 @@ def _find_bad_row(path: Path, body: str, first_row: int) -> NomenclatureError:
 def _header_entry(line: str) -> tuple[str, str]:
     label, _, value = line.lstrip("#").partition(":")
     return label.strip(), value.strip()
+
+
+class Strings(Sequence[str]):
+    """A column of strings held as one string and where each ends: a few blocks of
+    memory for the whole column, where a tuple holds an object per string."""
+
+    def __init__(self, cells: Sequence[str]) -> None:
+        self._text = "".join(cells)
+        self._ends = array("q", accumulate(map(len, cells)))
+
+    def __len__(self) -> int:
+        return len(self._ends)
+
+    @overload
+    def __getitem__(self, row: int) -> str: ...
+    @overload
+    def __getitem__(self, row: slice) -> list[str]: ...
+    def __getitem__(self, row: int | slice) -> str | list[str]:
+        if isinstance(row, slice):
+            return [self[i] for i in range(*row.indices(len(self)))]
+        end = self._ends[row]  # IndexError past the end, as a tuple's
+        start = self._ends[row - 1] if row % len(self._ends) else 0
+        return self._text[start:end]
 
 
 def name_keys(names: list[str]) -> list[str]:
