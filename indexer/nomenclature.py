@@ -23,6 +23,8 @@ from operator import add, itemgetter, lt, ne
 from pathlib import Path
 from typing import NamedTuple, overload
 
+import numpy as np
+
 from indexer.analysis import _NAME_GAPS, fold_accents, fold_greek_text, name_key
 
 TABLE = Path(__file__).with_name("data") / "ncbi_human_genes.tsv.gz"
@@ -62,8 +64,9 @@ class GeneNomenclature:
         self._types = tuple(map(sys.intern, types))  # a dozen distinct values
         self._names = Strings(names)
         self._aliases = Strings(aliases)
-        # the name keys, sorted; the codes of key i are _codes[_code_ends[i-1]:_code_ends[i]]:
-        # a gene's row * 2 + (0 for its symbol, 1 for another name), ranked when asked for
+        # the name keys, sorted, in UTF-8 (one numpy block, searched in C); the codes of key
+        # i are _codes[_code_ends[i-1]:_code_ends[i]]: a gene's row * 2 + (0 for its symbol,
+        # 1 for another name), ranked when asked for
         self._keys, self._codes, self._code_ends = self._index_names(symbols, aliases, shorthand)
 
     # -- loading ----------------------------------------------------------------------
@@ -111,7 +114,7 @@ class GeneNomenclature:
 
     def _index_names(
         self, symbols: tuple[str, ...], aliases: tuple[str, ...], shorthand: tuple[str, ...]
-    ) -> tuple[Strings, array[int], array[int]]:
+    ) -> tuple[np.ndarray, array[int], array[int]]:
         """Sorted name keys and their codes (see __init__), built with map, chain, compress
         and sort, which run in C: a Python loop over 150,000 names would be most of the
         load."""
@@ -134,7 +137,7 @@ class GeneNomenclature:
         firsts = list(compress(range(len(keys)), map(ne, keys, [None, *keys])))
         ends = array("q", [*firsts[1:], len(keys)])
         return (
-            Strings(list(map(keys.__getitem__, firsts))),
+            np.array([keys[first].encode() for first in firsts], dtype=np.bytes_),
             array("q", map(itemgetter(1), pairs)),
             ends,
         )
@@ -206,9 +209,10 @@ class GeneNomenclature:
 
     def _codes_of(self, key: str) -> list[int]:
         """The codes of the names whose key is ``key``, best first."""
-        index = bisect_left(self._keys, key)
+        encoded = key.encode()
+        index = int(np.searchsorted(self._keys, encoded))
         ranked: list[int] = []
-        if index < len(self._keys) and self._keys[index] == key:
+        if index < len(self._keys) and self._keys[index] == encoded:
             start = self._code_ends[index - 1] if index else 0
             codes = self._codes[start : self._code_ends[index]]
             ranked = [codes[0]] if len(codes) == 1 else self._ranked(tuple(codes))
