@@ -6,7 +6,7 @@ A process does what ``pfocr serve``'s master does before forking (imports the ap
 the shared word data, freezes the collector), then forks a twin that only waits and a
 worker that does what a gunicorn worker does (its process settings, the app, the
 generation loaded and warmed) and answers ``--requests`` requests of ``bench_load``'s
-mix through the app in its own thread. Then each page of the master's writable memory is
+mix through the app, one after another. Then each page of the master's writable memory is
 compared between worker and twin (``/proc/PID/pagemap``: a page whose frame differs was
 copied by a write in the worker); the master names the objects on the copied pages.
 
