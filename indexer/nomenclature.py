@@ -21,7 +21,7 @@ from functools import cache
 from itertools import accumulate, chain, compress, repeat
 from operator import add, itemgetter, lt, ne
 from pathlib import Path
-from typing import NamedTuple, overload
+from typing import NamedTuple
 
 import numpy as np
 
@@ -271,9 +271,11 @@ def _header_entry(line: str) -> tuple[str, str]:
     return label.strip(), value.strip()
 
 
-class Strings(Sequence[str]):
+class Strings:
     """A column of strings held as one string and where each ends: a few blocks of
-    memory for the whole column, where a tuple holds an object per string."""
+    memory for the whole column, where a tuple holds an object per string. (The index's
+    ``indexer.index.arrays.StringTable`` is the same idea for files; this module cannot
+    import it: arrays -> schema -> lexicon -> this module.)"""
 
     def __init__(self, cells: Sequence[str]) -> None:
         self._text = "".join(cells)
@@ -282,13 +284,7 @@ class Strings(Sequence[str]):
     def __len__(self) -> int:
         return len(self._ends)
 
-    @overload
-    def __getitem__(self, row: int) -> str: ...
-    @overload
-    def __getitem__(self, row: slice) -> list[str]: ...
-    def __getitem__(self, row: int | slice) -> str | list[str]:
-        if isinstance(row, slice):
-            return [self[i] for i in range(*row.indices(len(self)))]
+    def __getitem__(self, row: int) -> str:
         end = self._ends[row]  # IndexError past the end, as a tuple's
         start = self._ends[row - 1] if row % len(self._ends) else 0
         return self._text[start:end]
