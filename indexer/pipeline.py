@@ -171,7 +171,7 @@ def index_shard(
     skip: frozenset[str],
     lexicon: GeneLexicon,
     records: RecordCodec,
-    memory_mb: int,
+    memory_mb: float,
     progress: Progress | None = None,
 ) -> ShardIndexed:
     """Write the spilled figures (except locations in ``skip``) as new segments."""
@@ -191,7 +191,7 @@ def write_segments(
     counted: GeneLexicon,
     vocabulary: Vocabulary,
     records: RecordCodec,
-    memory_mb: int,
+    memory_mb: float,
     progress: Progress | None = None,
 ) -> tuple[list[Any], int]:
     """Write ``(location, digest, figure)`` items as new segments of ``ix``; commit nothing.
@@ -313,7 +313,7 @@ def _index_shard_in_worker(
     skip: frozenset[str],
     lexicon: GeneLexicon,
     records: RecordCodec,
-    memory_mb: int,
+    memory_mb: float,
 ) -> ShardIndexed:
     return index_shard(index_dir, spill, skip, lexicon, records, memory_mb, _report_progress)
 
@@ -469,7 +469,7 @@ def build(
     workers: int | None = None,
     progress: bool = False,
     strict: bool = False,
-    memory_mb: int = WRITER_MEMORY_MB,
+    memory_mb: float = WRITER_MEMORY_MB,
     allow_empty: bool = False,
 ) -> Report:
     """Build a new index from all records in ``sources`` and publish it in ``index_root``.

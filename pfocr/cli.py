@@ -98,7 +98,7 @@ def _parser() -> argparse.ArgumentParser:
         )
     commands.choices["build"].add_argument(
         "--memory-mb",
-        type=int,
+        type=float,
         default=pipeline.WRITER_MEMORY_MB,
         help="postings each worker holds in memory before it writes a segment "
         f"(default: {pipeline.WRITER_MEMORY_MB})",

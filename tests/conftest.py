@@ -84,7 +84,7 @@ def build_shape(shape: str, root: Path, scratch: Path) -> None:
     if shape == "one-segment":
         report = pipeline.build([SAMPLE_RECORDS], root, workers=1)
     elif shape == "many-segments":
-        report = pipeline.build([SAMPLE_RECORDS], root, workers=1, memory_mb=1)
+        report = pipeline.build([SAMPLE_RECORDS], root, workers=1, memory_mb=0.25)
     else:
         records = scratch / "records"
         write_modified_sample(records)

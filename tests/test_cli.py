@@ -121,7 +121,7 @@ def test_an_empty_build_is_refused_and_the_index_kept(tmp_path, capsys):
 def test_memory_flag_reaches_the_writers(tmp_path):
     root = tmp_path / "ix"
     args = ["build", str(SAMPLE_RECORDS), "--index", str(root), "--quiet", "--workers", "2"]
-    assert main([*args, "--memory-mb", "1"]) == EXIT_OK
+    assert main([*args, "--memory-mb", "0.25"]) == EXIT_OK
     assert len(IndexStore(root).open_current()._segments()) > 2  # segments finished early
 
 

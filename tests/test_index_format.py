@@ -17,6 +17,7 @@ import os
 import shutil
 import tracemalloc
 import warnings
+from array import array
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -502,16 +503,14 @@ def table_of(terms: dict[str, list[tuple[int, list[int]]]]) -> PostingsTable:
     """A phrase table from term -> [(doc, positions)], terms sorted by their bytes."""
     segment = SegmentPostings()
     ordered = sorted(t.encode("utf-8") for t in terms)
-    flat = [
-        [x for doc, where in terms[t.decode("utf-8")] for x in (doc, float(len(where)), b"")]
+    postings = [  # as the writer pools them: docnum, frequency, ...
+        array("I", [x for doc, where in terms[t.decode("utf-8")] for x in (doc, len(where))])
         for t in ordered
     ]
-    from array import array
-
     positions = {
         t: array("I", [p for _, where in terms[t.decode("utf-8")] for p in where]) for t in ordered
     }
-    segment.add_field(schema.TEXT, ordered, flat, positions)
+    segment.add_field(schema.TEXT, ordered, postings, positions)
     return segment.tables[schema.TEXT]
 
 

@@ -162,7 +162,7 @@ def test_parallel_build_matches_single_process(tmp_path):
 
 def test_parallel_writers_with_little_memory_keep_every_posting(tmp_path):
     """Tiny memory makes both workers finish many segments as they go."""
-    pipeline.build([SAMPLE_RECORDS], tmp_path / "ix", workers=2, memory_mb=1)
+    pipeline.build([SAMPLE_RECORDS], tmp_path / "ix", workers=2, memory_mb=0.25)
     assert len(IndexStore(tmp_path / "ix").open_current()._segments()) > 2
     assert len(all_figids(tmp_path / "ix")) == 214
     assert len(figids_matching(tmp_path / "ix", schema.TEXT, "pathway")) > 100  # stemmed

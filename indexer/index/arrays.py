@@ -48,7 +48,7 @@ import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from itertools import chain, pairwise
+from itertools import pairwise
 from pathlib import Path
 from typing import Any
 
@@ -361,15 +361,15 @@ class SegmentPostings:
         self,
         name: str,
         terms: list[bytes],
-        postings: Sequence[list[Any]],
+        postings: Sequence[array],
         positions: dict[bytes, array] | None,
     ) -> None:
-        """``postings``: each term's flat ``[docnum, weight, value, ...]`` (the writer's
-        pool), ``positions``: each term's positions, posting after posting."""
-        counts = np.fromiter((len(p) // 3 for p in postings), dtype=np.int64, count=len(terms))
-        flat = list(chain.from_iterable(postings))
-        docs = np.array(flat[0::3], dtype=np.int32)
-        tf = _narrow(np.rint(np.array(flat[1::3], dtype=np.float64)).astype(np.int64))
+        """``postings``: each term's ``docnum, frequency, ...`` (unsigned 32-bit: the
+        writer's pool), ``positions``: each term's positions, posting after posting."""
+        counts = np.fromiter((len(p) // 2 for p in postings), dtype=np.int64, count=len(terms))
+        pairs = np.frombuffer(b"".join(postings), dtype=np.uint32).reshape(-1, 2)
+        docs = pairs[:, 0].astype(np.int32)
+        tf = _narrow(pairs[:, 1].astype(np.int64))
         table = PostingsTable(StringTable.of(terms), _ptr(counts), docs, tf)
         if positions is not None:
             where = [positions[t] for t in terms]

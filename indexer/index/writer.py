@@ -60,7 +60,9 @@ _WORTH_COMPRESSING = 20  # bytes of a block's pickle below which Whoosh compress
 _LOOKUP_VALUES = ValueAnalyzer()  # the terms of schema.LOOKUP_FIELDS
 _FACET_KEYS = frozenset(schema.FACET_KEYS.values())
 SEGMENTS_DIR = "segments"  # under the generation's arrays/: segments' postings, until merged
-BYTES_PER_POSTING = 80  # resident memory a posting held in the pool costs (measured)
+BYTES_PER_POSTING = (
+    24  # resident memory a posting held in the pool costs, and its document's share (measured)
+)
 BYTES_PER_POSITION = 5  # a position kept for the search arrays: 4 bytes and array slack
 INLINE_POSTINGS = 2  # terms with at most this many postings go in the term table
 # A term table entry: flags (inlined), weight, doc frequency, min and max length (as
@@ -76,13 +78,15 @@ class BulkCodec(W3Codec):
 class BulkSegmentWriter(SegmentWriter):
     """Writes one segment without locking the index; the caller commits the segments."""
 
-    def __init__(self, ix: Any, *, memory_mb: int, words: Counter[str] | None = None) -> None:
+    def __init__(self, ix: Any, *, memory_mb: float, words: Counter[str] | None = None) -> None:
         """``words``, if given, counts every word of the stemmed text fields."""
         super().__init__(ix, _lk=False, limitmb=NEVER_SPILL_MB, codec=BulkCodec(), compound=False)
         self.words = words
         if any(field.separate_spelling() for _, field in self.schema.items()):
             raise ValueError("BulkSegmentWriter does not write spelling fields")
-        self.memory_limit = memory_mb * 1024 * 1024
+        if any(type(f.format) not in _FORMATS for _, f in self.schema.items() if f.indexed):
+            raise ValueError("BulkSegmentWriter writes only Frequency and Existence postings")
+        self.memory_limit = int(memory_mb * 1024 * 1024)
         self.pool = _TermPool()
         self.postings = SegmentPostings()  # the same postings, for the search arrays
 
@@ -108,7 +112,7 @@ class BulkSegmentWriter(SegmentWriter):
             if value is None or fieldname in _FACET_KEYS:  # facets: the search arrays' alone
                 continue
             if fieldname in schema.LOOKUP_FIELDS:  # the search arrays' alone
-                self.pool.add_counts(fieldname, docnum, _LOOKUP_VALUES.term_counts(value), 1.0)
+                self.pool.add_counts(fieldname, docnum, _LOOKUP_VALUES.term_counts(value))
                 continue
             field = self.schema[fieldname]
             length = 0
@@ -129,14 +133,13 @@ class BulkSegmentWriter(SegmentWriter):
         analyzer, fmt, pool = field.analyzer, field.format, self.pool
         kind = type(fmt)
         if kind is formats.Frequency and isinstance(analyzer, ValueAnalyzer):
-            counts = analyzer.term_counts(value)
-            return pool.add_counts(fieldname, self.docnum, counts, fmt.field_boost)
+            return pool.add_counts(fieldname, self.docnum, analyzer.term_counts(value))
         if kind is formats.Frequency and isinstance(analyzer, EnglishAnalyzer):
             found = analyzer.term_positions(value, self.words)
             if fieldname in schema.PHRASE_FIELDS:  # positions for the search arrays only
                 pool.keep_positions(fieldname, found)
             counts = {term: len(where) for term, where in found.items()}
-            return pool.add_counts(fieldname, self.docnum, counts, fmt.field_boost)
+            return pool.add_counts(fieldname, self.docnum, counts)
         return pool.add_postings(fieldname, self.docnum, field.index(value))
 
     def finish(self) -> Any:
@@ -194,14 +197,23 @@ class _TermWriter:
         self.table = writer._tindex
         self.prefix = pack_ushort(writer._fieldid)
         self.fixed_size = fmt.fixed_value_size()
+        self.boost = fmt.field_boost
         self.lengths = lengths  # the field's length in each document, if scorable
         self.block_limit = writer._codec._blocklimit
 
-    def __call__(self, btext: bytes, flat: list[Any]) -> None:
-        """``flat`` is the term's ``[docnum, weight, value, ...]`` in docnum order."""
-        docnums, weights, values = flat[0::3], flat[1::3], flat[2::3]
+    def __call__(self, btext: bytes, postings: array) -> None:
+        """``postings`` are the term's ``docnum, frequency, ...`` in docnum order (the
+        pool's); each posting's weight and value are its format's for that frequency."""
+        docnums, frequencies = postings[0::2].tolist(), postings[1::2].tolist()
+        boost = self.boost
+        if boost == 1.0:  # every field of this schema: the same floats, made in C
+            weights = list(map(float, frequencies))
+        else:
+            weights = [frequency * boost for frequency in frequencies]
         if self.fixed_size == 0:  # a format without values: blocks store none, inlined
             values = [b""] * len(docnums)  # terms b"" each (Whoosh's merge wants bytes)
+        else:  # Frequency's
+            values = list(map(_FREQUENCY_VALUES.__getitem__, frequencies))
         lengths = None
         min_length = max_length = 0  # what W3TermInfo writes for a field without lengths
         if self.lengths is not None:
@@ -290,12 +302,15 @@ def _mini_weights(weights: list[float]) -> tuple[float, ...] | float | None:
 
 
 class _TermPool:
-    """Postings grouped by field and term: ``fields[name][term]`` is a flat list
-    ``[docnum, weight, value, docnum, weight, value, ...]`` (one list per term is the
-    cheapest shape to grow in Python)."""
+    """Postings grouped by field and term: ``fields[name][term]`` is one array of the
+    term's ``docnum, frequency, docnum, frequency, ...``. A posting's weight and value
+    follow from its frequency and its field's format (Frequency or Existence: what
+    ``_FORMATS`` allows), so they are made only when the segment is written: a posting
+    held costs 8 bytes and two appends, where a list of (docnum, weight, value) held
+    about 80 bytes and built a tuple each."""
 
     def __init__(self) -> None:
-        self.fields: defaultdict[str, dict[bytes, list[Any]]] = defaultdict(dict)
+        self.fields: defaultdict[str, dict[bytes, array]] = defaultdict(dict)
         # phrase fields: each term's positions, document after document (search arrays)
         self.positions: defaultdict[str, dict[bytes, array]] = defaultdict(dict)
         self.count = 0
@@ -311,46 +326,46 @@ class _TermPool:
             kept.extend(where)
             self.position_count += len(where)
 
-    def add_counts(
-        self, fieldname: str, docnum: int, counts: dict[bytes, int], boost: float
-    ) -> int:
+    def add_counts(self, fieldname: str, docnum: int, counts: dict[bytes, int]) -> int:
         """Add a document's terms with their frequencies; return the field's length."""
         terms = self.fields[fieldname]
-        encoded = _FREQUENCIES
         length = 0
-        for term, freq in counts.items():
-            value = encoded.get(freq) or pack_uint(freq)
-            entry = terms.get(term)
-            if entry is None:
-                terms[term] = [docnum, freq * boost, value]
+        for term, frequency in counts.items():
+            postings = terms.get(term)
+            if postings is None:
+                terms[term] = array("I", (docnum, frequency))
             else:
-                entry += (docnum, freq * boost, value)
-            length += freq
+                postings.append(docnum)
+                postings.append(frequency)
+            length += frequency
         self.count += len(counts)
         return length
 
     def add_postings(
         self, fieldname: str, docnum: int, postings: Iterable[tuple[bytes, int, float, bytes]]
     ) -> int:
-        """Add a document's ``(term, freq, weight, value)`` postings; return the length."""
-        terms = self.fields[fieldname]
-        length = 0
-        for term, freq, weight, value in postings:
-            entry = terms.get(term)
-            if entry is None:
-                terms[term] = [docnum, weight, value]
-            else:
-                entry += (docnum, weight, value)
-            length += freq
-            self.count += 1
-        return length
+        """Add a document's ``(term, freq, weight, value)`` postings (``Format.index``'s);
+        return the field's length."""
+        return self.add_counts(fieldname, docnum, {term: freq for term, freq, _, _ in postings})
 
     def cleanup(self) -> None:
         self.fields.clear()
         self.positions.clear()
 
 
-_FREQUENCIES = {n: pack_uint(n) for n in range(1, 64)}
+# The formats whose weight and value the writer makes from a frequency (``_TermWriter``)
+_FORMATS = (formats.Frequency, formats.Existence)
+
+
+class _FrequencyValues(dict[int, bytes]):
+    """Frequency -> its posting value in the Frequency format (``pack_uint``), kept."""
+
+    def __missing__(self, frequency: int) -> bytes:
+        value = self[frequency] = pack_uint(frequency)
+        return value
+
+
+_FREQUENCY_VALUES = _FrequencyValues()
 
 
 def _field_lengths(reader: Any, fieldnames: list[str]) -> dict[str, list[int]]:
