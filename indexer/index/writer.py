@@ -137,9 +137,8 @@ class BulkSegmentWriter(SegmentWriter):
         if kind is formats.Frequency and isinstance(analyzer, EnglishAnalyzer):
             found = analyzer.term_positions(value, self.words)
             if fieldname in schema.PHRASE_FIELDS:  # positions for the search arrays only
-                pool.keep_positions(fieldname, found)
-            counts = {term: len(where) for term, where in found.items()}
-            return pool.add_counts(fieldname, self.docnum, counts)
+                return pool.add_positions(fieldname, self.docnum, found)
+            return pool.add_counts(fieldname, self.docnum, {t: len(w) for t, w in found.items()})
         return pool.add_postings(fieldname, self.docnum, field.index(value))
 
     def finish(self) -> Any:
@@ -316,15 +315,25 @@ class _TermPool:
         self.count = 0
         self.position_count = 0
 
-    def keep_positions(self, fieldname: str, found: dict[bytes, list[int]]) -> None:
-        """Keep a document's positions of each term (its postings are added apart)."""
-        terms = self.positions[fieldname]
+    def add_positions(self, fieldname: str, docnum: int, found: dict[bytes, list[int]]) -> int:
+        """Add a document's terms with their positions (kept for the search arrays, their
+        count the frequency) in one pass; return the field's length."""
+        terms, kept_positions = self.fields[fieldname], self.positions[fieldname]
+        length = 0
         for term, where in found.items():
-            kept = terms.get(term)
-            if kept is None:
-                kept = terms[term] = array("I")
-            kept.extend(where)
-            self.position_count += len(where)
+            frequency = len(where)
+            postings = terms.get(term)
+            if postings is None:
+                terms[term] = array("I", (docnum, frequency))
+                kept_positions[term] = array("I", where)
+            else:
+                postings.append(docnum)
+                postings.append(frequency)
+                kept_positions[term].extend(where)
+            length += frequency
+        self.count += len(found)
+        self.position_count += length
+        return length
 
     def add_counts(self, fieldname: str, docnum: int, counts: dict[bytes, int]) -> int:
         """Add a document's terms with their frequencies; return the field's length."""
