@@ -369,7 +369,7 @@ class SegmentPostings:
         counts = np.fromiter((len(p) // 2 for p in postings), dtype=np.int64, count=len(terms))
         pairs = np.frombuffer(b"".join(postings), dtype=np.uint32).reshape(-1, 2)
         docs = pairs[:, 0].astype(np.int32)
-        tf = _narrow(pairs[:, 1].astype(np.int64))
+        tf = _narrow(pairs[:, 1])
         table = PostingsTable(StringTable.of(terms), _ptr(counts), docs, tf)
         if positions is not None:
             where = [positions[t] for t in terms]
