@@ -60,9 +60,9 @@ _WORTH_COMPRESSING = 20  # bytes of a block's pickle below which Whoosh compress
 _LOOKUP_VALUES = ValueAnalyzer()  # the terms of schema.LOOKUP_FIELDS
 _FACET_KEYS = frozenset(schema.FACET_KEYS.values())
 SEGMENTS_DIR = "segments"  # under the generation's arrays/: segments' postings, until merged
-BYTES_PER_POSTING = (
-    24  # resident memory a posting held in the pool costs, and its document's share (measured)
-)
+# Resident memory a posting held in the pool costs, with its share of its document's other
+# data (the Whoosh columns, the search arrays' values): measured
+BYTES_PER_POSTING = 24
 BYTES_PER_POSITION = 5  # a position kept for the search arrays: 4 bytes and array slack
 INLINE_POSTINGS = 2  # terms with at most this many postings go in the term table
 # A term table entry: flags (inlined), weight, doc frequency, min and max length (as
