@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -98,7 +99,7 @@ def _parser() -> argparse.ArgumentParser:
         )
     commands.choices["build"].add_argument(
         "--memory-mb",
-        type=float,
+        type=_megabytes,
         default=pipeline.WRITER_MEMORY_MB,
         help="postings each worker holds in memory before it writes a segment "
         f"(default: {pipeline.WRITER_MEMORY_MB})",
@@ -355,6 +356,17 @@ def _positive(text: str) -> int:
 
 def _whole(text: str) -> int:
     return _at_least(text, 0)
+
+
+def _megabytes(text: str) -> float:
+    """A positive, finite number of megabytes (a fraction allowed)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not math.isfinite(value) or value <= 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of megabytes, got {text}")
+    return value
 
 
 def _at_least(text: str, low: int) -> int:

@@ -167,6 +167,18 @@ def test_enrich_reads_standard_input_and_names_a_bad_parameter(index_shapes, mon
     assert "pfocr: genes: genes is empty" in capsys.readouterr().err
 
 
+def test_build_memory_flag_is_checked(tmp_path, capsys):
+    """A writer's memory is a positive, finite number of megabytes: anything else is a
+    usage error naming the flag, not a traceback from inside the build."""
+    build = ["build", str(SAMPLE_RECORDS), "--index", str(tmp_path / "ix"), "--quiet"]
+    for value in ("0", "-1", "nan", "inf", "x"):
+        with pytest.raises(SystemExit) as stop:
+            main([*build, "--memory-mb", value])
+        assert stop.value.code == EXIT_USAGE
+        assert "argument --memory-mb" in capsys.readouterr().err
+    assert not (tmp_path / "ix").exists()
+
+
 def test_serve_flags_are_checked(capsys):
     for args in (["--workers", "0"], ["--threads", "x"], ["--max-requests", "-1"]):
         with pytest.raises(SystemExit) as stop:
