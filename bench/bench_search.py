@@ -50,7 +50,10 @@ answers is timed (a query of each class in turn, the last ones: the run's very f
 query pays the process's one-time loading), against the class's HTTP median. Then
 the HTTP worker's memory (USS, PSS, RSS after the run), and the size on disk of each part
 of our generation beside tantivy's and SQLite's. Every file of the three indexes is read
-once before timing, so the OS cache holds them for every engine alike. Medians with the
+once before timing, so the OS cache holds them for every engine alike, and ours again
+before the back-to-back pass and before each restart, which time our server alone: a
+machine may page out file pages idle for a while (this one drops what nobody touched for
+a minute), and a first query would then time the disk. Medians with the
 10th-90th percentile spread, in milliseconds; ratios are of medians. The load average is
 sampled through the run: the machine is shared. Last, one line per target of issue 16.
 """
@@ -520,9 +523,15 @@ def back_to_back(
 
 
 def first_after_start(
-    index: Path, folder: Path, work: Workload, results: dict[str, ClassResult], restarts: int
+    index: Path,
+    generation: Path,
+    folder: Path,
+    work: Workload,
+    results: dict[str, ClassResult],
+    restarts: int,
 ) -> list[dict[str, Any]]:
-    """Restart the server ``restarts`` times; time its first search each time."""
+    """Restart the server ``restarts`` times; time its first search each time, the
+    ``generation``'s files read into the OS cache before each start."""
     names = list(work.classes)
     out = []
     for r in range(restarts):
@@ -530,6 +539,7 @@ def first_after_start(
         requests = work.classes[name]
         # from the end: the run's first query paid the run's one-time loading
         req = requests[-1 - (r // len(names)) % len(requests)]
+        read_once([generation])
         with pfocr_serve(index, 1, *_logs(folder)) as server:
             client = Client(server.port)
             ms, _ = client.get(api_path(req))
@@ -868,12 +878,13 @@ def measure(setup: Setup, args: argparse.Namespace, results: dict[str, Any]) -> 
                 service.close()
         if not args.no_http and work.classes:
             print("every query again, back to back, to a new server", flush=True)
+            read_once([setup.generation])  # held in the OS cache again: see the docstring
             back_to_back(setup.index, folder, work, measured)
         results["restarts"] = []
         if not args.no_http and args.restarts > 0 and work.classes:
             print(f"restarting the server {args.restarts} times:", flush=True)
             results["restarts"] = first_after_start(
-                setup.index, folder, work, measured, args.restarts
+                setup.index, setup.generation, folder, work, measured, args.restarts
             )
     results["sizes"] = {
         "ours": index_sizes(setup.generation),
