@@ -177,7 +177,10 @@ def work_whoosh(corpus: Path, index: Path, workers: int | None) -> dict[str, Any
         lexicon.learn(figure.genes)
         lexicon.resolve_keywords(figure)
         lexicon.count(figure)
-        writer.add_document(**schema.document(figure, location, digest))
+        document = schema.document(figure, location, digest)
+        for key in schema.ARRAYS_ONLY:  # what the search arrays alone index: no Whoosh field
+            document.pop(key, None)
+        writer.add_document(**document)
         records += 1
     writer.commit()
     return {"records": records, "rejected": rejected}
