@@ -62,10 +62,10 @@ def cases() -> dict[str, Callable[[], object]]:
     return found
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=3)
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     for label, work in cases().items():
         fastest(work, 1)  # warm memos, as a running server has them
         print(f"{label:<40} {fastest(work, args.runs):8.4f} s")

@@ -4,9 +4,9 @@
         [--unbudgeted]
 
 Each phrase runs ``--runs`` times cold (the service's result and match caches and the
-index's cached postings and positions cleared before each run) and as many times warm
-(only the service's caches cleared: the phrase is checked again, from the index's cached
-postings and positions). Besides the fixed phrases, two are made of the two and three
+index's cached positions cleared before each run) and as many times warm (only the
+service's caches cleared: the phrase is checked again, from the index's cached
+positions). Besides the fixed phrases, two are made of the two and three
 commonest words of the index's text (the second past the phrase budget's limit), and
 each is timed cold without its quotes too ("bare"), to show what the phrase adds. ``--unbudgeted`` lifts the phrase budget, to time code that would refuse
 (run it with an older tree first on ``PYTHONPATH`` to measure that tree). Milliseconds.
@@ -39,9 +39,8 @@ def commonest(service: SearchService, count: int) -> str:
 def clear(service: SearchService, *, positions: bool) -> None:
     service._results.data.clear()
     service._matches.data.clear()
-    if positions:
+    if positions:  # the index's cached positions (postings are read from its arrays)
         snap = service._snapshot()
-        snap._postings.clear()
         if hasattr(snap, "_positions"):  # trees before cached positions have none
             snap._positions.clear()
             snap._positions_bytes = 0
@@ -80,12 +79,12 @@ def measure(service: SearchService, text: str, runs: int) -> None:
         )
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--index", required=True)
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument("--unbudgeted", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     if args.unbudgeted:
         limit = (
             "phrase_figures"
