@@ -205,10 +205,7 @@ class _TermWriter:
         pool's); each posting's weight and value are its format's for that frequency."""
         docnums, frequencies = postings[0::2].tolist(), postings[1::2].tolist()
         boost = self.boost
-        if boost == 1.0:  # every field of this schema: the same floats, made in C
-            weights = list(map(float, frequencies))
-        else:
-            weights = [frequency * boost for frequency in frequencies]
+        weights = [frequency * boost for frequency in frequencies]
         if self.fixed_size == 0:  # a format without values: blocks store none, inlined
             values = [b""] * len(docnums)  # terms b"" each (Whoosh's merge wants bytes)
         else:  # Frequency's
