@@ -674,3 +674,21 @@ def test_waitress_answers_errors_in_the_error_shape(
     got, body = fetch(served + path, data)
     assert got == status
     assert body["error"]["status"] == status
+
+
+def test_metrics_count_cache_lookups_and_entries(sample_index: Path) -> None:
+    """/metrics says what the caches buy: the second asking of a search is an answer
+    cache hit; the same words on another page reuse the match."""
+    client = create_app(sample_index, {"TESTING": True}).test_client()
+    for page in (1, 1, 2):
+        assert client.get(f"/api/search?q=kinase&page={page}").status_code == 200
+    metrics = client.get("/metrics").get_data(as_text=True)
+    counted = {
+        line.rsplit(" ", 1)[0]: float(line.rsplit(" ", 1)[1])
+        for line in metrics.splitlines()
+        if line.startswith(("pfocr_cache_lookups_total{", "pfocr_cache_entries{"))
+    }
+    assert counted['pfocr_cache_lookups_total{cache="answers",result="hit"}'] == 1
+    assert counted['pfocr_cache_lookups_total{cache="answers",result="miss"}'] == 2
+    assert counted['pfocr_cache_lookups_total{cache="matches",result="hit"}'] >= 1
+    assert counted['pfocr_cache_entries{cache="answers"}'] == 2

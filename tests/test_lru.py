@@ -22,3 +22,13 @@ def test_weight_bound_and_an_entry_heavier_than_the_cache() -> None:
     assert (cache.get("a"), cache.get("b"), cache.get("c")) == (None, "yyyy", "zzzz")
     cache.put("b", "w" * 11)  # too heavy to keep: not kept, and its older value goes too
     assert (cache.get("b"), cache.get("c")) == (None, "zzzz")
+
+
+def test_lookups_are_counted() -> None:
+    cache = LRU(2)
+    assert (cache.hits, cache.misses) == (0, 0)
+    cache.put("a", 1)
+    cache.get("a")
+    cache.get("a")
+    cache.get("b")
+    assert (cache.hits, cache.misses) == (2, 1)

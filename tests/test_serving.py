@@ -335,6 +335,8 @@ def test_metrics_and_access_log_cover_every_worker(index: Path, tmp_path: Path):
     assert f"pfocr_index_documents {float(FIGURES)}" in metrics
     assert f'pfocr_index_generation_info{{generation="{version_now(index)}"' in metrics
     assert "pfocr_costly_rejected_total 0.0" in metrics
+    assert 'pfocr_cache_lookups_total{cache="answers",result="miss"}' in metrics
+    assert 'pfocr_cache_entries{cache="answers"}' in metrics
     assert 'pfocr_http_request_duration_seconds_bucket{le="0.1",route="/api/search"}' in metrics
 
 

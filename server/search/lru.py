@@ -18,10 +18,16 @@ class LRU:
         self.size = size
         self.data: LRUCache[Hashable, Any] = LRUCache(maxsize=size, getsizeof=weigh)
         self.lock = threading.Lock()
+        self.hits = self.misses = 0  # lookups since the cache was made
 
     def get(self, key: Hashable) -> Any:
         with self.lock:
-            return self.data.get(key)
+            value = self.data.get(key)
+            if value is None:
+                self.misses += 1
+            else:
+                self.hits += 1
+            return value
 
     def put(self, key: Hashable, value: Any) -> None:
         with self.lock:

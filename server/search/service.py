@@ -136,6 +136,13 @@ class SearchService:
         """Close the index files (the service reopens them if used again)."""
         self.generations.close()
 
+    def cache_counts(self) -> dict[str, tuple[int, int, int]]:
+        """Each cache's hits, misses and entries in this process so far: ``answers``
+        (whole answers) and ``matches`` (a query's matched figures, which its other pages,
+        sorts and facets reuse)."""
+        caches = {"answers": self._results, "matches": self._matches}
+        return {name: (c.hits, c.misses, len(c.data)) for name, c in caches.items()}
+
     @property
     def version(self) -> str:
         """Id of the index generation in use (changes when a new build is published)."""

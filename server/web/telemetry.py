@@ -16,7 +16,11 @@ serve`` makes and removes; without it, one process's own metrics):
   serves, 0 for those no longer served;
 - ``pfocr_costly_rejected_total``: costly queries turned away (503 ``busy``);
 - ``pfocr_heap_returned_bytes_total``: heap memory workers gave back to the system after
-  a quiet spell (``server.web.heap``).
+  a quiet spell (``server.web.heap``);
+- ``pfocr_cache_lookups_total{cache,result}``: lookups of each worker's caches
+  (``answers``, ``matches``: ``SearchService.cache_counts``), ``result`` ``hit`` or
+  ``miss``; ``pfocr_cache_entries{cache}``: what the live workers' caches hold, summed.
+  Each worker keeps its own caches: the hit ratio says what their memory buys.
 
 The access log: logger ``pfocr.access``, one JSON object per line with ``time``,
 ``method``, ``path``, ``query``, ``route``, ``status``, ``duration_ms``, ``bytes``,
@@ -30,6 +34,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import threading
 import time
 import weakref
 from typing import TYPE_CHECKING, Any
@@ -100,7 +105,22 @@ class Telemetry:
             "Heap memory workers gave back to the system after a quiet spell, in bytes.",
             registry=registry,
         )
+        self.cache_lookups = Counter(
+            "pfocr_cache_lookups",
+            "Lookups of the workers' caches of answers and matches, by cache and result.",
+            ["cache", "result"],
+            registry=registry,
+        )
+        self.cache_entries = Gauge(
+            "pfocr_cache_entries",
+            "Entries in the live workers' caches of answers and matches, summed.",
+            ["cache"],
+            multiprocess_mode="livesum",
+            registry=registry,
+        )
         self._served: tuple[str, str] | None = None  # (generation, version) last reported
+        self._cache_lock = threading.Lock()
+        self._cache_counted: dict[str, tuple[int, int]] = {}  # cache -> (hits, misses)
 
     def observe_generation(self) -> None:
         """Report the generation this process serves now (it may have swapped)."""
@@ -115,6 +135,19 @@ class Telemetry:
         self.generation.labels(*served).set(1)
         self.documents.set(snapshot.documents)
         self._served = served
+
+    def observe_caches(self, count: bool = True) -> None:
+        """Add the caches' lookups since the last call to the counters (without
+        ``count``: only note them, as a worker does after its own warm-up requests)."""
+        with self._cache_lock:
+            for cache, (hits, misses, entries) in self.service.cache_counts().items():
+                hits_before, misses_before = self._cache_counted.get(cache, (0, 0))
+                if count and hits > hits_before:
+                    self.cache_lookups.labels(cache, "hit").inc(hits - hits_before)
+                if count and misses > misses_before:
+                    self.cache_lookups.labels(cache, "miss").inc(misses - misses_before)
+                self._cache_counted[cache] = (hits, misses)
+                self.cache_entries.labels(cache).set(entries)
 
     def exposition(self) -> tuple[bytes, str]:
         """The metrics page: every worker's, summed, under ``pfocr serve``."""
@@ -151,15 +184,17 @@ def _start() -> None:
 
 def _finish(response: Response) -> Response:
     """Count the answer and log it once its last byte is sent (exports stream)."""
-    if request.environ.get(WARM_UP_KEY):
-        return response
     telemetry: Telemetry = current_app.extensions["pfocr_telemetry"]
+    if request.environ.get(WARM_UP_KEY):
+        telemetry.observe_caches(count=False)
+        return response
     started = g.get("pfocr_started", time.perf_counter())
     route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
     method = request.method if request.method in _METHODS else "other"
     status = response.status_code
     snapshot = telemetry.service.generations.viewed()
     telemetry.observe_generation()
+    telemetry.observe_caches()
     if status == 503 and "Retry-After" in response.headers:  # only `busy` says when to retry
         telemetry.rejected.inc()
     line: dict[str, Any] = {
