@@ -21,7 +21,8 @@ page of figures each, and gene-set enrichments of gene lists seeded by a figure'
 (``enrichment_requests``).
 
 Printed per mode: requests per second, p50/p95/p99 (ms) and failures per endpoint and in
-total; the server's CPU (all its processes, in cores) over the run; and each worker's
+total; the server's CPU (all its processes, in cores) over the run; the share of lookups
+its caches of answers and matches answered (``pfocr_cache_lookups_total``); and each worker's
 memory (USS, PSS, RSS in MB, ``psutil.memory_full_info``) at the end of the load, its USS
 split into private heap (dirty pages: what the worker truly adds) and index file pages
 that only it has read so far (clean: the OS's page cache, shared once another process
@@ -359,6 +360,7 @@ def measure(mode: str, args: argparse.Namespace, plan_file: Path, work: Path) ->
         with CpuMeter(servers) as cpu:
             result = run_locust(url, plan_file, args.users, args.seconds, out)
         used = memory(servers)
+        caches = cache_lookups(servers)
         time.sleep(QUIET_SECONDS)
         quiet = memory(servers)
     return {
@@ -368,7 +370,24 @@ def measure(mode: str, args: argparse.Namespace, plan_file: Path, work: Path) ->
         "load_average": os.getloadavg()[0],
         "memory": used,
         "memory_quiet": quiet,
+        "caches": caches,
     }
+
+
+def cache_lookups(servers: list[Server]) -> dict[str, dict[str, float]]:
+    """The servers' cache lookups so far (``pfocr_cache_lookups_total``, summed over
+    them): cache -> {"hit": n, "miss": n}."""
+    found: dict[str, dict[str, float]] = {}
+    line = re.compile(
+        r'^pfocr_cache_lookups_total\{cache="(\w+)",result="(\w+)"\} (\S+)$', re.MULTILINE
+    )
+    for server in servers:
+        with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as answer:
+            text = answer.read().decode()
+        for cache, result, value in line.findall(text):
+            counts = found.setdefault(cache, {"hit": 0.0, "miss": 0.0})
+            counts[result] = counts.get(result, 0.0) + float(value)
+    return found
 
 
 def print_mode(mode: str, result: dict[str, Any]) -> None:
@@ -383,6 +402,10 @@ def print_mode(mode: str, result: dict[str, Any]) -> None:
             f"  {name:12} {row['requests']:8d} {row['rps']:7.1f} {row['p50']:6.0f} "
             f"{row['p95']:6.0f} {row['p99']:6.0f} {row['failures']:5d}"
         )
+    for cache, counts in sorted(result.get("caches", {}).items()):
+        asked = counts["hit"] + counts["miss"]
+        share = f" ({100 * counts['hit'] / asked:.0f}%)" if asked else ""
+        print(f"  {cache} cache: {counts['hit']:.0f} hits of {asked:.0f} lookups{share}")
     for when, key in (("at the end", "memory"), ("once quiet", "memory_quiet")):
         print_memory(when, result[key])
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 import random
+import urllib.request
 from pathlib import Path
 
 import numpy as np
@@ -15,11 +16,13 @@ import pytest
 from bench.bench_load import (
     ENRICH_MIN_FIGURE_GENES,
     MIX,
+    cache_lookups,
     enrichment_requests,
     plan,
     print_mode,
     private_pages,
 )
+from bench.served import pfocr_serve
 from indexer.index.store import IndexStore
 from server.search.snapshot import Snapshot
 from server.web import create_app
@@ -97,3 +100,19 @@ def test_a_workers_private_memory_is_its_heap_and_the_pages_it_alone_read(capsys
     assert "adds USS 30% of the first's RSS" in end
     assert "USS 60 MB (heap 50, index pages 10)" in once_quiet
     assert "adds USS 20% of the first's RSS" in once_quiet
+
+
+def test_the_cache_lookups_are_read_from_the_servers_and_printed(
+    index: Path, tmp_path: Path, capsys
+) -> None:
+    with pfocr_serve(index, 1, tmp_path / "serve.log") as server:
+        for _ in range(3):
+            with urllib.request.urlopen(f"{server.url}/api/search?q=kinase", timeout=10):
+                pass
+        caches = cache_lookups([server])
+    assert caches["answers"] == {"hit": 2.0, "miss": 1.0}
+    assert caches["matches"]["miss"] >= 1
+    row = {"requests": 1, "rps": 1.0, "p50": 1, "p95": 1, "p99": 1, "failures": 0}
+    result = {"cpu_cores": 1.0, "client_cpu_cores": 0.1, "load_average": 1.0, "caches": caches}
+    print_mode("w1", {**result, "endpoints": {"all": row}, "memory": [], "memory_quiet": []})
+    assert "answers cache: 2 hits of 3 lookups (67%)" in capsys.readouterr().out
