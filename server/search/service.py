@@ -63,10 +63,12 @@ log = logging.getLogger(__name__)
 __all__ = ["IndexUnavailable", "SearchService"]
 
 # Cached answers are bounded by the figures they list (their memory is mostly hits:
-# a page of 20 is about 60 KB of Python objects): 128 pages of 20, or 25 of 100. Each
+# a page of 20 is about 60 KB of Python objects): 32 pages of 20, or 6 of 100. Each
 # worker keeps its own, and long-lived answers scattered among a request's short-lived
-# objects keep the allocator's arenas from being returned: 512 answers held 49 MB.
-RESULT_CACHE_FIGURES = 128 * 21
+# objects keep the allocator's arenas from being returned: 512 answers held 49 MB. Under
+# bench_load's mix, 128 pages of 20 answered 12% of lookups and cost a worker 11 MB more
+# than 32 pages, which answer 10% (the queries asked again are the recent ones).
+RESULT_CACHE_FIGURES = 32 * 21
 # Matches hold arrays over every document (0.6 MB each at 100k figures): bounded by their
 # bytes, so the cache keeps as many as fit whatever the index's size. It serves a user
 # turning pages or facets of the query just asked, a few seconds back.
