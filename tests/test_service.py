@@ -689,20 +689,30 @@ def test_answers_are_cached_within_the_figures_they_list(sample_index: Path, mon
     assert len(cache) == 2  # heavier than the whole cache: not kept
 
 
-def test_matches_are_cached_within_their_bytes(sample_index: Path, monkeypatch) -> None:
-    """The match cache keeps as many matches as its bytes allow (each holds arrays over
-    every document), the least recently used going first; one too heavy is not kept."""
+def test_matches_are_cached_within_room_for_some_over_every_document(
+    sample_index: Path, monkeypatch
+) -> None:
+    """The match cache has room for MATCH_CACHE_DENSE matches over every document, each
+    match weighing its arrays' bytes in thousandths of such a match's (so the room grows
+    with the index); the least recently used go first."""
     from server.search import service as service_module
+    from server.search.scoring import Match
 
-    first = SearchService(sample_index)
-    search(first, "kinase")
-    ((_, match, _),) = first._matches.data.values()
-    bound = 3 * match.nbytes
-    monkeypatch.setattr(service_module, "MATCH_CACHE_BYTES", bound)
+    n = 1000
+    dense = Match(np.ones(n, dtype=bool), np.ones(n, dtype=np.float32))
+    assert service_module._match_weight((None, dense, None)) == 1000
+    few = np.arange(10, dtype=np.int64)
+    sparse = Match.of_docs(n, few, few, np.ones(10, dtype=np.float32))
+    # read, a sparse match makes the dense arrays too: its own three arrays weigh on top
+    assert service_module._match_weight((None, sparse, None)) == 1000 + 40  # 200 bytes
+    assert service_module._match_weight((None, None, None)) == 1
+
+    monkeypatch.setattr(service_module, "MATCH_CACHE_DENSE", 2)
     service = SearchService(sample_index)
     for word in ("kinase", "apoptosis", "insulin", "signaling", "receptor"):
         search(service, word)
     cache = service._matches.data
     assert 1 <= len(cache) < 5
-    assert cache.currsize == sum(m.nbytes for _, m, _ in cache.values()) <= bound
+    weights = [service_module._match_weight(cached) for cached in cache.values()]
+    assert cache.currsize == sum(weights) <= 2 * 1000
     assert not any(key[1] == "kinase" for key in cache)  # the oldest went first
