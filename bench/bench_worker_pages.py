@@ -184,7 +184,8 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("PROMETHEUS_MULTIPROC_DIR", str(folder))
     from server.web import serving
 
-    serving.share_with_workers()  # what the master does before forking its workers
+    # what the master does before forking its workers
+    serving.share_with_workers(serving.check_servable(args.index))
     twin_waits, release_twin = os.pipe()
     twin = os.fork()
     if twin == 0:

@@ -402,6 +402,55 @@ def test_a_serving_process_has_its_settings(index: Path, process: str):
     assert heap.MALLOC_MMAP_THRESHOLD <= 2 << 20
 
 
+WORKER_IMPORTS = """
+import json, os, sys
+from server.web import create_app, serving
+root = sys.argv[1]
+modules = serving.check_servable(root)
+serving.share_with_workers(modules)
+reading, writing = os.pipe()
+if os.fork() == 0:  # a worker: what it imports that its master had not
+    before = set(sys.modules)
+    serving.warm_up(create_app(root))
+    os.write(writing, json.dumps(sorted(set(sys.modules) - before)).encode())
+    os._exit(0)
+os.close(writing)
+print(json.dumps([modules, json.loads(os.read(reading, 1 << 20))]))
+"""
+
+
+def test_a_worker_imports_nothing_its_master_has_not(index: Path):
+    """Modules a worker imported itself (Whoosh's readers, prometheus_client, the test
+    client of its warm-up: about 90) were each worker's own memory; the master imports
+    those the check's child imported, so its workers share them."""
+    done = subprocess.run(
+        [sys.executable, "-c", WORKER_IMPORTS, str(index)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=BUILD_TIMEOUT,
+    )
+    assert done.returncode == 0, done.stderr
+    checked, imported_by_worker = json.loads(done.stdout.splitlines()[-1])
+    assert {"whoosh.codec.whoosh3", "prometheus_client", "flask.testing"} <= set(checked)
+    assert imported_by_worker == []
+
+
+def test_modules_a_worker_cannot_import_are_left_to_it():
+    """A name the master cannot import (gone since the check, say) is skipped: the worker
+    meets the same error in its own start, where it is reported."""
+    script = (
+        "import sys; from server.web import serving; "
+        "serving.share_with_workers(['no_such_module_for_pfocr', 'colorsys']); "
+        "print('colorsys' in sys.modules)"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", script], cwd=ROOT, capture_output=True, text=True, timeout=60
+    )
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split() == ["True"]
+
+
 class _Future:
     def add_done_callback(self, callback) -> None:
         pass

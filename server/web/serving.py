@@ -55,8 +55,10 @@ for tests and benchmarks that need the server in their own process, where gunico
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import gc
+import importlib
 import json
 import logging
 import multiprocessing
@@ -67,6 +69,7 @@ import socket
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -138,7 +141,7 @@ def serve(index_root: str | os.PathLike[str], options: ServeOptions = ServeOptio
     Raises ``IndexError_`` (with a message, before any worker starts) if the current
     generation cannot be loaded."""
     workers = options.workers or cores()
-    check_servable(index_root)
+    modules = check_servable(index_root)
     master = os.getpid()
     _remove_dead_run_folders()
     run_dir = Path(tempfile.mkdtemp(prefix=RUN_PREFIX))
@@ -146,7 +149,7 @@ def serve(index_root: str | os.PathLike[str], options: ServeOptions = ServeOptio
     (run_dir / "metrics").mkdir()
     os.environ[telemetry.MULTIPROC_ENV] = str(run_dir / "metrics")
     _configure_logging(options.access_log)
-    share_with_workers()
+    share_with_workers(modules)
     application = SearchApplication(index_root, options, workers, run_dir)
     try:
         application.run()
@@ -160,10 +163,17 @@ def serve(index_root: str | os.PathLike[str], options: ServeOptions = ServeOptio
     return 0
 
 
-def share_with_workers() -> None:
+def share_with_workers(modules: Iterable[str] = ()) -> None:
     """Load in the master what no generation changes, so the forked workers share its
-    memory pages instead of each loading a copy; then freeze the collector's view of it,
-    whose bookkeeping would otherwise write to (and so copy) every page it scans."""
+    memory pages instead of each loading a copy: the ``modules`` a worker imports (those
+    :func:`check_servable`'s child imported: Whoosh's readers, prometheus_client, Flask's
+    test client for the warm-up... each worker imported about 90 of its own) and the
+    shared word data; then freeze the collector's view of it, whose bookkeeping would
+    otherwise write to (and so copy) every page it scans."""
+    for name in modules:
+        if name not in sys.modules:
+            with contextlib.suppress(Exception):  # the worker imports it again, or fails
+                importlib.import_module(name)
     load_shared_data()
     gc.collect()
     gc.freeze()
@@ -448,18 +458,20 @@ class _ClientSocket(socket.socket):
             self.setblocking(blocking)
 
 
-def check_servable(index_root: str | os.PathLike[str]) -> None:
-    """Build the app and load the current generation once, in a child process, so that
-    a missing or damaged index (or a bad setting) stops ``pfocr serve`` with a message
-    before any worker starts. The master itself never holds a generation."""
+def check_servable(index_root: str | os.PathLike[str]) -> list[str]:
+    """Build the app, load the current generation and warm it once, in a child process,
+    so that a missing or damaged index (or a bad setting) stops ``pfocr serve`` with a
+    message before any worker starts; the names of the modules the child had imported
+    then (what a worker will import). The master itself never holds a generation."""
     context = multiprocessing.get_context("fork")
     receiver, sender = context.Pipe(duplex=False)
     child = context.Process(target=_try_serving, args=(index_root, sender), daemon=True)
     child.start()
     sender.close()
+    modules: list[str] = []
     try:
         if receiver.poll(CHECK_TIMEOUT_SECONDS):
-            problem = receiver.recv()
+            problem, modules = receiver.recv()
         else:
             problem = f"cannot serve {index_root}: loading it took over {CHECK_TIMEOUT_SECONDS} s"
     except EOFError:  # the child died without a word (killed, out of memory)
@@ -471,19 +483,21 @@ def check_servable(index_root: str | os.PathLike[str]) -> None:
             child.kill()
     if problem:
         raise IndexError_(problem)
+    return modules
 
 
 def _try_serving(index_root: str | os.PathLike[str], sender: Any) -> None:
     logging.disable(logging.CRITICAL)  # the one message goes back to the parent
     problem = None
     try:
-        service = create_app(index_root).extensions["pfocr"]
-        service.generations.require_current()
+        app = create_app(index_root)
+        app.extensions["pfocr"].generations.require_current()
+        warm_up(app)  # what a worker does before its first request imports the rest
     except IndexError_ as exc:
         problem = str(exc)
     except Exception as exc:  # a bad setting, say: the message, never a traceback
         problem = f"{type(exc).__name__}: {exc}"
-    sender.send(problem)
+    sender.send((problem, sorted(sys.modules)))
     sender.close()
 
 
