@@ -72,10 +72,10 @@ __all__ = ["IndexUnavailable", "SearchService"]
 RESULT_CACHE_FIGURES = 32 * 21
 # Matches hold arrays over every document once read (a mask and scores: 0.5 MB at 100k
 # figures). The cache has room for this many: 3 MB at 100k figures, 30 MB at a million
-# (so that a match of a larger index still fits). It serves a user
-# turning pages or facets of the query just asked. Under bench_load's mix, the 8 MB this
-# cache was allowed before answered 42% of lookups, 3 MB 36-37%, for 5 MB less in each
-# worker (alternated, w2: USS 62-63 MB against 67-68).
+# (so that a match of a larger index still fits). It serves a user turning pages or
+# facets of the query just asked. Under bench_load's mix, the 8 MB this cache was allowed
+# before answered 42% of lookups, 3 MB 36-37%, for 5 MB less in each worker (alternated,
+# w2: USS 62-63 MB against 67-68).
 MATCH_CACHE_DENSE = 6
 _DENSE_UNITS = 1000  # what a match over every document weighs
 # The word memos (stems, Greek folding, gene name keys, a typed word's gene names:
