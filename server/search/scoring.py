@@ -62,6 +62,8 @@ class Match:
     combining sparse matches stays sparse: at 100k figures, making and combining one
     term's dense arrays took 0.3-0.4 ms on a fresh heap, its sparse ones microseconds."""
 
+    MASK_BYTES, SCORE_BYTES = 1, 4  # per document, read: a bool mask, float32 scores
+
     def __init__(
         self, mask: np.ndarray, scores: np.ndarray | None = None, loose: Loose | None = None
     ) -> None:
@@ -107,7 +109,7 @@ class Match:
     def nbytes(self) -> int:
         """The memory its arrays hold once read (what a cache of matches is bounded by)."""
         scored = self._scores is not None or self.values is not None
-        total = self.n * (1 + (4 if scored else 0))
+        total = self.n * (self.MASK_BYTES + (self.SCORE_BYTES if scored else 0))
         if self.docs is not None:
             total += sum(a.nbytes for a in (self.docs, self.scored, self.values) if a is not None)
         if self.loose is not None:

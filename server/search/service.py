@@ -528,7 +528,7 @@ def _match_weight(cached: tuple[Any, Match | None, Any]) -> int:
     match = cached[1]
     if match is None:
         return 1
-    dense = max(1, match.n * (np.dtype(bool).itemsize + np.dtype(np.float32).itemsize))
+    dense = max(1, match.n * (Match.MASK_BYTES + Match.SCORE_BYTES))
     return max(1, math.ceil(_DENSE_UNITS * match.nbytes / dense))
 
 
