@@ -64,6 +64,7 @@ from typing import Any
 
 import numpy as np
 import psutil
+from prometheus_client.parser import text_string_to_metric_families
 
 from bench.search_workload import draw_workload
 from bench.served import STOP_TIMEOUT, Server, free_port, pfocr_serve, wait
@@ -378,15 +379,14 @@ def cache_lookups(servers: list[Server]) -> dict[str, dict[str, float]]:
     """The servers' cache lookups so far (``pfocr_cache_lookups_total``, summed over
     them): cache -> {"hit": n, "miss": n}."""
     found: dict[str, dict[str, float]] = {}
-    line = re.compile(
-        r'^pfocr_cache_lookups_total\{cache="(\w+)",result="(\w+)"\} (\S+)$', re.MULTILINE
-    )
     for server in servers:
         with urllib.request.urlopen(f"{server.url}/metrics", timeout=10) as answer:
             text = answer.read().decode()
-        for cache, result, value in line.findall(text):
-            counts = found.setdefault(cache, {"hit": 0.0, "miss": 0.0})
-            counts[result] = counts.get(result, 0.0) + float(value)
+        for family in text_string_to_metric_families(text):
+            for sample in family.samples:
+                if sample.name == "pfocr_cache_lookups_total":
+                    counts = found.setdefault(sample.labels["cache"], {"hit": 0.0, "miss": 0.0})
+                    counts[sample.labels["result"]] += sample.value
     return found
 
 
