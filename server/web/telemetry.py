@@ -39,7 +39,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
-from flask import Blueprint, Flask, Response, current_app, g, request
+from flask import Blueprint, Flask, Response, current_app, request
 
 if TYPE_CHECKING:
     from server.search.service import SearchService
@@ -47,6 +47,7 @@ if TYPE_CHECKING:
 ACCESS_LOGGER = "pfocr.access"
 MULTIPROC_ENV = "PROMETHEUS_MULTIPROC_DIR"
 WARM_UP_KEY = "pfocr.warm_up"  # a WSGI environ key: a worker's own warm-up request
+_STARTED_KEY = "pfocr.started"  # a WSGI environ key: when the app took the request
 _METHODS = frozenset({"GET", "HEAD", "POST", "OPTIONS"})
 # Seconds: from a cached answer (well under a millisecond) to the slowest exports.
 DURATION_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -121,6 +122,11 @@ class Telemetry:
         self._served: tuple[str, str] | None = None  # (generation, version) last reported
         self._cache_lock = threading.Lock()
         self._cache_counted: dict[str, tuple[int, int]] = {}  # cache -> (hits, misses)
+        self._cache_held: dict[str, int] = {}  # cache -> entries last reported
+        self.answered = _Children(self.requests)
+        self.timed = _Children(self.duration)
+        self.looked_up = _Children(self.cache_lookups)
+        self.held = _Children(self.cache_entries)
 
     def observe_generation(self) -> None:
         """Report the generation this process serves now (it may have swapped)."""
@@ -143,11 +149,13 @@ class Telemetry:
             for cache, (hits, misses, entries) in self.service.cache_counts().items():
                 hits_before, misses_before = self._cache_counted.get(cache, (0, 0))
                 if count and hits > hits_before:
-                    self.cache_lookups.labels(cache, "hit").inc(hits - hits_before)
+                    self.looked_up(cache, "hit").inc(hits - hits_before)
                 if count and misses > misses_before:
-                    self.cache_lookups.labels(cache, "miss").inc(misses - misses_before)
+                    self.looked_up(cache, "miss").inc(misses - misses_before)
                 self._cache_counted[cache] = (hits, misses)
-                self.cache_entries.labels(cache).set(entries)
+                if self._cache_held.get(cache) != entries:  # each set writes the shared file
+                    self.held(cache).set(entries)
+                    self._cache_held[cache] = entries
 
     def exposition(self) -> tuple[bytes, str]:
         """The metrics page: every worker's, summed, under ``pfocr serve``."""
@@ -161,6 +169,22 @@ class Telemetry:
         else:
             registry = self.registry
         return generate_latest(registry), CONTENT_TYPE_LATEST
+
+
+class _Children:
+    """A labelled metric's children, each looked up once by its label values: the
+    metric's own ``labels()`` checks and locks on every call, which every request paid
+    several times over. The values are few (Flask rules, methods, statuses, caches)."""
+
+    def __init__(self, metric: Any) -> None:
+        self.metric = metric
+        self.made: dict[tuple[str, ...], Any] = {}
+
+    def __call__(self, *values: str) -> Any:
+        child = self.made.get(values)
+        if child is None:  # two threads may both ask: labels() gives both the same child
+            child = self.made[values] = self.metric.labels(*values)
+        return child
 
 
 def init_app(app: Flask, service: SearchService) -> Telemetry:
@@ -179,18 +203,19 @@ def metrics_page() -> Response:
 
 
 def _start() -> None:
-    g.pfocr_started = time.perf_counter()
+    request.environ[_STARTED_KEY] = time.perf_counter()
 
 
 def _finish(response: Response) -> Response:
     """Count the answer and log it once its last byte is sent (exports stream)."""
     telemetry: Telemetry = current_app.extensions["pfocr_telemetry"]
-    if request.environ.get(WARM_UP_KEY):
+    asked = request._get_current_object()  # type: ignore[attr-defined]  # one proxy lookup
+    if asked.environ.get(WARM_UP_KEY):
         telemetry.observe_caches(count=False)
         return response
-    started = g.get("pfocr_started", time.perf_counter())
-    route = request.url_rule.rule if request.url_rule is not None else "<unmatched>"
-    method = request.method if request.method in _METHODS else "other"
+    started = asked.environ.get(_STARTED_KEY) or time.perf_counter()
+    route = asked.url_rule.rule if asked.url_rule is not None else "<unmatched>"
+    method = asked.method if asked.method in _METHODS else "other"
     status = response.status_code
     snapshot = telemetry.service.generations.viewed()
     telemetry.observe_generation()
@@ -198,9 +223,9 @@ def _finish(response: Response) -> Response:
     if status == 503 and "Retry-After" in response.headers:  # only `busy` says when to retry
         telemetry.rejected.inc()
     line: dict[str, Any] = {
-        "method": request.method[:16],
-        "path": request.path,
-        "query": request.query_string.decode("latin-1")[:_MAX_LOGGED_QUERY],
+        "method": asked.method[:16],
+        "path": asked.path,
+        "query": asked.query_string.decode("latin-1")[:_MAX_LOGGED_QUERY],
         "route": route,
         "status": status,
         "worker_pid": os.getpid(),
@@ -212,8 +237,8 @@ def _finish(response: Response) -> Response:
 
     def done() -> None:
         seconds = time.perf_counter() - started
-        telemetry.requests.labels(route, method, str(status)).inc()
-        telemetry.duration.labels(route).observe(seconds)
+        telemetry.answered(route, method, str(status)).inc()
+        telemetry.timed(route).observe(seconds)
         if access_log.isEnabledFor(logging.INFO):
             line["time"] = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
             line["duration_ms"] = round(seconds * 1000, 2)
