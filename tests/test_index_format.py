@@ -11,6 +11,7 @@ records, so a writer, merge or format change that loses or misplaces a posting f
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import gc
 import json
 import os
@@ -548,6 +549,10 @@ def test_terms_sharing_their_first_bytes_and_prefixes_are_found() -> None:
     assert table.with_prefix("signal", 2) == ["signaling", "signalingpathway"]
     assert table.with_prefix("é", 10) == ["é"] and table.with_prefix("q", 10) == []
     assert StringTable.of([w.encode() for w in words]).all() == words
+    # keys in the other byte order (an index copied between machines) find the same
+    foreign = dataclasses.replace(table, key8=table.key8.astype(table.key8.dtype.newbyteorder()))
+    assert [foreign.find(w) for w in words] == [table.find(w) for w in words]
+    assert foreign.find("signalin") is None
 
 
 @pytest.mark.parametrize("field", schema.LOOKUP_FIELDS)

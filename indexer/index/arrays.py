@@ -42,12 +42,14 @@ them; deleted documents hold no postings, and term statistics count live documen
 
 from __future__ import annotations
 
+import bisect
 import dataclasses
 import json
 import os
 from array import array
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+from functools import cached_property
 from itertools import pairwise
 from pathlib import Path
 from typing import Any
@@ -132,15 +134,19 @@ def _key8s(terms: Sequence[bytes]) -> np.ndarray:
     return np.frombuffer(padded, dtype=">u8").astype(np.uint64)
 
 
-def find_sorted(strings: StringTable, keys: np.ndarray, wanted: bytes) -> int | None:
-    """The number of ``wanted`` in sorted ``strings`` (``keys`` their key8s), or None."""
-    k = key8(wanted)
-    lo = int(np.searchsorted(keys, k, "left"))
+def find_sorted(strings: StringTable, keys: memoryview, wanted: bytes) -> int | None:
+    """The number of ``wanted`` in sorted ``strings`` (``keys`` a view of their key8s,
+    kept by the table: making one costs as much as the search), or None. One term is
+    looked up by ``bisect``, in C on Python ints: numpy's ``searchsorted`` of one value
+    cost twice as much in call overheads (4.2 against 1.9 us at 100k figures), and a
+    query looks up dozens of terms."""
+    k = int.from_bytes(wanted[:8].ljust(8, b"\0"), "big")
+    lo = bisect.bisect_left(keys, k)
     if lo == len(keys) or keys[lo] != k:
         return None
     if strings.bytes_at(lo) == wanted:  # most terms: the first with its 8 bytes
         return lo
-    hi = int(np.searchsorted(keys, k, "right"))
+    hi = bisect.bisect_right(keys, k, lo)
     while lo < hi:  # strings sharing their first 8 bytes: by the rest
         mid = (lo + hi) // 2
         found = strings.bytes_at(mid)
@@ -167,7 +173,7 @@ def find_many(strings: StringTable, keys: np.ndarray, wanted: list[bytes]) -> li
         elif strings.bytes_at(lo) == word:
             found.append(lo)
         else:  # strings sharing their first 8 bytes
-            found.append(find_sorted(strings, keys, word))
+            found.append(find_sorted(strings, memoryview(keys), word))
     return found
 
 
@@ -222,7 +228,7 @@ class PostingsTable:
 
     def find(self, term: str) -> int | None:
         """The number of ``term`` in the table, or None."""
-        return find_sorted(self.terms, self._keys(), term.encode("utf-8"))
+        return find_sorted(self.terms, self._key_view, term.encode("utf-8"))
 
     def with_prefix(self, prefix: str, limit: int) -> list[str]:
         """Up to ``limit`` terms starting with ``prefix``, in order."""
@@ -233,6 +239,10 @@ class PostingsTable:
         if self.key8 is None:
             self.key8 = _key8s(self.terms.all_bytes())
         return self.key8
+
+    @cached_property
+    def _key_view(self) -> memoryview:
+        return memoryview(np.ascontiguousarray(self._keys(), dtype=np.uint64))
 
     # -- reading postings
 
@@ -792,8 +802,12 @@ class SpellingTable:
     def __len__(self) -> int:
         return len(self.stems)
 
+    @cached_property
+    def _key_view(self) -> memoryview:
+        return memoryview(np.ascontiguousarray(self.key8, dtype=np.uint64))
+
     def get(self, stem: str, default: str | None = None) -> str | None:
-        i = find_sorted(self.stems, self.key8, stem.encode("utf-8"))
+        i = find_sorted(self.stems, self._key_view, stem.encode("utf-8"))
         return default if i is None else self.words[i]
 
     def save(self, folder: Path, name: str) -> None:
