@@ -26,6 +26,7 @@ from typing import Any
 import numpy as np
 import pytest
 import yaml
+from whoosh import index as whoosh_index
 
 from indexer.analysis import name_key
 from indexer.index import schema
@@ -42,7 +43,7 @@ from indexer.index.arrays import (
     merge_postings,
 )
 from indexer.index.arrays import _load as load_array
-from indexer.index.reader import MISSING_YEAR, GenerationReader
+from indexer.index.reader import MISSING_YEAR, GenerationReader, RecordColumn
 from indexer.index.records import DICTIONARY_BYTES, RecordCodec
 from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexStore
 from indexer.lexicon import GeneLexicon
@@ -479,6 +480,28 @@ def test_records(reader: GenerationReader, whoosh: Any) -> None:
     records = reader.records(live)
     figids = [f.decode() for f in whoosh.column_reader(schema.FIGID)]
     assert [r["figid"] for r in records] == [figids[d] for d in live]
+
+
+def test_record_bytes_are_whooshs_in_every_segment(whoosh: Any) -> None:
+    """The record column read straight from the segments' files (deleted documents'
+    too) is what Whoosh's own column reader reads."""
+    stock = whoosh.column_reader(schema.RECORD)
+    direct = RecordColumn(whoosh.column_reader(schema.RECORD))
+    assert [direct[d] for d in range(whoosh.doc_count_all())] == list(stock)
+    assert all(read.__name__ == "read" for read in direct._segments)  # none through Whoosh
+
+
+def test_a_record_column_inside_a_compound_segment_is_read_through_whoosh(
+    tmp_path: Path,
+) -> None:
+    ix = whoosh_index.create_in(str(tmp_path), schema.build_schema())
+    with ix.writer() as writer:  # Whoosh's own writer: one compound file a small segment
+        writer.add_document(**{schema.FIGID: b"PMC1__f1", schema.RECORD: b"one record"})
+    with ix.reader() as one:
+        assert one.segment().is_compound()
+        column = RecordColumn(one.column_reader(schema.RECORD))
+        assert column[0] == b"one record"
+        assert column._segments[0].__name__ == "__getitem__"
 
 
 def test_a_reader_dropped_in_a_reference_cycle_closes_its_files(sample_index: Path) -> None:
