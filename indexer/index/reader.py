@@ -6,8 +6,9 @@ generation share one copy of them in the page cache and a never-seen query reads
 as a repeated one: document numbers global over the generation's segments, ``live`` (a
 bool mask of documents not deleted), figids, years, facet tables, field lengths, each
 term's postings and (in phrase fields) positions. Whoosh is read only for the stored
-records and the did-you-mean's fuzzy term lookups; its file objects seek, so those reads
-hold ``self._lock``.
+records (located by its column readers, read with ``os.pread``: :class:`RecordColumn`)
+and the did-you-mean's fuzzy term lookups; its file objects seek, and the records'
+decompressor is not for two threads at once, so those reads hold ``self._lock``.
 
 Everything about terms counts live documents only (the build leaves deleted documents out
 of the arrays), so an index that an update left with deleted documents reads, and scores,
