@@ -12,7 +12,7 @@ import pytest
 
 from server.search import matching
 from server.search.models import SearchRequest
-from server.search.scoring import Match, all_of, any_of
+from server.search.scoring import Match, all_of, any_of, union_of
 from server.search.service import SearchService
 
 N = 120  # few documents: matches overlap, so sums of three or four are tested
@@ -108,3 +108,13 @@ def test_search_ranks_the_same_with_sparse_or_dense_term_matches(
     monkeypatch.setattr(matching, "SPARSE_BELOW", 10**9)  # every term's match dense
     assert sparse == answers()
     assert any(total for total, _, _ in sparse)
+
+
+@pytest.mark.parametrize("sizes", [(0, 0), (1, 0), (5, 30), (3, 4, 10), (1000, 3000, 7)])
+def test_union_of_is_numpys_unique_of_the_arrays_together(sizes: tuple[int, ...]) -> None:
+    rng = np.random.default_rng(len(sizes) * 100 + sum(sizes))
+    arrays = [np.unique(rng.integers(0, 5000, size)).astype(np.int32) for size in sizes]
+    union = union_of(arrays)
+    expected = np.unique(np.concatenate(arrays))
+    assert union.dtype == np.int32
+    np.testing.assert_array_equal(union, expected)

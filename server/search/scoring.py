@@ -197,5 +197,14 @@ def _summed_sparse(matches: list[Match]) -> tuple[np.ndarray | None, np.ndarray 
 
 
 def union_of(arrays: list[np.ndarray]) -> np.ndarray:
-    """The sorted numbers of any of ``arrays`` (each sorted, without repeats)."""
-    return arrays[0] if len(arrays) == 1 else np.unique(np.concatenate(arrays))
+    """The sorted numbers of any of ``arrays`` (each sorted, without repeats). Sorted and
+    deduplicated here, not by ``np.unique``: since numpy 2.3 it hashes first, 5 to 20
+    times slower on these arrays (4,000 numbers: 307 against 28 us)."""
+    if len(arrays) == 1:
+        return arrays[0]
+    joined = np.concatenate(arrays)
+    joined.sort()
+    first = np.empty(len(joined), dtype=bool)  # each number's first place
+    first[:1] = True
+    np.not_equal(joined[1:], joined[:-1], out=first[1:])
+    return joined[first]
