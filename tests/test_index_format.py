@@ -504,6 +504,18 @@ def test_a_record_column_inside_a_compound_segment_is_read_through_whoosh(
         assert column._segments[0].__name__ == "__getitem__"
 
 
+def test_without_pread_records_are_read_through_whoosh(
+    whoosh: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Windows has no ``os.pread`` (``pfocr serve`` runs there under waitress)."""
+    monkeypatch.delattr("os.pread")
+    column = RecordColumn(whoosh.column_reader(schema.RECORD))
+    assert all(read.__name__ == "__getitem__" for read in column._segments)
+    assert [column[d] for d in range(whoosh.doc_count_all())] == list(
+        whoosh.column_reader(schema.RECORD)
+    )
+
+
 def test_a_reader_dropped_in_a_reference_cycle_closes_its_files(sample_index: Path) -> None:
     """A Flask app is cyclic garbage: its generation reader must close Whoosh's files
     before the collector finalizes them (each would warn of an unclosed file)."""

@@ -243,8 +243,8 @@ def _read_directly(reader: Any) -> Callable[[int], bytes] | None:
     values (see :class:`RecordColumn`)."""
     column = getattr(reader, "_reader", reader)  # inside Whoosh's TranslatingColumnReader
     translate = getattr(reader, "_translate", None) or (lambda value: value)
-    if type(column) is not columns.VarBytesColumn.Reader:
-        return None
+    if type(column) is not columns.VarBytesColumn.Reader or not hasattr(os, "pread"):
+        return None  # (no pread on Windows)
     handle = getattr(column._dbfile, "file", None)
     if not column._dbfile.is_real or handle is None or not hasattr(handle, "fileno"):
         return None
