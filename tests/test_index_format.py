@@ -452,12 +452,16 @@ def test_phrase_docs_are_the_analyzers_phrases(
 ) -> None:
     everything = np.ones(reader.n_docs, dtype=bool)
     found = 0
+    made: dict[tuple[str, str], np.ndarray] = {}  # one query's positions, as a query keeps them
     for words in PHRASES_OF_CAPTIONS:
         expected = expected_phrase_docs(positions_of, words)
         got = np.flatnonzero(reader.phrase_docs(schema.TEXT, words, everything)).tolist()
         assert got == expected, words
+        again = reader.phrase_docs(schema.TEXT, words, everything, made)
+        assert np.flatnonzero(again).tolist() == expected, words
         found += bool(expected)
     assert 0.3 * len(PHRASES_OF_CAPTIONS) < found < len(PHRASES_OF_CAPTIONS)
+    assert set(made) == {(schema.TEXT, w) for words in PHRASES_OF_CAPTIONS for w in words}
 
 
 @pytest.mark.parametrize("words", PHRASES)

@@ -22,7 +22,6 @@ import contextlib
 import os
 import threading
 import weakref
-from collections import OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
@@ -39,8 +38,6 @@ from indexer.lexicon import GeneLexicon
 
 __all__ = ["MISSING_YEAR", "GenerationReader", "Postings", "UnreadableGeneration"]
 
-# Position keys kept for phrases, 8 bytes an occurrence: "pathway" at 100k figures, 2 MB.
-_POSITIONS_CACHE_BYTES = 32 << 20
 _DOC_SHIFT = 32  # a position key is doc << 32 | position
 _POSITION_MASK = (1 << _DOC_SHIFT) - 1
 _EMPTY: Postings = (np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.float32))
@@ -87,8 +84,6 @@ class GenerationReader:
         # collector may finalize Whoosh's open files first; weakref callbacks run before.
         self._closer = weakref.finalize(self, _close_quietly, self._reader)
         self._records: Any = None  # the record column's reader, opened on first use
-        self._positions: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
-        self._positions_bytes = 0
         documents = self.arrays.documents
         self.live = documents.live
         self.n_docs = len(self.live)
@@ -159,37 +154,39 @@ class GenerationReader:
     # -- positions and phrases ---------------------------------------------------------
 
     def positions(self, field: str, term: str) -> np.ndarray:
-        """Every live occurrence of ``term`` as sorted int64 keys ``doc << 32 | position``."""
-        key = (field, term)
-        with self._lock:
-            cached = self._positions.get(key)
-            if cached is not None:
-                self._positions.move_to_end(key)
-                return cached
-        table = self._table(field)
-        keys = np.zeros(0, dtype=np.int64) if table is None else table.positions(term)
-        keys.flags.writeable = False  # shared by every phrase that reads them
-        with self._lock:
-            self._positions[key] = keys
-            self._positions_bytes += keys.nbytes
-            while self._positions_bytes > _POSITIONS_CACHE_BYTES and len(self._positions) > 1:
-                _, dropped = self._positions.popitem(last=False)
-                self._positions_bytes -= dropped.nbytes
-        return keys
+        """Every occurrence of ``term`` as sorted int64 keys ``doc << 32 | position``.
 
-    def phrase_docs(self, field: str, words: Sequence[str], candidates: np.ndarray) -> np.ndarray:
+        Made from the memory-mapped postings at each call, kept only for one query (see
+        :meth:`phrase_docs`): kept across queries, they grew each serving process by 9 MB in
+        a minute of load (to a 32 MB bound), and the load mix's phrases take as long without
+        them (12 us a request, in process)."""
+        table = self._table(field)
+        return np.zeros(0, dtype=np.int64) if table is None else table.positions(term)
+
+    def phrase_docs(
+        self,
+        field: str,
+        words: Sequence[str],
+        candidates: np.ndarray,
+        made: dict[tuple[str, str], np.ndarray] | None = None,
+    ) -> np.ndarray:
         """Bool mask of documents (among ``candidates``) where ``words`` occur in sequence.
 
         Exactly what Whoosh's ``Phrase`` matcher (slop 1) finds: word ``i`` at position
         ``p + i`` for some ``p``. Each word's keys less ``i`` are the phrase starts it
-        allows; the starts all words allow are intersected, rarest word first."""
+        allows; the starts all words allow are intersected, rarest word first. ``made``
+        keeps each word's :meth:`positions` for the other phrases of one query."""
         result = np.zeros(self.n_docs, dtype=bool)
         if not words or not candidates.any():
             return result
-        by_rarity = sorted(enumerate(words), key=lambda item: len(self.positions(field, item[1])))
+        made = {} if made is None else made
+        for word in words:
+            if (field, word) not in made:
+                made[field, word] = self.positions(field, word)
+        keyed = [(made[field, word], index) for index, word in enumerate(words)]
         starts: np.ndarray | None = None
-        for index, word in by_rarity:
-            keys = _phrase_starts(self.positions(field, word), index)
+        for word_keys, index in sorted(keyed, key=lambda item: len(item[0])):
+            keys = _phrase_starts(word_keys, index)
             if starts is None:
                 starts = keys[candidates[keys >> _DOC_SHIFT]]
             else:

@@ -125,6 +125,7 @@ class Evaluator:
         self.loose = loose
         self.leaf: q.Node | None = None  # the leaf being evaluated, for budget messages
         self._gene_names: dict[str, bool] = {}
+        self._positions: dict[tuple[str, str], np.ndarray] = {}  # read once a query
 
     def is_gene_name(self, word: str) -> bool:
         """Whether ``word`` is a gene symbol or alias of the lexicon or printed in a figure
@@ -138,6 +139,9 @@ class Evaluator:
             )
             self._gene_names[word] = known
         return known
+
+    def _phrase_docs(self, field: str, words: list[str], candidates: np.ndarray) -> np.ndarray:
+        return self.snap.phrase_docs(field, words, candidates, self._positions)
 
     def _analyze(self, text: str) -> list[str]:
         return analyze(text, self.is_gene_name)
@@ -362,7 +366,7 @@ class Evaluator:
         match = self._all_words(list(dict.fromkeys(pieces)), title=True)
         if len(pieces) < 2:
             return self._or_written_apart(text, self._or_printed_in_parts(text, match))
-        adjacent = self.snap.phrase_docs(schema.TEXT, pieces, match.mask)
+        adjacent = self._phrase_docs(schema.TEXT, pieces, match.mask)
         match = Match(adjacent, match.scores * adjacent)
         words = [t.text for t in TEXT_ANALYZER(text, no_morph=True, removestops=False)]
         joined = stem_word("".join(words))
@@ -384,7 +388,7 @@ class Evaluator:
         found = [match]
         for parts in cuts:
             both = self._all_words(parts, title=False)
-            apart = self.snap.phrase_docs(schema.TEXT, parts, both.mask)
+            apart = self._phrase_docs(schema.TEXT, parts, both.mask)
             if apart.any():
                 found.append(Match(apart, both.scores * apart))
         return any_of(found)  # type: ignore[return-value]  # never empty
@@ -420,7 +424,7 @@ class Evaluator:
         if len(parts) < 2:
             return match
         printed = self._all_words(list(dict.fromkeys(parts)), title=True)
-        adjacent = self.snap.phrase_docs(schema.TEXT, parts, printed.mask)
+        adjacent = self._phrase_docs(schema.TEXT, parts, printed.mask)
         if not adjacent.any():
             return match
         return any_of([match, Match(adjacent, printed.scores * adjacent)])
@@ -475,7 +479,7 @@ class Evaluator:
         if len(stems) <= 1:
             return self._word(q.Word(node.text, node.pos))
         both = self._all_words(stems, title=True)
-        mask = self.snap.phrase_docs(schema.TEXT, words, both.mask)
+        mask = self._phrase_docs(schema.TEXT, words, both.mask)
         exact = self._terms([(schema.ALIAS, name_key(node.text), GENE_BOOST)])
         titled = self._exact_title(node.text)
         mask |= exact.mask | titled.mask
