@@ -26,8 +26,11 @@ from functools import lru_cache
 # glibc allocates a block this large or larger with its own mmap, given back when freed.
 # Fixing the threshold also stops glibc raising it after each large free (up to 32 MB),
 # which kept a query's megabyte arrays in the heaps of the worker's threads, fragmenting
-# them: under load a worker held USS ~300 MB, ~200 MB with this (bench_load, alternated).
-MALLOC_MMAP_THRESHOLD = 1 << 20
+# them: under load a worker held USS ~300 MB, ~200 MB with 1 MB. At 256 KB a query's
+# arrays over the figures (a float32 score each: 400 KB at 100k) are mapped too: 54-55
+# MB under load against 59-60 at 1 MB, as fast (bench_load and the load mix in process,
+# alternated); 128 KB held 52 MB but served 3-13% fewer requests.
+MALLOC_MMAP_THRESHOLD = 256 << 10
 # One allocation arena for all the threads of a worker. glibc gives each new thread an
 # arena of its own (up to 8 per core), each keeping its own free pages; under one GIL
 # the threads seldom allocate at once, so sharing one costs no waiting: under load a
