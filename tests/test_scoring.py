@@ -76,6 +76,20 @@ def test_a_sparse_match_reads_as_its_dense_arrays() -> None:
     assert match.nbytes >= 5 * N  # weighed as it will be once read
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_scores_at_reads_the_dense_scores_without_making_them(seed: int) -> None:
+    rng = np.random.default_rng(seed)
+    match = sparse_match(rng, scored=True)
+    docs = rng.integers(0, N, rng.integers(0, 40))  # any order, repeats, unscored documents
+    got = match.scores_at(docs)
+    assert match.is_scored and match._scores is None  # still sparse
+    want = dense_copy(match).scores
+    assert want is not None
+    assert got.dtype == np.float32 and np.array_equal(got, want[docs])
+    assert np.array_equal(dense_copy(match).scores_at(docs), want[docs])  # a dense match too
+    assert not sparse_match(rng, scored=False).is_scored
+
+
 QUERIES = [
     "insulin signaling",
     "NF-kB apoptosis",

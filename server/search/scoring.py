@@ -101,6 +101,28 @@ class Match:
             self._scores = scores
         return self._scores
 
+    @property
+    def is_scored(self) -> bool:
+        """Whether it has scores (without making the dense array of a sparse match)."""
+        return self._scores is not None or self.values is not None
+
+    def scores_at(self, docs: np.ndarray) -> np.ndarray:
+        """The float32 scores of documents ``docs``, a sparse match's without its dense
+        array: a rare query's page read four bytes a figure of the whole index for them
+        (400 KB at 100k, a hundred fresh pages to fault in after the heap is trimmed)."""
+        if self._scores is not None or self.values is None:
+            scores = self.scores
+            assert scores is not None, "scores_at of a match without scores"
+            return scores[docs]
+        scored, values = self.scored, self.values
+        assert scored is not None
+        out = np.zeros(len(docs), dtype=np.float32)
+        if len(scored):
+            where = np.minimum(np.searchsorted(scored, docs), len(scored) - 1)
+            found = scored[where] == docs
+            out[found] = values[where[found]]
+        return out
+
     def any(self) -> bool:
         """Whether it matches any document (without making the mask of a sparse one)."""
         return bool(len(self.docs)) if self.docs is not None else bool(self.mask.any())

@@ -559,7 +559,8 @@ class _Run:
     ) -> None:
         self.service, self.snap, self.req = service, snap, req
         self.tree, match, self.explained = service._match(snap, req.q, req.match == "best")
-        self.scores = None if match is None else match.scores
+        self.match = match
+        self.scored = match is not None and match.is_scored
         self.loose = None if match is None else match.loose
         base = snap.live if match is None else snap.live & match.mask
         if extra is not None:
@@ -626,7 +627,7 @@ class _Run:
         between builds of the same records: relevance is score, then year (newest first),
         then figid; year sorts are year, then score, then figid. Without scores (no free
         text) every sort is the snapshot's order of years and figids."""
-        if self.scores is None:  # nothing scored: the snapshot's own order of years
+        if not self.scored:  # nothing scored: the snapshot's own order of years
             order = self.snap.oldest_first if self.req.sort == "year" else self.snap.newest_first
             return first_matched(order, self.matched, self.total, limit)
         if not self.relaxed:
@@ -651,26 +652,30 @@ class _Run:
         if self.req.sort == "year":
             primary = np.where(years == MISSING_YEAR, 10_000, years)
         elif by_relevance:
-            primary = -self.scores[docs]
+            primary = -self._scores_at(docs)
         else:
             primary = -years  # a missing year (0) comes last
         keep = smallest_with_ties(primary, limit)  # only those need sorting
         docs, primary, years = docs[keep], primary[keep], years[keep]
-        secondary = -years if by_relevance else -self.scores[docs]
+        secondary = -years if by_relevance else -self._scores_at(docs)
         order = np.lexsort((self.snap.figid_rank[docs], secondary, primary))
         return docs[order][:limit]
 
     def hits(self, docs: np.ndarray) -> list[dict[str, Any]]:
         records = self.snap.records(docs.tolist())
         stems, prefixes = self.explained.stems, self.explained.prefixes
+        scores = self._scores_at(docs).tolist() if self.scored else [None] * len(docs)
         out = []
-        for docnum, record in zip(docs.tolist(), records, strict=True):
+        for docnum, record, score in zip(docs.tolist(), records, scores, strict=True):
             text = record.get("caption") or record.get("figtitle")
-            score = None if self.scores is None else self.scores[docnum]
             item = hit(record, snippet(text, stems, prefixes), score, self.service.image_url)
             item["missing"] = self._missing(docnum)
             out.append(item)
         return out
+
+    def _scores_at(self, docs: np.ndarray) -> np.ndarray:
+        assert self.match is not None
+        return self.match.scores_at(docs)
 
     def _missing(self, docnum: int) -> list[str]:
         """The free words a figure shown lacks (none unless ``relaxed``)."""
