@@ -15,6 +15,7 @@ import dataclasses
 import gc
 import json
 import os
+import pickle
 import shutil
 import tracemalloc
 import warnings
@@ -313,6 +314,9 @@ def test_records_read_back_whole_and_smaller_with_the_trained_dictionary(
     assert trained.dictionary is not None and least <= len(trained.dictionary) <= most
     plain = RecordCodec()
     assert [trained.decode(trained.encode(r)) for r in records] == records
+    sent = pickle.loads(pickle.dumps(trained))  # as the build sends it to its workers
+    assert sent.dictionary == trained.dictionary
+    assert [sent.decode(trained.encode(r)) for r in records] == records
     with_dictionary = sum(len(trained.encode(r)) for r in records)
     assert with_dictionary < 0.8 * sum(len(plain.encode(r)) for r in records)
 
