@@ -596,6 +596,7 @@ def test_terms_sharing_their_first_bytes_and_prefixes_are_found() -> None:
     foreign = dataclasses.replace(table, key8=table.key8.astype(table.key8.dtype.newbyteorder()))
     assert [foreign.find(w) for w in words] == [table.find(w) for w in words]
     assert foreign.find("signalin") is None
+    assert foreign.doc_frequencies(words) == table.doc_frequencies(words) == [1] * len(words)
 
 
 @pytest.mark.parametrize("field", schema.LOOKUP_FIELDS)

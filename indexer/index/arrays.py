@@ -159,8 +159,11 @@ def find_sorted(strings: StringTable, keys: memoryview, wanted: bytes) -> int | 
     return None
 
 
-def find_many(strings: StringTable, keys: np.ndarray, wanted: list[bytes]) -> list[int | None]:
-    """:func:`find_sorted` of each of ``wanted``, in one search of ``keys``."""
+def find_many(
+    strings: StringTable, keys: np.ndarray, key_view: memoryview, wanted: list[bytes]
+) -> list[int | None]:
+    """:func:`find_sorted` of each of ``wanted``, in one search of ``keys`` (``key_view``
+    the table's native view of them, for strings sharing their first 8 bytes)."""
     if not wanted:
         return []
     keyed = _key8s(wanted)
@@ -173,7 +176,7 @@ def find_many(strings: StringTable, keys: np.ndarray, wanted: list[bytes]) -> li
         elif strings.bytes_at(lo) == word:
             found.append(lo)
         else:  # strings sharing their first 8 bytes
-            found.append(find_sorted(strings, memoryview(keys), word))
+            found.append(find_sorted(strings, key_view, word))
     return found
 
 
@@ -282,7 +285,8 @@ class PostingsTable:
 
     def doc_frequencies(self, terms: list[str]) -> list[int]:
         """:meth:`doc_frequency` of each of ``terms``, looked up together."""
-        found = find_many(self.terms, self._keys(), [t.encode("utf-8") for t in terms])
+        wanted = [t.encode("utf-8") for t in terms]
+        found = find_many(self.terms, self._keys(), self._key_view, wanted)
         ptr = self.post_ptr
         return [0 if i is None else int(ptr[i + 1] - ptr[i]) for i in found]
 
