@@ -14,9 +14,12 @@ import contextlib
 import dataclasses
 import gc
 import json
+import multiprocessing
 import os
 import pickle
+import random
 import shutil
+import threading
 import tracemalloc
 import warnings
 from array import array
@@ -319,6 +322,45 @@ def test_records_read_back_whole_and_smaller_with_the_trained_dictionary(
     assert [sent.decode(trained.encode(r)) for r in records] == records
     with_dictionary = sum(len(trained.encode(r)) for r in records)
     assert with_dictionary < 0.8 * sum(len(plain.encode(r)) for r in records)
+
+
+def _decode_from_threads(codec: RecordCodec, records: list[dict[str, Any]]) -> None:
+    """In a child process: every record encoded once, then decoded by 4 threads at once
+    (a serving worker's threads read records so); exits 0 if every decoding is right."""
+    stored = [codec.encode(record) for record in records]
+    wrong: list[object] = []
+
+    def decode_all() -> None:
+        for _ in range(10):
+            for i, blob in enumerate(stored):
+                try:
+                    if codec.decode(blob) != records[i]:
+                        wrong.append(i)
+                except Exception as exc:  # zstd: "Data corruption detected"
+                    wrong.append(exc)
+
+    threads = [threading.Thread(target=decode_all) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    os._exit(1 if wrong else 0)
+
+
+def test_records_decode_right_from_several_threads_at_once(reader: GenerationReader) -> None:
+    """zstd's contexts are not thread-safe (threads sharing one read corrupt records, or
+    crashed the process): each thread decodes with its own."""
+    live = reader.records(np.flatnonzero(reader.live).tolist())
+    words = " ".join(str(record["caption"]) for record in live).split()
+    draw = random.Random(0)  # long texts that compress little: decodes that take a while
+    records = [{**record, "text": " ".join(draw.choices(words, k=1000))} for record in live[:50]]
+    codec = RecordCodec.trained(records)
+    child = multiprocessing.get_context("fork").Process(
+        target=_decode_from_threads, args=(codec, records)
+    )
+    child.start()
+    child.join(timeout=120)
+    assert child.exitcode == 0, f"decoding from 4 threads: exit code {child.exitcode}"
 
 
 @pytest.mark.parametrize("field", SCORED_FIELDS)

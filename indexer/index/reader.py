@@ -7,8 +7,9 @@ as a repeated one: document numbers global over the generation's segments, ``liv
 bool mask of documents not deleted), figids, years, facet tables, field lengths, each
 term's postings and (in phrase fields) positions. Whoosh is read only for the stored
 records (located by its column readers, read with ``os.pread``: :class:`RecordColumn`)
-and the did-you-mean's fuzzy term lookups; its file objects seek, and the records'
-decompressor is not for two threads at once, so those reads hold ``self._lock``.
+and the did-you-mean's fuzzy term lookups; its file objects seek, so those reads hold
+``self._lock`` (decoding the records' bytes does not: each thread has its own zstd
+context).
 
 Everything about terms counts live documents only (the build leaves deleted documents out
 of the arrays), so an index that an update left with deleted documents reads, and scores,
@@ -200,10 +201,12 @@ class GenerationReader:
 
     def records(self, docnums: Sequence[int]) -> list[dict[str, Any]]:
         """The stored clean records (``Figure.as_dict()``) of ``docnums``, in order."""
-        with self._lock, reading(self.path, f"the {schema.RECORD} column"):
-            if self._records is None:
-                self._records = RecordColumn(self._reader.column_reader(schema.RECORD))
-            return [self._codec.decode(self._records[int(d)]) for d in docnums]
+        with reading(self.path, f"the {schema.RECORD} column"):
+            with self._lock:
+                if self._records is None:
+                    self._records = RecordColumn(self._reader.column_reader(schema.RECORD))
+                stored = [self._records[int(d)] for d in docnums]
+            return [self._codec.decode(blob) for blob in stored]
 
     def close(self) -> None:
         with self._lock:

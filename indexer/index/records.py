@@ -12,6 +12,7 @@ An index too small to train one compresses without.
 from __future__ import annotations
 
 import pickle
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -33,14 +34,35 @@ LEVEL = 6
 
 
 class RecordCodec:
-    """Writes and reads stored records, with the generation's dictionary (or none)."""
+    """Writes and reads stored records, with the generation's dictionary (or none), from
+    any number of threads."""
 
     def __init__(self, dictionary: bytes | None = None) -> None:
         # zstd keeps its own copy of the dictionary; the bytes given are not kept beside it
         # (0.67 MB less in every serving process at 100k).
         self._data = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
-        self._compressor = zstandard.ZstdCompressor(level=LEVEL, dict_data=self._data)
-        self._decompressor = zstandard.ZstdDecompressor(dict_data=self._data)
+        # A zstd context is not thread-safe (two threads decoding with one at once crashed
+        # the process), so each thread gets its own, made on first use; they share the
+        # dictionary, digested here, once, by the first context.
+        self._contexts = threading.local()
+        self._compressor()
+        self._decompressor()
+
+    def _compressor(self) -> zstandard.ZstdCompressor:
+        try:
+            return self._contexts.compressor  # type: ignore[no-any-return]
+        except AttributeError:
+            made = zstandard.ZstdCompressor(level=LEVEL, dict_data=self._data)
+            self._contexts.compressor = made
+            return made
+
+    def _decompressor(self) -> zstandard.ZstdDecompressor:
+        try:
+            return self._contexts.decompressor  # type: ignore[no-any-return]
+        except AttributeError:
+            made = zstandard.ZstdDecompressor(dict_data=self._data)
+            self._contexts.decompressor = made
+            return made
 
     @property
     def dictionary(self) -> bytes | None:
@@ -64,12 +86,12 @@ class RecordCodec:
         return cls(trained.as_bytes())
 
     def encode(self, record: dict[str, Any]) -> bytes:
-        return self._compressor.compress(_pickled(record))
+        return self._compressor().compress(_pickled(record))
 
     def decode(self, stored: bytes) -> dict[str, Any]:
         """A stored record (an index is trusted local data, as Whoosh's own stored
         fields are: pickled)."""
-        return pickle.loads(self._decompressor.decompress(stored))
+        return pickle.loads(self._decompressor().decompress(stored))
 
     def save(self, generation: Path) -> None:
         dictionary = self.dictionary
