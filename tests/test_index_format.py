@@ -48,7 +48,7 @@ from indexer.index.arrays import (
 )
 from indexer.index.arrays import _load as load_array
 from indexer.index.reader import MISSING_YEAR, GenerationReader, RecordColumn
-from indexer.index.records import DICTIONARY_BYTES, RecordCodec
+from indexer.index.records import DICTIONARY_BYTES, RecordCodec, pack, unpack
 from indexer.index.store import LEXICON_FILE, VOCABULARY_FILE, IndexStore
 from indexer.lexicon import GeneLexicon
 from indexer.record import Figure
@@ -124,7 +124,7 @@ def positions_of(reader: GenerationReader) -> dict[str, list[int]]:
     expected: dict[str, list[int]] = {}
     live = np.flatnonzero(reader.live).tolist()
     for doc, record in zip(live, reader.records(live), strict=True):
-        text = schema.document(Figure.from_dict(record), "", "")[schema.TEXT]
+        text = schema.document(Figure.from_dict(unpack(record)), "", "")[schema.TEXT]
         for term, where in analyzer.term_positions(text).items():
             expected.setdefault(term.decode("utf-8"), []).extend((doc << 32) | p for p in where)
     return expected
@@ -158,7 +158,7 @@ def test_figids_and_years(reader: GenerationReader, whoosh: Any) -> None:
 def test_facet_values(reader: GenerationReader, facet: str) -> None:
     """Each live figure's values are its stored record's; a deleted one has none."""
     expected = [
-        schema.facet_values(Figure.from_dict(record))[facet] if reader.live[d] else []
+        schema.facet_values(Figure.from_dict(unpack(record)))[facet] if reader.live[d] else []
         for d, record in enumerate(reader.records(range(reader.n_docs)))
     ]
     tables = reader.arrays.facets[facet]
@@ -286,7 +286,7 @@ def test_autocomplete_names_are_the_lexicons_the_facets_and_the_title_words(
             display = lexicon.alias_display[key]
             expected[key, "alias"] = (display, lexicon.figures_printing(display))
     live = np.flatnonzero(reader.live).tolist()
-    figures = [Figure.from_dict(record) for record in reader.records(live)]
+    figures = [Figure.from_dict(unpack(record)) for record in reader.records(live)]
     for facet in ("organism", "disease"):
         counts: dict[str, list[str]] = {}
         for figure in figures:
@@ -311,15 +311,15 @@ def test_autocomplete_names_are_the_lexicons_the_facets_and_the_title_words(
 def test_records_read_back_whole_and_smaller_with_the_trained_dictionary(
     reader: GenerationReader,
 ) -> None:
-    records = reader.records(np.flatnonzero(reader.live).tolist())
+    records = [unpack(r) for r in reader.records(np.flatnonzero(reader.live).tolist())]
     trained = RecordCodec.trained(records)
     least, most = DICTIONARY_BYTES
     assert trained.dictionary is not None and least <= len(trained.dictionary) <= most
     plain = RecordCodec()
-    assert [trained.decode(trained.encode(r)) for r in records] == records
+    assert [unpack(trained.decode(trained.encode(r))) for r in records] == records
     sent = pickle.loads(pickle.dumps(trained))  # as the build sends it to its workers
     assert sent.dictionary == trained.dictionary
-    assert [sent.decode(trained.encode(r)) for r in records] == records
+    assert [unpack(sent.decode(trained.encode(r))) for r in records] == records
     with_dictionary = sum(len(trained.encode(r)) for r in records)
     assert with_dictionary < 0.8 * sum(len(plain.encode(r)) for r in records)
 
@@ -328,13 +328,14 @@ def _decode_from_threads(codec: RecordCodec, records: list[dict[str, Any]]) -> N
     """In a child process: every record encoded once, then decoded by 4 threads at once
     (a serving worker's threads read records so); exits 0 if every decoding is right."""
     stored = [codec.encode(record) for record in records]
+    expected = [pack(record) for record in records]
     wrong: list[object] = []
 
     def decode_all() -> None:
         for _ in range(10):
             for i, blob in enumerate(stored):
                 try:
-                    if codec.decode(blob) != records[i]:
+                    if codec.decode(blob) != expected[i]:
                         wrong.append(i)
                 except Exception as exc:  # zstd: "Data corruption detected"
                     wrong.append(exc)
@@ -350,7 +351,7 @@ def _decode_from_threads(codec: RecordCodec, records: list[dict[str, Any]]) -> N
 def test_records_decode_right_from_several_threads_at_once(reader: GenerationReader) -> None:
     """zstd's contexts are not thread-safe (threads sharing one read corrupt records, or
     crashed the process): each thread decodes with its own."""
-    live = reader.records(np.flatnonzero(reader.live).tolist())
+    live = [unpack(r) for r in reader.records(np.flatnonzero(reader.live).tolist())]
     words = " ".join(str(record["caption"]) for record in live).split()
     draw = random.Random(0)  # long texts that compress little: decodes that take a while
     records = [{**record, "text": " ".join(draw.choices(words, k=1000))} for record in live[:50]]
@@ -649,7 +650,7 @@ def test_lookup_fields_hold_each_live_figures_values(reader: GenerationReader, f
     expected: dict[str, list[int]] = {}
     live = np.flatnonzero(reader.live).tolist()
     for doc, record in zip(live, reader.records(live), strict=True):
-        value = schema.document(Figure.from_dict(record), "", "")[field]
+        value = schema.document(Figure.from_dict(unpack(record)), "", "")[field]
         for term in analyzer.term_counts(value):
             expected.setdefault(term.decode("utf-8"), []).append(doc)
     assert expected, field

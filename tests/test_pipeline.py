@@ -19,7 +19,7 @@ from indexer import pipeline
 from indexer.analysis import name_key
 from indexer.index import schema
 from indexer.index.reader import GenerationReader
-from indexer.index.records import RecordCodec
+from indexer.index.records import RecordCodec, unpack
 from indexer.index.store import BuildInProgress, IncompatibleIndex, IndexStore
 from indexer.lexicon import GeneLexicon
 from indexer.record import normalize
@@ -45,7 +45,7 @@ def docnum_of(searcher, figid: str) -> int:
 def stored_record(searcher, figid: str, generation: Path) -> dict:
     docnum = docnum_of(searcher, figid)
     stored = searcher.reader().column_reader(schema.RECORD)[docnum]
-    return RecordCodec.load(generation).decode(stored)
+    return unpack(RecordCodec.load(generation).decode(stored))
 
 
 def all_figids(root: Path) -> set[str]:

@@ -200,7 +200,8 @@ class GenerationReader:
     # -- stored records -----------------------------------------------------------------
 
     def records(self, docnums: Sequence[int]) -> list[dict[str, Any]]:
-        """The stored clean records (``Figure.as_dict()``) of ``docnums``, in order."""
+        """The stored records of ``docnums``, in order: each a clean record packed as
+        ``indexer.index.records.pack`` stores it (``unpack`` gives ``Figure.as_dict()``)."""
         with reading(self.path, f"the {schema.RECORD} column"):
             with self._lock:
                 if self._records is None:

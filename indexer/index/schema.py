@@ -41,8 +41,9 @@ PLAIN_RECORDS = RecordCodec()  # records compressed without a dictionary
 # English stemmer, -sis nouns as their -tic adjectives, plurals of acronyms; figid_alias
 # and ndex in the record, the lookup fields (names, pmcid, doi, ndex), the ndex facet;
 # 5: the search arrays (``indexer.index.arrays``), text positions there and not in Whoosh;
-# 6: facet values in the search arrays alone, not in Whoosh columns (23 MB at 100k)
-SCHEMA_VERSION = 6
+# 6: facet values in the search arrays alone, not in Whoosh columns (23 MB at 100k);
+# 7: stored records' genes, chemicals and diseases packed as tuples (``records.pack``)
+SCHEMA_VERSION = 7
 
 FIGID = "figid"
 TEXT = "text"

@@ -50,7 +50,7 @@ from whoosh.writing import SegmentWriter
 from indexer.analysis import EnglishAnalyzer, ValueAnalyzer
 from indexer.index import schema
 from indexer.index.arrays import ARRAYS_DIR, SegmentPostings
-from indexer.index.records import RecordCodec
+from indexer.index.records import RecordCodec, unpack
 
 NEVER_SPILL_MB = 1 << 30
 # zlib's level for postings blocks: 6 makes them 9% smaller than 1 (6 MB at 100k), in
@@ -437,7 +437,7 @@ def stored_records(
     """The stored records (each a ``Figure.as_dict()``) of documents ``docnums``."""
     with ix.reader() as reader:
         records = reader.column_reader(schema.RECORD)
-        return [codec.decode(records[docnum]) for docnum in docnums]
+        return [unpack(codec.decode(records[docnum])) for docnum in docnums]
 
 
 def replace_documents(ix: whoosh_index.Index, docnums: Iterable[int], segments: list[Any]) -> None:

@@ -20,6 +20,7 @@ from indexer.analysis import (
     symbol_term,
     written_term,
 )
+from indexer.index.records import unpack
 from indexer.organisms import describe
 from indexer.record import (
     NDEX_NETWORK_URL,
@@ -284,18 +285,17 @@ def hit(
     score: float | None,
     image_url: str = PMC_IMAGE_URL,
 ) -> dict[str, Any]:
-    """The dict of one matched figure (see ``SearchService.search``): its :func:`card`
-    with its genes, diseases and chemicals, the snippet and the score."""
-    get = record.get
+    """The dict of one matched figure (see ``SearchService.search``) from its stored
+    record (``indexer.index.records.pack``): its :func:`card` with its genes, diseases
+    and chemicals, the snippet and the score."""
     result = card(record, image_url)
     links = result.pop("links")
     result.update(
         genes=[
-            _gene_cached(g["symbol"], g.get("entrez"), tuple(g.get("aliases") or ()))
-            for g in get("genes") or ()
+            _gene_cached(symbol, entrez, aliases) for symbol, entrez, aliases, _ in record["genes"]
         ],
-        diseases=[_term(t) for t in get("diseases") or ()],
-        chemicals=[_term(t) for t in get("chemicals") or ()],
+        diseases=[_term(term) for term in record["diseases"]],
+        chemicals=[_term(term) for term in record["chemicals"]],
         snippet=snippet,
         score=None if score is None else round(float(score), 4),
         links=links,
@@ -318,14 +318,17 @@ def _organism(name: str) -> dict[str, Any]:
     return describe(name).as_dict()
 
 
-def _term(term: dict[str, Any]) -> dict[str, Any]:
-    return {"name": term["name"], "mesh_id": term.get("mesh_id")}
+def _term(term: tuple[str, str | None]) -> dict[str, Any]:
+    name, mesh_id = term
+    return {"name": name, "mesh_id": mesh_id}
 
 
-def figure_dict(record: dict[str, Any], image_url: str = PMC_IMAGE_URL) -> dict[str, Any]:
-    """A hit (no score, whole caption as snippet) plus every other field of the record."""
+def figure_dict(stored: dict[str, Any], image_url: str = PMC_IMAGE_URL) -> dict[str, Any]:
+    """A hit (no score, whole caption as snippet) plus every other field of the record,
+    from its stored form."""
+    record = unpack(stored)
     figure = Figure.from_dict(record)
-    result = hit(record, escape(figure.caption or ""), None, image_url)
+    result = hit(stored, escape(figure.caption or ""), None, image_url)
     del result["score"]
     result.update(
         caption=figure.caption,

@@ -493,7 +493,7 @@ def example(snap: Snapshot) -> dict[str, Any] | None:
     if doc is None:
         return None
     record = snap.records([doc])[0]
-    genes = list(dict.fromkeys(g["symbol"] for g in record.get("genes") or ()))
+    genes = list(dict.fromkeys(symbol for symbol, *_ in record["genes"]))
     return {"figid": record["figid"], "title": record.get("figtitle"), "genes": genes}
 
 
