@@ -6,15 +6,15 @@ lists as tuples), the stored form that the index's readers hand out; :func:`unpa
 the record back. A result page reads twenty records and the hits read their genes as
 tuples: unpickling a record of dicts took about 100 microseconds under load, and with
 building its genes for the page a third of an API search's time (the load mix in
-process, profiled); tuples unpickle in 60% of the time and make the genes a third.
+process, profiled); tuples unpickle in 60% of the time and build the genes in 40%.
 
-It is pickled and compressed with zstd, each record alone
-(result pages read twenty records scattered over the index, never a run of them), with
-a dictionary trained on the generation's own records: small texts compressed one by one
-share nothing, and the dictionary gives that back (about 3x smaller than the pickle, and
-under 20 microseconds to read). The dictionary is a file of the generation
-(``records.zdict``); an update keeps it, so the records it carries over stay readable.
-An index too small to train one compresses without.
+It is pickled and compressed with zstd, each record alone (result pages read twenty
+records scattered over the index, never a run of them), with a dictionary trained on the
+generation's own records: small texts compressed one by one share nothing, and the
+dictionary gives that back (about 3x smaller than the pickle, and under 20 microseconds
+to read). The dictionary is a file of the generation (``records.zdict``); an update
+keeps it, so the records it carries over stay readable. An index too small to train one
+compresses without.
 """
 
 from __future__ import annotations
