@@ -50,10 +50,9 @@ class RecordCodec:
         # (0.67 MB less in every serving process at 100k).
         self._data = zstandard.ZstdCompressionDict(dictionary) if dictionary else None
         # A zstd context is not thread-safe (two threads decoding with one at once crashed
-        # the process), so each thread gets its own, made on first use; they share the
-        # dictionary, digested here, once, by the first context.
+        # the process), so each thread gets its own, made on first use. The decoders share
+        # the dictionary digested once, by this first one (zstd caches it in ``_data``).
         self._contexts = threading.local()
-        self._compressor()
         self._decompressor()
 
     def _compressor(self) -> zstandard.ZstdCompressor:
