@@ -47,12 +47,10 @@ is shared: medians and ratios, not single times, are what to read.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import random
 import statistics
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -61,7 +59,6 @@ from typing import Any
 import numpy as np
 from scipy import sparse
 from scipy.stats import false_discovery_control, fisher_exact, hypergeom
-from waitress import wasyncore
 
 from bench import synth
 from indexer import pipeline
@@ -69,7 +66,7 @@ from indexer.index.store import IndexStore
 from server.search.genes import resolve
 from server.search.models import EnrichRequest, SearchRequest, normalize
 from server.search.service import SearchService, _Run
-from server.web.serving import make_server
+from server.web.serving import make_server, serve_in_thread, stop_in_thread
 
 UNIVERSE = 13_700
 ZIPF = 0.6  # gene popularity by rank: the most common gene is in ~10% of figures
@@ -299,8 +296,7 @@ def run(root: Path, runs: int, seed: int) -> dict[str, Any]:
     genes = list(service._snapshot().facets["gene"].values)
     print(f"  {service._snapshot().documents:,} figures, {len(genes):,} distinct genes")
     server = make_server(root, port=0)
-    thread = threading.Thread(target=_serve, args=(server,), daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     port = server.effective_port
     results: dict[str, Any] = {}
     try:
@@ -314,21 +310,9 @@ def run(root: Path, runs: int, seed: int) -> dict[str, Any]:
                 results[key] = measure(service, reference, port, mask, library, size, runs, seed)
                 report_line(key, results[key])
     finally:
-        _stop(server, thread)
+        stop_in_thread(server, thread)
         service.close()
     return results
-
-
-def _serve(server: Any) -> None:
-    with contextlib.suppress(OSError):  # closing the server ends its loop with EBADF
-        server.run()
-
-
-def _stop(server: Any, thread: threading.Thread) -> None:
-    """Close every socket from inside the server's loop, then its worker threads."""
-    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-    thread.join(timeout=10)
-    server.task_dispatcher.shutdown()
 
 
 def measure(

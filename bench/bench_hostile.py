@@ -19,7 +19,6 @@ time). Latencies are milliseconds, loopback only.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import http.client
 import json
 import logging
@@ -39,7 +38,7 @@ from indexer import pipeline
 from indexer.index.store import IndexStore
 from server.search.models import InvalidParameter, SearchRequest
 from server.search.service import SearchService
-from server.web.serving import make_server
+from server.web.serving import make_server, serve_in_thread, stop_in_thread
 
 MAX_Q = 1000
 HTTP_TIMEOUT = 300  # seconds; the code before the budget took minutes under load
@@ -160,7 +159,7 @@ def over_http(
     logging.getLogger("waitress.queue").setLevel(logging.ERROR)
     server = make_server(index, port=0)
     port = server.effective_port
-    threading.Thread(target=_serve, args=(server,), daemon=True).start()
+    serving = serve_in_thread(server)
     try:
         _get(port, "/healthz")  # the index is loaded before anything is timed
         page_sizes = iter(range(10**9))
@@ -202,12 +201,7 @@ def over_http(
                   f"{entry['max']:9.1f} ms, status {entry['statuses']}")  # fmt: skip
         return {"idle": quiet, "loaded": loaded, "hostile": by_kind}
     finally:
-        server.close()
-
-
-def _serve(server: Any) -> None:
-    with contextlib.suppress(OSError):  # closing the server ends its loop with EBADF
-        server.run()
+        stop_in_thread(server, serving)
 
 
 def _probe(port: int, cheap: Callable[[], str], seconds: float) -> dict[str, dict[str, float]]:

@@ -11,13 +11,11 @@ from __future__ import annotations
 
 import contextlib
 import shutil
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 import yaml
-from waitress import wasyncore
 
 from indexer import pipeline
 from indexer.index.store import IndexStore
@@ -154,19 +152,14 @@ def copy_sample_with_stat3(folder: Path, figures: int) -> Path:
 def served_over_waitress(index_root: Path) -> Iterator[str]:
     """The base URL of the app over ``index_root``, served by waitress (as ``pfocr serve``
     does) on a free 127.0.0.1 port in a thread; stopped cleanly on leaving."""
-    from server.web.serving import make_server
+    from server.web.serving import make_server, serve_in_thread, stop_in_thread
 
     server = make_server(index_root, port=0)
     host, port = server.socket.getsockname()[:2]
     assert host == "127.0.0.1"
-    thread = threading.Thread(target=server.run, daemon=True)
-    thread.start()
+    thread = serve_in_thread(server)
     try:
         yield f"http://127.0.0.1:{port}"
     finally:
-        # Close every socket from inside the server's loop (closing them from this thread
-        # races its select()); with nothing left to watch, the loop returns.
-        server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
-        thread.join(timeout=10)
-        server.task_dispatcher.shutdown()
+        stop_in_thread(server, thread)
     assert not thread.is_alive()

@@ -6,6 +6,7 @@ tests of their own (index, load, quality, search, worker pages) are not repeated
 from __future__ import annotations
 
 import re
+import threading
 
 from bench import (
     bench_enrich,
@@ -16,6 +17,17 @@ from bench import (
     bench_phrase,
 )
 from tests.conftest import SAMPLE_RECORDS
+
+
+def _server_threads() -> list[str]:
+    """Threads of an in-process waitress server still running (its loop, its tasks). One
+    left running by a benchmark went on polling descriptor numbers it had closed, and a
+    later test's server lost its own (EBADF)."""
+    return [
+        t.name
+        for t in threading.enumerate()
+        if "waitress" in t.name or t.name.endswith(("(run)", "(_serve)"))
+    ]
 
 
 def test_language_data(capsys):
@@ -48,13 +60,17 @@ def test_phrase(index_shapes, capsys):
 def test_hostile(tmp_path, capsys):
     index = tmp_path / "ix"  # built by the script from the sample
     argv = ["--corpus", str(SAMPLE_RECORDS), "--index", str(index), "--runs", "1"]
+    before = _server_threads()
     bench_hostile.main([*argv, "--ordinary-runs", "2", "--load-seconds", "1"])
     out = capsys.readouterr().out
     assert re.search(r"hostile 64 common words\s+\d+ requests, worst\s+\d+\.\d ms", out)
+    assert _server_threads() == before  # its server stopped, loop and task threads
 
 
 def test_enrich(tmp_path, capsys):
+    before = _server_threads()
     bench_enrich.main(["--out", str(tmp_path), "--count", "300", "--runs", "2"])
+    assert _server_threads() == before
     out = capsys.readouterr().out
     for row in ("all / 10", "all / 3000", "human 2015+ / 300"):
         assert f"| {row} |" in out, row

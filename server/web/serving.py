@@ -50,7 +50,8 @@ Prometheus multiprocess files (``PROMETHEUS_MULTIPROC_DIR``) and the costly-quer
 
 waitress (:func:`make_server`) serves the app inside the calling process, in threads:
 for tests and benchmarks that need the server in their own process, where gunicorn
-(which forks, and owns the process's signals) cannot run.
+(which forks, and owns the process's signals) cannot run. :func:`serve_in_thread` and
+:func:`stop_in_thread` run and stop it.
 """
 
 from __future__ import annotations
@@ -68,6 +69,7 @@ import shutil
 import socket
 import sys
 import tempfile
+import threading
 import time
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -80,6 +82,7 @@ from gunicorn.app.base import BaseApplication
 from gunicorn.http import wsgi as gunicorn_wsgi
 from gunicorn.http.errors import LimitRequestHeaders, LimitRequestLine
 from gunicorn.workers.gthread import ThreadWorker
+from waitress import wasyncore
 from waitress.server import BaseWSGIServer, MultiSocketServer, create_server
 
 from indexer.index.store import IndexError_
@@ -539,3 +542,24 @@ def make_server(
         # only bounds what waitress buffers (to a temp file) before Flask sees the request.
         max_request_body_size=16 * app.config["MAX_CONTENT_LENGTH"],
     )
+
+
+def serve_in_thread(server: BaseWSGIServer | MultiSocketServer) -> threading.Thread:
+    """Run ``server`` (from :func:`make_server`) in a daemon thread; stop it with
+    :func:`stop_in_thread`."""
+    thread = threading.Thread(target=server.run, name="pfocr-waitress-loop", daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_in_thread(
+    server: BaseWSGIServer | MultiSocketServer, thread: threading.Thread, timeout: float = 10.0
+) -> None:
+    """Stop a server run by :func:`serve_in_thread`: every socket closed from inside its
+    loop, which then returns, and its task threads ended. ``server.close()`` from another
+    thread races the loop's poll and leaves the loop and its tasks running (waitress
+    #468): a benchmark's server so left went on using descriptor numbers it had closed,
+    and a later server in the process lost its own (EBADF)."""
+    server.trigger.pull_trigger(lambda: wasyncore.close_all(server._map))
+    thread.join(timeout)
+    server.task_dispatcher.shutdown()

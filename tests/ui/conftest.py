@@ -63,7 +63,7 @@ def ui_index(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="session")
 def serve_app() -> Iterator[Callable[..., str]]:
     """Serve an app over an index root on a free 127.0.0.1 port; returns its base URL."""
-    from server.web.serving import make_server
+    from server.web.serving import make_server, serve_in_thread, stop_in_thread
 
     servers: list[Any] = []
 
@@ -71,13 +71,12 @@ def serve_app() -> Iterator[Callable[..., str]]:
         server = make_server(root, port=0)
         host, port = server.socket.getsockname()[:2]
         assert host == "127.0.0.1"
-        threading.Thread(target=server.run, daemon=True).start()
-        servers.append(server)
+        servers.append((server, serve_in_thread(server)))
         return f"http://127.0.0.1:{port}"
 
     yield start
-    for server in servers:
-        server.close()
+    for server, thread in servers:
+        stop_in_thread(server, thread)
 
 
 @pytest.fixture(scope="session")
