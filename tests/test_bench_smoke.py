@@ -8,10 +8,13 @@ from __future__ import annotations
 import re
 import threading
 
+import psutil
+
 from bench import (
     bench_enrich,
     bench_hostile,
     bench_hostile_input,
+    bench_http_floor,
     bench_language_data,
     bench_pages,
     bench_phrase,
@@ -74,3 +77,18 @@ def test_enrich(tmp_path, capsys):
     out = capsys.readouterr().out
     for row in ("all / 10", "all / 3000", "human 2015+ / 300"):
         assert f"| {row} |" in out, row
+
+
+def test_http_floor(index_shapes, capsys):
+    argv = ["--index", str(index_shapes("one-segment")), "--rounds", "1", "--requests", "2"]
+    assert bench_http_floor.main([*argv, "--gap", "1"]) == 0
+    out = capsys.readouterr().out
+    for server, path in (
+        ("gunicorn, WSGI", "/healthz"),
+        ("gunicorn, Flask", "/healthz"),
+        ("pfocr serve", "/healthz"),
+        ("pfocr serve", "/api/search?q=signaling&per_page=20"),
+    ):
+        cell = r"\d+\.\d\d \(\d+\.\d\d-\d+\.\d\d\)"
+        assert re.search(rf"^{re.escape(server)}\s+{re.escape(path)}\s+{cell}\s+{cell}$", out, re.M)
+    assert not psutil.Process().children(recursive=True)  # every server stopped
