@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import shutil
 import threading
+from collections import Counter
 from collections.abc import Iterator
 from dataclasses import replace
 from pathlib import Path
@@ -207,6 +208,17 @@ def test_facet_counts_match_the_hits(service: SearchService) -> None:
     assert len(result["facets"]["gene"]["values"]) == 5
     assert result["facets"]["gene"]["truncated"] is True
     assert set(result["facets"]) == {"gene", "disease", "chemical", "annotation"}
+
+
+@pytest.mark.parametrize(("q", "sort"), [("signaling", "relevance"), ("", "year")])
+def test_year_facet_counts_the_matched_figures(service: SearchService, q: str, sort: str) -> None:
+    """A scored search counts years from the figures its ordering found; one without text
+    from its mask: both as the hits' own years."""
+    result = search(service, q, sort=sort, facets=("year",), facet_size=100)
+    hits = list(service.iter_hits(SearchRequest(q=q), 10_000))
+    expected = Counter(h["year"] for h in hits if h["year"])
+    assert {v["value"]: v["count"] for v in result["facets"]["year"]["values"]} == expected
+    assert len(hits) == result["total"]
 
 
 @pytest.mark.parametrize("chunk_entries", [None, 1, 50])

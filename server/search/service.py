@@ -740,7 +740,8 @@ class _Run:
         for name in self.req.facets:
             mask, matched = self._without(name)
             if name == "year":
-                out[name] = _year_facet(self.snap, mask, size, self.req)
+                docs = self._matched_docs if mask is self.matched else None
+                out[name] = _year_facet(self.snap, mask, size, self.req, docs)
                 continue
             arrays = self.snap.facets[name]
             counts = self.counts(name, mask, matched)
@@ -866,8 +867,13 @@ def check_image_url(template: str) -> str:
     return template
 
 
-def _year_facet(snap: Snapshot, mask: np.ndarray, size: int, req: SearchRequest) -> dict[str, Any]:
-    years = snap.years[mask]
+def _year_facet(
+    snap: Snapshot, mask: np.ndarray, size: int, req: SearchRequest, docs: np.ndarray | None
+) -> dict[str, Any]:
+    """The year facet of the documents of ``mask`` (``docs``, their numbers, if known:
+    reading those years is cheaper than testing the whole mask, 0.3 against 15 us for a
+    rare query's few figures at 100k)."""
+    years = snap.years[mask] if docs is None else snap.years[docs]
     counts = np.bincount(years[years != MISSING_YEAR])
     present = np.flatnonzero(counts)
     ranked = sorted(present.tolist(), key=lambda y: (-counts[y], -y))
