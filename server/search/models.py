@@ -145,7 +145,7 @@ def normalize(request: SearchRequest) -> SearchRequest:
         raise InvalidParameter(
             "year_min", f"year_min ({year_min}) must not be after year_max ({year_max})"
         )
-    defaults = SearchRequest()
+    defaults = SearchRequest  # a dataclass's attributes are its fields' defaults
     return SearchRequest(
         q=query_text("q", request.q),
         filters=filters,
