@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import cache
+from functools import cache, lru_cache
 from pathlib import Path
 
 from indexer.analysis import IRREGULAR_PLURALS
@@ -82,8 +82,10 @@ def known_organisms() -> dict[str, Organism]:
     return organisms
 
 
+@lru_cache(maxsize=4096)
 def describe(name: str) -> Organism:
-    """Return what is known of an organism named as in a record."""
+    """Return what is known of an organism named as in a record (remembered: a gene page
+    describes every organism of its figures, hundreds, and facets and hits repeat them)."""
     known = known_organisms().get(name.casefold())
     if known:
         return known
