@@ -172,6 +172,25 @@ def test_a_killed_worker_is_replaced_and_requests_succeed_again(index: Path):
     assert all(a.at < killed_at + 1 for a in load.failures()), load.failures()[:3]
 
 
+@pytest.mark.skipif(serving._heartbeat_dir() is None, reason="no writable /dev/shm here")
+def test_a_worker_beats_its_heart_in_memory(index: Path):
+    """Each worker's heartbeat file (touched twice a request) is in memory, not on a disk
+    an index build may keep busy."""
+    with pfocr_serve(index, workers=2) as served:
+        workers = served.workers()
+        beats = {pid: _heartbeat_files(pid) for pid in workers}
+    assert len(workers) == 2
+    for pid, files in beats.items():
+        assert files and all(f.startswith(f"{serving.HEARTBEAT_DIR}/") for f in files), (pid, files)
+
+
+def _heartbeat_files(pid: int) -> list[str]:
+    """The gunicorn heartbeat files process ``pid`` holds open (unlinked once made)."""
+    folder = Path(f"/proc/{pid}/fd")
+    links = [os.readlink(fd) for fd in folder.iterdir() if fd.is_symlink()]
+    return [link for link in links if "/wgunicorn-" in link]
+
+
 def test_two_replicas_over_a_copied_index_answer_identically(index: Path, tmp_path: Path):
     replica = copy_index(index, tmp_path / "replica")
     with (
