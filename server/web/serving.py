@@ -252,8 +252,8 @@ class SearchApplication(BaseApplication):
 
 
 def _heartbeat_dir() -> str | None:
-    """:data:`HEARTBEAT_DIR` where this process may write there, else None (gunicorn's
-    default, the temporary directory)."""
+    """:data:`HEARTBEAT_DIR` if this process may make files in it, else None (gunicorn's
+    default: the temporary directory)."""
     usable = HEARTBEAT_DIR.is_dir() and os.access(HEARTBEAT_DIR, os.W_OK | os.X_OK)
     return str(HEARTBEAT_DIR) if usable else None
 
