@@ -43,6 +43,7 @@ from server.web.serving import DEFAULT_THREADS
 
 NGINX = os.environ.get("PFOCR_NGINX", "/usr/sbin/nginx")
 START_TIMEOUT = 60
+SERVE_LOG = ROOT / "bench" / "out" / "http-floor-serve.log"  # pfocr serve's output, appended
 # Searches answered from the answers cache: one hit (the web layer's fixed cost) and a
 # page of twenty (with their genes: the JSON of a whole page).
 CACHED_SEARCHES = ("/api/search?q=signaling&per_page=1", "/api/search?q=signaling&per_page=20")
@@ -98,8 +99,8 @@ def _servers(scratch: Path, index: Path, threads: int) -> Iterator[list[Target]]
         for label, app in (("WSGI", "wsgi_hello"), ("Flask", "flask_hello")):
             port = stack.enter_context(_gunicorn(f"bench.http_floor_apps:{app}", threads))
             targets.append(Target(f"gunicorn, {label}", port, "/healthz"))
-        log = scratch / "serve.log"
-        served = stack.enter_context(pfocr_serve(index, 1, log))
+        SERVE_LOG.parent.mkdir(parents=True, exist_ok=True)  # kept: it says why a start failed
+        served = stack.enter_context(pfocr_serve(index, 1, SERVE_LOG))
         for path in ("/healthz", *CACHED_SEARCHES):
             targets.append(Target("pfocr serve", served.port, path))
         yield targets
