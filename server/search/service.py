@@ -595,6 +595,11 @@ class _Run:
             self._matched_docs = np.flatnonzero(self.matched)
         return self._matched_docs
 
+    def _found(self, mask: np.ndarray) -> np.ndarray | None:
+        """The numbers of the documents of ``mask`` if ordering found them already (the
+        matched set's), else None: counting through them beats testing the whole mask."""
+        return self._matched_docs if mask is self.matched else None
+
     @property
     def relaxed(self) -> bool:
         """Whether figures lacking some free words are shown (too few held them all)."""
@@ -740,8 +745,7 @@ class _Run:
         for name in self.req.facets:
             mask, matched = self._without(name)
             if name == "year":
-                docs = self._matched_docs if mask is self.matched else None
-                out[name] = _year_facet(self.snap, mask, size, self.req, docs)
+                out[name] = _year_facet(self.snap, mask, size, self.req, self._found(mask))
                 continue
             arrays = self.snap.facets[name]
             counts = self.counts(name, mask, matched)
@@ -772,9 +776,8 @@ class _Run:
         arrays = self.snap.facets[name]
         if mask is self.snap.live:
             counts = arrays.totals
-        else:  # the matched documents, if ordering found them already
-            docs = self._matched_docs if mask is self.matched else None
-            counts = arrays.count(mask, matched, docs)
+        else:
+            counts = arrays.count(mask, matched, self._found(mask))
         counts.flags.writeable = False
         self._counted[name] = (mask, counts)
         return counts
