@@ -29,6 +29,7 @@ from indexer import pipeline
 from indexer.index.records import pack
 from indexer.index.schema import SCHEMA_VERSION
 from indexer.record import Figure, Gene, Term
+from server.search import service as service_module
 from server.search.hits import hit
 from server.search.models import DEFAULT_FACETS, InvalidParameter, SearchRequest, normalize
 from server.search.service import SearchService
@@ -514,6 +515,30 @@ def test_delimited_export_of_a_search(client: FlaskClient, fmt: str, content_typ
     text = response.get_data(as_text=True)
     rows = list(csv.DictReader(io.StringIO(text, newline=""), dialect=dialect))
     assert [row["figid"] for row in rows] == expected
+
+
+@pytest.mark.parametrize(("fmt", "snippets"), [("csv", 0), ("tsv", 0), ("gmt", 0), ("json", 1)])
+def test_an_export_makes_snippets_only_for_a_format_that_holds_them(
+    client: FlaskClient, monkeypatch: pytest.MonkeyPatch, fmt: str, snippets: int
+):
+    """Snippets were made for every row of a CSV export and thrown away: a third of its
+    time for "signaling pathway inhibitor" at 100k (7,421 rows: 3.1 s against 2.1)."""
+    made = []
+
+    def counted(*args: Any) -> str:
+        made.append(args)
+        return real_snippet(*args)
+
+    real_snippet = service_module.snippet
+    monkeypatch.setattr(service_module, "snippet", counted)
+    response = client.get(f"/api/search?q=signaling&format={fmt}")
+    assert response.status_code == 200
+    body = response.get_data(as_text=True)
+    total = int(response.headers["X-Total-Count"])
+    assert total > 1
+    assert len(made) == snippets * total
+    if fmt == "json":
+        assert all(hit["snippet"] for hit in json.loads(body))
 
 
 def test_json_export_matches_the_pages(client: FlaskClient):

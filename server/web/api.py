@@ -216,7 +216,8 @@ def _export(search_request: SearchRequest, fmt: str) -> Response:
     cap = current_app.config["PFOCR_EXPORT_MAX"]
     total = service().count(search_request)
     export.check_size(total, cap)
-    chunks = export.render(fmt, service().iter_hits(search_request, limit=cap))
+    hits = service().iter_hits(search_request, limit=cap, snippets=export.holds_snippets(fmt))
+    chunks = export.render(fmt, hits)
     response = Response(stream_with_context(chunks), content_type=export.MEDIA_TYPES[fmt])
     response.headers["Content-Disposition"] = f'attachment; filename="{export.filename(fmt)}"'
     response.headers["X-Total-Count"] = str(total)

@@ -82,6 +82,12 @@ def check_size(total: int, cap: int) -> None:
         )
 
 
+def holds_snippets(fmt: str) -> bool:
+    """Whether an export in ``fmt`` writes the hits' snippets (JSON's whole hits do; the
+    columns of CSV and TSV and GMT's gene sets do not)."""
+    return fmt == "json"
+
+
 def render(fmt: str, hits: Iterable[dict[str, Any]]) -> Iterator[str]:
     """The chunks of an export of ``hits`` in format ``fmt``."""
     renderers = {"json": json_chunks, "csv": csv_chunks, "tsv": tsv_chunks, "gmt": gmt_chunks}
