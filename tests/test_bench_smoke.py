@@ -12,6 +12,7 @@ import psutil
 
 from bench import (
     bench_enrich,
+    bench_export,
     bench_hostile,
     bench_hostile_input,
     bench_http_floor,
@@ -51,6 +52,13 @@ def test_pages(index_shapes, capsys):
         ["--index", str(index_shapes("one-segment")), "--runs", "2", "--distinct", "2"]
     )
     assert "the page adds at most" in capsys.readouterr().out
+
+
+def test_export(index_shapes, capsys):
+    assert bench_export.main(["--index", str(index_shapes("updated")), "--runs", "1"]) == 0
+    out = capsys.readouterr().out
+    for fmt in bench_export.FORMATS:
+        assert re.search(rf"\n\S+ +\d+ {fmt} +\d+ .* ms .* ms +\d+\.\d\d", out), fmt
 
 
 def test_phrase(index_shapes, capsys):
