@@ -3,14 +3,15 @@ snippet made for every hit (what every format did before only JSON's hits held t
 
     python -m bench.bench_export --index bench/out/search-index-100000 [--runs 3]
 
-For each format (csv, tsv, gmt, json) and a search of each of a few classes of the
-search benchmark (``bench/search_workload.py``: from two rare words, a few figures, to
-two common ones, thousands), the export is
-rendered in process (``SearchService.iter_hits`` and ``server.web.export.render``, no HTTP) with the
-hits' snippets as the format asks, and again with every snippet made: alternately, each
-``--runs`` times, in the same run. Prints figures, megabytes, the median (and range)
-of each in milliseconds and their ratio. JSON exports make every snippet either way:
-their ratio is this machine's noise, against which to read the others'.
+For each format (csv, gmt, json; tsv is csv's code with tabs) and a few searches of each
+of three classes of the search benchmark (``bench/search_workload.py``: two rare words,
+a few figures; a word with an organism and years, hundreds; a gene, thousands), the
+exports are streamed in process (``SearchService.iter_hits`` into
+``server.web.export.render``, no HTTP) with the hits' snippets as the format asks, and
+again with every snippet made: alternately, each ``--runs`` times, in the same run.
+Prints figures, megabytes, the median (and range) of each in milliseconds and their
+ratio. JSON exports make every snippet either way: their ratio is this machine's noise,
+against which to read the others'.
 """
 
 from __future__ import annotations
@@ -47,15 +48,15 @@ def searches(service: SearchService, seed: int) -> dict[str, list[SearchRequest]
 
 def timed_exports(
     service: SearchService, requests: list[SearchRequest], fmt: str, snippets: bool
-) -> tuple[float, int, int]:
-    """(milliseconds, figures, bytes) of the whole exports of ``requests`` in ``fmt``."""
+) -> tuple[float, int]:
+    """(milliseconds, bytes) of the whole exports of ``requests`` in ``fmt``, streamed as
+    the API streams them."""
     start = time.perf_counter()
-    figures = size = 0
+    size = 0
     for req in requests:
-        hits = list(service.iter_hits(req, export.EXPORT_MAX, snippets))
-        figures += len(hits)
+        hits = service.iter_hits(req, export.EXPORT_MAX, snippets)
         size += sum(len(chunk.encode()) for chunk in export.render(fmt, hits))
-    return (time.perf_counter() - start) * 1000, figures, size
+    return (time.perf_counter() - start) * 1000, size
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -72,12 +73,12 @@ def main(argv: list[str] | None = None) -> int:
     head = f"{'class':14s} {'searches':>8s} {'format':6s} {'figures':>7s} {'MB':>6s}"
     print(f"{head}  {'as served':>20s}  {'every snippet':>20s}  ratio")
     for name, requests in searches(service, args.seed).items():
+        figures = sum(service.count(r) for r in requests)
         for fmt in FORMATS:
             served, every = [], []
-            figures = size = 0
+            size = 0
             for _ in range(args.runs):  # alternated: the machine's speed drifts
-                snippets = export.holds_snippets(fmt)
-                ms, figures, size = timed_exports(service, requests, fmt, snippets)
+                ms, size = timed_exports(service, requests, fmt, export.holds_snippets(fmt))
                 served.append(ms)
                 every.append(timed_exports(service, requests, fmt, True)[0])
             results.append(
